@@ -1,0 +1,69 @@
+# Single entry point. `make demo` runs the main job, `make test` the tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+VENV        ?= .venv
+BIN         := $(VENV)/bin
+ANSIBLE_PKG ?= ansible==12.3.0
+# Third-party collections, unpacked offline from the pinned `ansible` wheel.
+DEP_COLLECTIONS := containers/podman ansible/posix
+DEPS        := .deps/collections
+INVENTORY   ?= inventory/production
+PYTEST_ARGS ?=
+
+export PATH := $(abspath $(BIN)):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+export PODMAN_IGNORE_CGROUPSV1_WARNING := 1
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/ansible-playbook: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+.PHONY: venv
+venv: $(BIN)/ansible-playbook ## Create the Python virtualenv with pinned tools
+
+$(DEPS)/.stamp: Makefile | $(BIN)/ansible-playbook
+	rm -rf $(DEPS) .deps/wheel && mkdir -p $(DEPS) .deps/wheel
+	$(BIN)/pip download -q --no-deps -d .deps/wheel '$(ANSIBLE_PKG)'
+	cd .deps/wheel && $(abspath $(BIN))/python -m zipfile -e ansible-*.whl unpacked >/dev/null
+	$(foreach c,$(DEP_COLLECTIONS),mkdir -p $(DEPS)/ansible_collections/$(dir $(c)) && \
+	  mv .deps/wheel/unpacked/ansible_collections/$(c) $(DEPS)/ansible_collections/$(c);)
+	rm -rf .deps/wheel
+	touch $@
+
+.PHONY: deps
+deps: venv $(DEPS)/.stamp ## Install tools and the collections this one depends on
+
+.PHONY: render
+render: deps ## Render every host's Quadlet files to build/rendered/ (touches no host)
+	$(BIN)/ansible-playbook -i $(INVENTORY) playbooks/render.yml
+
+.PHONY: lint
+lint: deps ## ansible-lint (production profile)
+	$(BIN)/ansible-lint
+
+.PHONY: sanity
+sanity: deps ## ansible-test sanity on a copy of the collection
+	bash tests/sanity/run.sh
+
+.PHONY: unit
+unit: deps ## Unit tests (pure Python, real sockets, real Quadlet generator)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: functional
+functional: deps ## Playbook tests through ansible-runner
+	$(BIN)/pytest tests/functional $(PYTEST_ARGS)
+
+.PHONY: test
+test: lint sanity unit functional ## Everything CI runs
+
+.PHONY: clean
+clean: ## Remove build outputs (keeps the virtualenv)
+	rm -rf build tests/output

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side plan of the whole stack (see the stack_plan module docs)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+
+# The inventory variables the plan reads from every host.
+PLAN_VARS = (
+    "ai_lan_address", "ai_network_subnet", "ai_gpu", "ai_selinux", "ai_groups",
+    "ai_group_defaults", "ai_host_group_defaults", "ai_network_name", "ai_unit_prefix",
+    "ai_config_dir", "ai_quadlet_dir", "ai_notify_healthy", "ai_start_timeout",
+    "ai_restart_sec",
+)
+
+
+def _plain(value):
+    """Templated inventory data as plain dicts, lists and scalars."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def collect_hostvars(hostvars, names):
+    """The plan's view of each host: its ai_* variables, and only the *names*
+    of its secrets (values are never read here, so vaulted values need no
+    password for planning and cannot leak into the plan)."""
+    collected = {}
+    for name in names:
+        host = hostvars[name]
+        data = {}
+        for var in PLAN_VARS:
+            if var in host:
+                data[var] = _plain(host[var])
+        raw = hostvars.raw_get(name) if hasattr(hostvars, "raw_get") else host
+        secrets = raw.get("ai_secrets") if hasattr(raw, "get") else None
+        if isinstance(secrets, Mapping):
+            data["ai_secrets"] = {str(k): None for k in secrets}
+        elif secrets is not None:
+            data["ai_secrets"] = secrets  # reported as malformed by the plan
+        collected[name] = data
+    return collected
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("hosts", "inventory_group"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        _, args = self.validate_argument_spec(argument_spec={
+            "hosts": {"type": "list", "elements": "str"},
+            "inventory_group": {"type": "str", "default": "ai_hosts"},
+        })
+        names = args["hosts"]
+        if not names:
+            group = args["inventory_group"]
+            names = list(task_vars.get("groups", {}).get(group, []))
+            if not names:
+                result.update(failed=True, msg="No hosts in inventory group '%s': put the AI "
+                              "hosts (mainpc, pc2) in it, or pass hosts=" % group)
+                return result
+        hostvars = task_vars.get("hostvars")
+        if hostvars is None:
+            raise AnsibleError("stack_plan needs hostvars")
+        missing = [n for n in names if n not in hostvars]
+        if missing:
+            result.update(failed=True, msg="Unknown hosts: %s" % ", ".join(missing))
+            return result
+
+        plan = build_plan(collect_hostvars(hostvars, names))
+        result.update(
+            changed=False,
+            plan=plan["hosts"],
+            errors=plan["errors"],
+            problems=plan["problems"],
+            warnings=plan["warnings"],
+        )
+        if not plan["ok"]:
+            result["failed"] = True
+            result["msg"] = "The inventory has %d problem(s); no host was changed:\n%s" % (
+                len(plan["errors"]), "\n".join("- " + e for e in plan["errors"]))
+        else:
+            result["msg"] = "Planned %d hosts: %s" % (
+                len(plan["hosts"]), ", ".join(
+                    "%s (%d groups)" % (h, len(p["units"])) for h, p in plan["hosts"].items()))
+        return result

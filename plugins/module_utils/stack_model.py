@@ -1,0 +1,822 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Inventory data model of the stack: normalization and validation.
+
+Pure Python, no Ansible imports. :func:`load_hosts` takes every AI host's
+inventory variables at once (cross-host links and name clashes are only
+visible that way) and returns the normalized hosts together with *all* the
+problems found, each naming host, group, agent and field and saying what to
+do. Nothing here touches a host.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+# ---------------------------------------------------------------------------
+# Vocabulary
+# ---------------------------------------------------------------------------
+
+GROUP_KEYS = (
+    "agents", "build", "command", "connects_to", "cpus", "depends_on",
+    "description", "devices", "env", "gpu", "health", "image", "memory",
+    "ports", "readonly_mounts", "secrets", "security", "volumes",
+)
+AGENT_KEYS = ("port", "health_port", "socket")
+AGENT_SOCKETS = ("rep", "pub")
+GPU_KEYS = ("devices", "capabilities", "vram_mib")
+GPU_CAPABILITIES = ("compute", "compat32", "graphics", "utility", "video", "display", "all")
+HOST_GPU_KEYS = ("model", "memory_mib", "count")
+BUILD_KEYS = ("context", "file", "tag")
+HEALTH_KEYS = ("cmd", "interval", "timeout", "retries", "start_period", "on_failure")
+HEALTH_ON_FAILURE = ("none", "kill", "restart", "stop")
+SECURITY_KEYS = (
+    "read_only", "no_new_privileges", "drop_capabilities", "add_capabilities",
+    "userns", "security_label_disable",
+)
+SECRET_KEYS = ("name", "type", "target")
+SECRET_TYPES = ("mount", "env")
+MOUNT_KEYS = ("source", "target", "options")
+PORT_KEYS = ("port", "name", "publish")
+
+PORT_MIN = 1024
+PORT_MAX = 65535
+
+# A group name becomes a container name, a DNS name on the host network and
+# (with the unit prefix) a systemd unit name: keep it a DNS label.
+GROUP_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+AGENT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*$", re.IGNORECASE)
+CDI_DEVICE_RE = re.compile(r"^(all|\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F-]+)$")
+
+MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+MIN_MEMORY_BYTES = 6 * 1024 ** 2  # Podman refuses anything below 6 MiB.
+
+
+# ---------------------------------------------------------------------------
+# Problems
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the inventory, located as precisely as possible."""
+
+    message: str
+    fix: str = ""
+    host: str = ""
+    group: str = ""
+    agent: str = ""
+    field: str = ""
+
+    @property
+    def location(self) -> str:
+        parts = []
+        if self.host:
+            parts.append("host %s" % self.host)
+        if self.group:
+            parts.append("group %s" % self.group)
+        if self.agent:
+            parts.append("agent %s" % self.agent)
+        if self.field:
+            parts.append("field %s" % self.field)
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        text = "%s: %s" % (self.location, self.message) if self.location else self.message
+        if self.fix:
+            text += " -- %s" % self.fix
+        return text
+
+    def as_dict(self) -> Dict[str, str]:
+        return {
+            "host": self.host, "group": self.group, "agent": self.agent,
+            "field": self.field, "message": self.message, "fix": self.fix,
+            "text": str(self),
+        }
+
+
+class Problems:
+    """Collects problems; validation never stops at the first one."""
+
+    def __init__(self) -> None:
+        self.items: List[Problem] = []
+
+    def add(self, message: str, fix: str = "", **where: str) -> None:
+        self.items.append(Problem(message=message, fix=fix, **where))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+# ---------------------------------------------------------------------------
+# Normalized model
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    port: int
+    health_port: Optional[int]
+    socket: str = "rep"
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    """A port a group binds that is not an agent's (redis, a web UI, ...)."""
+
+    port: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Gpu:
+    devices: Tuple[str, ...]
+    capabilities: Tuple[str, ...]
+    vram_mib: Optional[int]
+
+    @property
+    def cdi_names(self) -> Tuple[str, ...]:
+        return tuple("nvidia.com/gpu=%s" % d for d in self.devices)
+
+
+@dataclass(frozen=True)
+class HostGpu:
+    model: str
+    memory_mib: int
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    options: Tuple[str, ...] = ()
+
+    @property
+    def named_volume(self) -> bool:
+        return not self.source.startswith("/")
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    name: str
+    type: str = "mount"
+    target: str = ""
+
+
+@dataclass(frozen=True)
+class Health:
+    cmd: Optional[str]  # None: the ZMQ-native probe of the group's agents
+    enabled: bool = True
+    interval: str = "15s"
+    timeout: str = "5s"
+    retries: int = 3
+    start_period: str = "30s"
+    on_failure: str = "kill"
+
+
+@dataclass(frozen=True)
+class Security:
+    read_only: bool = True
+    no_new_privileges: bool = True
+    drop_capabilities: Tuple[str, ...] = ("ALL",)
+    add_capabilities: Tuple[str, ...] = ()
+    userns: str = ""
+    security_label_disable: bool = False
+
+
+@dataclass(frozen=True)
+class Build:
+    context: str
+    file: str = ""
+    tag: str = ""
+
+
+@dataclass
+class Group:
+    host: str
+    name: str
+    image: str = ""
+    build: Optional[Build] = None
+    description: str = ""
+    command: Tuple[str, ...] = ()
+    agents: Dict[str, Agent] = field(default_factory=dict)
+    ports: Tuple[ServicePort, ...] = ()
+    gpu: Optional[Gpu] = None
+    cpus: Optional[float] = None
+    memory: Optional[str] = None  # normalized "<n>m" text for Podman
+    memory_bytes: Optional[int] = None
+    depends_on: Tuple[str, ...] = ()
+    connects_to: Tuple[str, ...] = ()
+    env: Dict[str, str] = field(default_factory=dict)
+    volumes: Tuple[Mount, ...] = ()
+    readonly_mounts: Tuple[Mount, ...] = ()
+    devices: Tuple[str, ...] = ()
+    secrets: Tuple[SecretRef, ...] = ()
+    health: Health = field(default_factory=lambda: Health(cmd=None))
+    security: Security = field(default_factory=Security)
+
+
+@dataclass
+class Host:
+    name: str
+    lan_address: str
+    subnet: str
+    gpu: Optional[HostGpu]
+    selinux: bool
+    settings: "Settings"
+    groups: Dict[str, Group] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Shared settings (group_vars/all.yml); every key has a default here."""
+
+    network_name: str = "ai-system"
+    unit_prefix: str = "ai-"
+    config_dir: str = "/etc/ai-system"
+    quadlet_dir: str = "/etc/containers/systemd"
+    notify_healthy: bool = True
+    start_timeout: int = 300
+    restart_sec: int = 5
+    secret_names: Tuple[str, ...] = ()
+
+
+SETTINGS_VARS = {
+    "ai_network_name": "network_name",
+    "ai_unit_prefix": "unit_prefix",
+    "ai_config_dir": "config_dir",
+    "ai_quadlet_dir": "quadlet_dir",
+    "ai_notify_healthy": "notify_healthy",
+    "ai_start_timeout": "start_timeout",
+    "ai_restart_sec": "restart_sec",
+}
+
+
+# ---------------------------------------------------------------------------
+# Small parsers; each returns None after recording a problem
+# ---------------------------------------------------------------------------
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    if close:
+        return "did you mean '%s'?" % close[0]
+    return "allowed keys: %s" % ", ".join(sorted(choices))
+
+
+def _check_keys(value: Mapping[str, Any], allowed: Sequence[str], problems: Problems,
+                what: str, **where: str) -> None:
+    for key in value:
+        if key not in allowed:
+            problems.add("unknown key '%s' in %s" % (key, what),
+                         "%s" % _suggest(str(key), allowed), field=str(key), **where)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def parse_port(value: Any, problems: Problems, **where: str) -> Optional[int]:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not _is_int(value):
+        problems.add("port %r is not a whole number" % (value,),
+                     "use a number between %d and %d" % (PORT_MIN, PORT_MAX), **where)
+        return None
+    if value < PORT_MIN or value > PORT_MAX:
+        reason = "privileged/reserved" if 0 <= value < PORT_MIN else "out of range"
+        problems.add("port %d is %s" % (value, reason),
+                     "use a port between %d and %d" % (PORT_MIN, PORT_MAX), **where)
+        return None
+    return value
+
+
+def parse_memory(value: Any, problems: Problems, **where: str) -> Optional[Tuple[str, int]]:
+    """'2g', '512m', '1536M', '1.5g' -> ('1536m', bytes)."""
+    if _is_int(value):
+        value = str(value)
+    match = MEMORY_RE.match(value) if isinstance(value, str) else None
+    if not match:
+        problems.add("memory %r is not a size" % (value,),
+                     "write a number with a unit, such as 512m or 2g", **where)
+        return None
+    number = float(match.group(1))
+    nbytes = int(number * MEMORY_UNITS[match.group(2).lower()])
+    if nbytes < MIN_MEMORY_BYTES:
+        problems.add("memory %r is below Podman's minimum of 6 MiB" % (value,),
+                     "give the group at least 6m (most agents need 256m or more)", **where)
+        return None
+    if nbytes % (1024 ** 2) == 0:
+        text = "%dm" % (nbytes // 1024 ** 2)
+    else:
+        text = "%dk" % -(-nbytes // 1024)
+    return text, nbytes
+
+
+def parse_cpus(value: Any, problems: Problems, **where: str) -> Optional[float]:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        problems.add("cpus %r is not a number" % (value,),
+                     "write a number of CPUs such as 0.5 or 2", **where)
+        return None
+    if value <= 0 or value > 1024:
+        problems.add("cpus %r is out of range" % (value,),
+                     "use a number above 0 and at most 1024", **where)
+        return None
+    return float(value)
+
+
+def _string_list(value: Any, problems: Problems, what: str, **where: str) -> List[str]:
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        problems.add("%s must be a list" % what, "write it as a YAML list", **where)
+        return []
+    out = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            problems.add("%s entry %r is not a non-empty string" % (what, item),
+                         "write each entry as text", **where)
+            continue
+        out.append(item.strip())
+    return out
+
+
+def _mapping(value: Any, problems: Problems, what: str, **where: str) -> Dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.add("%s must be a mapping" % what, "write it as 'key: value' pairs", **where)
+        return {}
+    return dict(value)
+
+
+def _bool(value: Any, problems: Problems, what: str, **where: str) -> Optional[bool]:
+    if isinstance(value, bool):
+        return value
+    problems.add("%s must be true or false, not %r" % (what, value), "", **where)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Groups
+# ---------------------------------------------------------------------------
+
+def _parse_agents(raw: Any, problems: Problems, host: str, group: str) -> Dict[str, Agent]:
+    agents: Dict[str, Agent] = {}
+    for name, spec in _mapping(raw, problems, "agents", host=host, group=group,
+                               field="agents").items():
+        where = dict(host=host, group=group, agent=str(name))
+        if not isinstance(name, str) or not AGENT_NAME_RE.match(name):
+            problems.add("agent name %r is not valid" % (name,),
+                         "start with a letter; use letters, digits and '_' only",
+                         field="agents", **where)
+            continue
+        if isinstance(spec, (list, tuple)) and len(spec) == 2:
+            spec = {"port": spec[0], "health_port": spec[1]}
+        if not isinstance(spec, Mapping):
+            problems.add("agent must be a mapping with port and health_port",
+                         "write e.g. {port: 7120, health_port: 8120}", field="agents", **where)
+            continue
+        _check_keys(spec, AGENT_KEYS, problems, "agent", **where)
+        if "port" not in spec:
+            problems.add("agent has no port", "add 'port:' (the ZMQ main port)",
+                         field="port", **where)
+            continue
+        port = parse_port(spec["port"], problems, field="port", **where)
+        health_port = None
+        if spec.get("health_port") is not None:
+            health_port = parse_port(spec["health_port"], problems, field="health_port", **where)
+        socket = spec.get("socket", "rep")
+        if socket not in AGENT_SOCKETS:
+            problems.add("socket %r is not one of %s" % (socket, ", ".join(AGENT_SOCKETS)),
+                         "use rep for request/reply agents, pub for publishers",
+                         field="socket", **where)
+            continue
+        if port is not None:
+            agents[name] = Agent(name=name, port=port, health_port=health_port, socket=socket)
+    return agents
+
+
+def _parse_ports(raw: Any, problems: Problems, host: str, group: str) -> Tuple[ServicePort, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        problems.add("ports must be a list", "write e.g. [6379]", host=host, group=group,
+                     field="ports")
+        return ()
+    out = []
+    for item in raw:
+        spec = item if isinstance(item, Mapping) else {"port": item}
+        _check_keys(spec, PORT_KEYS, problems, "ports entry", host=host, group=group)
+        port = parse_port(spec.get("port"), problems, host=host, group=group, field="ports")
+        if port is not None:
+            out.append(ServicePort(port=port, name=str(spec.get("name") or "port %d" % port)))
+    return tuple(out)
+
+
+def _parse_gpu(raw: Any, problems: Problems, host: str, group: str) -> Optional[Gpu]:
+    where = dict(host=host, group=group)
+    if raw in (None, False):
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        problems.add("gpu must be false or a mapping", "write e.g. {devices: [all], "
+                     "capabilities: [compute, utility], vram_mib: 8192}", field="gpu", **where)
+        return None
+    _check_keys(raw, GPU_KEYS, problems, "gpu", **where)
+    devices = raw.get("devices", ["all"])
+    if isinstance(devices, (str, int)):
+        devices = [devices]
+    devs = []
+    for dev in devices if isinstance(devices, (list, tuple)) else [devices]:
+        text = str(dev)
+        if text.startswith("/dev/") or "nvidia" in text:
+            problems.add("gpu device %r is a raw device, not a CDI device" % text,
+                         "name the GPU by index, UUID or 'all'; the unit gets "
+                         "nvidia.com/gpu=<name> through CDI", field="gpu.devices", **where)
+        elif not CDI_DEVICE_RE.match(text):
+            problems.add("gpu device %r is not a GPU index, UUID or 'all'" % text,
+                         "use e.g. all, 0 or GPU-<uuid>", field="gpu.devices", **where)
+        else:
+            devs.append(text)
+    caps = _string_list(raw.get("capabilities", ["compute", "utility"]), problems,
+                        "gpu.capabilities", field="gpu.capabilities", **where)
+    for cap in caps:
+        if cap not in GPU_CAPABILITIES:
+            problems.add("gpu capability %r is unknown" % cap,
+                         "use %s" % ", ".join(GPU_CAPABILITIES), field="gpu.capabilities",
+                         **where)
+    vram = raw.get("vram_mib")
+    if vram is not None and (not _is_int(vram) or vram <= 0):
+        problems.add("vram_mib %r is not a positive whole number of MiB" % (vram,),
+                     "write the group's VRAM budget in MiB, e.g. 8192",
+                     field="gpu.vram_mib", **where)
+        vram = None
+    return Gpu(devices=tuple(devs) or ("all",), capabilities=tuple(caps), vram_mib=vram)
+
+
+def _parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
+                  **where: str) -> Tuple[Mount, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        problems.add("%s must be a list" % what, "write e.g. ['/srv/data:/app/data']",
+                     field=what, **where)
+        return ()
+    out = []
+    for item in raw:
+        if isinstance(item, str):
+            parts = item.split(":")
+            if len(parts) < 2 or len(parts) > 3:
+                problems.add("%s entry %r is not SOURCE:TARGET[:OPTIONS]" % (what, item),
+                             "write e.g. /srv/models:/app/models:ro", field=what, **where)
+                continue
+            spec: Mapping[str, Any] = {"source": parts[0], "target": parts[1],
+                                       "options": parts[2].split(",") if len(parts) == 3 else []}
+        elif isinstance(item, Mapping):
+            _check_keys(item, MOUNT_KEYS, problems, what + " entry", **where)
+            spec = item
+        else:
+            problems.add("%s entry %r is neither text nor a mapping" % (what, item), "",
+                         field=what, **where)
+            continue
+        source, target = str(spec.get("source") or ""), str(spec.get("target") or "")
+        options = spec.get("options") or []
+        if isinstance(options, str):
+            options = options.split(",")
+        if not source or not target.startswith("/"):
+            problems.add("%s entry needs a source and an absolute target" % what,
+                         "write e.g. {source: /etc/ssl/certs, target: /app/certs}",
+                         field=what, **where)
+            continue
+        if not source.startswith("/") and not GROUP_NAME_RE.match(source):
+            problems.add("volume name %r is not valid" % source,
+                         "use an absolute host path or a lower-case volume name",
+                         field=what, **where)
+            continue
+        opts = tuple(str(o) for o in options if o)
+        if readonly and "ro" not in opts:
+            opts = ("ro",) + tuple(o for o in opts if o != "rw")
+        out.append(Mount(source=source, target=target, options=opts))
+    return tuple(out)
+
+
+def _parse_secrets(raw: Any, problems: Problems, **where: str) -> Tuple[SecretRef, ...]:
+    out = []
+    for item in raw if isinstance(raw, (list, tuple)) else ([] if raw is None else [raw]):
+        spec = {"name": item} if isinstance(item, str) else item
+        if not isinstance(spec, Mapping):
+            problems.add("secrets entry %r is neither a name nor a mapping" % (item,), "",
+                         field="secrets", **where)
+            continue
+        _check_keys(spec, SECRET_KEYS, problems, "secrets entry", **where)
+        name = str(spec.get("name") or "")
+        kind = spec.get("type", "mount")
+        if not SECRET_NAME_RE.match(name):
+            problems.add("secret name %r is not valid" % name,
+                         "use letters, digits, '.', '_' and '-'", field="secrets", **where)
+            continue
+        if kind not in SECRET_TYPES:
+            problems.add("secret %s has type %r" % (name, kind),
+                         "use mount (a file under /run/secrets) or env", field="secrets",
+                         **where)
+            continue
+        target = str(spec.get("target") or "")
+        if kind == "env":
+            target = target or re.sub(r"[^A-Za-z0-9_]", "_", name).upper()
+            if not ENV_NAME_RE.match(target):
+                problems.add("secret %s targets %r, not a valid variable name" % (name, target),
+                             "", field="secrets", **where)
+                continue
+        out.append(SecretRef(name=name, type=kind, target=target))
+    return tuple(out)
+
+
+def _parse_health(raw: Any, defaults: Health, problems: Problems, **where: str) -> Health:
+    if raw is False:
+        return Health(cmd=None, enabled=False)
+    spec = _mapping(raw, problems, "health", field="health", **where)
+    _check_keys(spec, HEALTH_KEYS, problems, "health", **where)
+    cmd = spec.get("cmd", defaults.cmd)
+    if isinstance(cmd, (list, tuple)):
+        cmd = " ".join(str(c) for c in cmd)
+    on_failure = spec.get("on_failure", defaults.on_failure)
+    if on_failure not in HEALTH_ON_FAILURE:
+        problems.add("health.on_failure %r is unknown" % (on_failure,),
+                     "use %s" % ", ".join(HEALTH_ON_FAILURE), field="health.on_failure",
+                     **where)
+        on_failure = defaults.on_failure
+    retries = spec.get("retries", defaults.retries)
+    if not _is_int(retries) or retries < 1:
+        problems.add("health.retries %r is not a positive whole number" % (retries,), "",
+                     field="health.retries", **where)
+        retries = defaults.retries
+    return Health(cmd=cmd, enabled=True,
+                  interval=str(spec.get("interval", defaults.interval)),
+                  timeout=str(spec.get("timeout", defaults.timeout)),
+                  retries=retries,
+                  start_period=str(spec.get("start_period", defaults.start_period)),
+                  on_failure=on_failure)
+
+
+def _parse_security(raw: Any, defaults: Security, problems: Problems, **where: str) -> Security:
+    spec = _mapping(raw, problems, "security", field="security", **where)
+    _check_keys(spec, SECURITY_KEYS, problems, "security", **where)
+    values: Dict[str, Any] = {}
+    for key in ("read_only", "no_new_privileges", "security_label_disable"):
+        if key in spec:
+            parsed = _bool(spec[key], problems, "security.%s" % key,
+                           field="security.%s" % key, **where)
+            if parsed is not None:
+                values[key] = parsed
+    for key in ("drop_capabilities", "add_capabilities"):
+        if key in spec:
+            caps = _string_list(spec[key], problems, "security.%s" % key,
+                                field="security.%s" % key, **where)
+            values[key] = tuple(c.upper() for c in caps)
+    if "userns" in spec:
+        values["userns"] = str(spec["userns"] or "")
+    merged = defaults.__dict__.copy()
+    merged.update(values)
+    return Security(**merged)
+
+
+def _merge_defaults(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Dict[str, Any]:
+    """Group values win; env, security and health merge key by key."""
+    merged = dict(defaults)
+    for key, value in raw.items():
+        if key in ("env", "security", "health") and isinstance(value, Mapping) \
+                and isinstance(defaults.get(key), Mapping):
+            both = dict(defaults[key])
+            both.update(value)
+            merged[key] = both
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
+                problems: Problems) -> Optional[Group]:
+    where = dict(host=host, group=str(name))
+    if not isinstance(name, str) or not GROUP_NAME_RE.match(name):
+        problems.add("group name %r is not a valid container/unit name" % (name,),
+                     "use lower-case letters, digits and '-' (at most 63, no leading '-')",
+                     **where)
+        return None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        problems.add("group must be a mapping of settings", "see docs/inventory.md", **where)
+        return None
+    _check_keys(raw, GROUP_KEYS, problems, "group", **where)
+    spec = _merge_defaults(raw, defaults)
+    group = Group(host=host, name=name)
+    group.description = str(spec.get("description") or "")
+    group.agents = _parse_agents(spec.get("agents"), problems, host, name)
+    group.ports = _parse_ports(spec.get("ports"), problems, host, name)
+
+    build = spec.get("build")
+    if build is not None and "build" in raw:
+        if isinstance(build, str):
+            build = {"context": build}
+        b = _mapping(build, problems, "build", field="build", **where)
+        _check_keys(b, BUILD_KEYS, problems, "build", **where)
+        if not str(b.get("context", "")).startswith("/"):
+            problems.add("build.context must be an absolute path on the host",
+                         "write e.g. build: {context: /srv/ai-system/src}", field="build.context",
+                         **where)
+        else:
+            group.build = Build(context=str(b["context"]), file=str(b.get("file") or ""),
+                                tag=str(b.get("tag") or ""))
+    image = spec.get("image")
+    if group.build is None:
+        if not isinstance(image, str) or not image.strip():
+            problems.add("group has no image", "set 'image:' (or 'build:') on the group, "
+                         "or ai_group_defaults.image", field="image", **where)
+        elif any(c.isspace() for c in image):
+            problems.add("image %r contains white space" % image, "", field="image", **where)
+        else:
+            group.image = image.strip()
+
+    command = spec.get("command")
+    if command is not None:
+        group.command = tuple(command.split()) if isinstance(command, str) else tuple(
+            _string_list(command, problems, "command", field="command", **where))
+
+    group.gpu = _parse_gpu(spec.get("gpu"), problems, host, name)
+    if spec.get("cpus") is not None:
+        group.cpus = parse_cpus(spec["cpus"], problems, field="cpus", **where)
+    if spec.get("memory") is not None:
+        mem = parse_memory(spec["memory"], problems, field="memory", **where)
+        if mem:
+            group.memory, group.memory_bytes = mem
+    group.depends_on = tuple(_string_list(spec.get("depends_on"), problems, "depends_on",
+                                          field="depends_on", **where))
+    group.connects_to = tuple(_string_list(spec.get("connects_to"), problems, "connects_to",
+                                           field="connects_to", **where))
+    env = _mapping(spec.get("env"), problems, "env", field="env", **where)
+    for key, value in env.items():
+        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+            problems.add("environment variable name %r is not valid" % (key,), "",
+                         field="env", **where)
+        elif isinstance(value, (Mapping, list, tuple)) or value is None:
+            problems.add("environment variable %s must be text or a number" % key, "",
+                         field="env", **where)
+        else:
+            group.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    group.volumes = _parse_mounts(spec.get("volumes"), problems, "volumes", False, **where)
+    group.readonly_mounts = _parse_mounts(spec.get("readonly_mounts"), problems,
+                                          "readonly_mounts", True, **where)
+    for mount in group.readonly_mounts:
+        if mount.named_volume:
+            problems.add("readonly_mounts entry %r must be a host path" % mount.source,
+                         "use volumes: for named volumes", field="readonly_mounts", **where)
+    devices = _string_list(spec.get("devices"), problems, "devices", field="devices", **where)
+    for dev in devices:
+        if "nvidia" in dev:
+            problems.add("device %s passes a raw NVIDIA device" % dev,
+                         "remove it and declare 'gpu:' instead; the GPU is given through CDI",
+                         field="devices", **where)
+        elif not dev.startswith("/dev/"):
+            problems.add("device %r is not a path under /dev" % dev, "", field="devices",
+                         **where)
+    group.devices = tuple(d for d in devices if d.startswith("/dev/") and "nvidia" not in d)
+    group.secrets = _parse_secrets(spec.get("secrets"), problems, **where)
+
+    default_health = Health(cmd=None)
+    group.health = _parse_health(spec.get("health"), default_health, problems, **where)
+    if group.health.enabled and group.health.cmd is None and not any(
+            a.socket == "rep" and a.health_port for a in group.agents.values()):
+        if group.ports:
+            problems.add("group has no agents to probe and no health.cmd",
+                         "set health.cmd (e.g. 'redis-cli ping') or health: false",
+                         field="health", **where)
+    group.security = _parse_security(spec.get("security"), Security(), problems, **where)
+    return group
+
+
+# ---------------------------------------------------------------------------
+# Hosts
+# ---------------------------------------------------------------------------
+
+def _parse_settings(hostvars: Mapping[str, Any], problems: Problems, host: str) -> Settings:
+    values: Dict[str, Any] = {}
+    base = Settings()
+    for var, attr in SETTINGS_VARS.items():
+        if var in hostvars and hostvars[var] is not None:
+            expected = type(getattr(base, attr))
+            value = hostvars[var]
+            if expected is bool and not isinstance(value, bool):
+                problems.add("%s must be true or false" % var, "", host=host, field=var)
+                continue
+            if expected is int and not _is_int(value):
+                problems.add("%s must be a whole number" % var, "", host=host, field=var)
+                continue
+            values[attr] = value
+    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$", values.get("network_name", base.network_name)):
+        problems.add("ai_network_name is not a valid network name",
+                     "use lower-case letters, digits and '-'", host=host, field="ai_network_name")
+    if not re.match(r"^[a-z0-9-]{0,20}$", values.get("unit_prefix", base.unit_prefix)):
+        problems.add("ai_unit_prefix is not valid", "use lower-case letters, digits and '-'",
+                     host=host, field="ai_unit_prefix")
+    secrets = hostvars.get("ai_secrets") or {}
+    if not isinstance(secrets, Mapping):
+        problems.add("ai_secrets must be a mapping of secret name to value",
+                     "keep the values in Ansible Vault", host=host, field="ai_secrets")
+        secrets = {}
+    values["secret_names"] = tuple(sorted(str(k) for k in secrets))
+    return Settings(**{**base.__dict__, **values})
+
+
+def _parse_host_gpu(raw: Any, problems: Problems, host: str) -> Optional[HostGpu]:
+    if raw in (None, False):
+        return None
+    if not isinstance(raw, Mapping):
+        problems.add("ai_gpu must be false or a mapping with model and memory_mib", "",
+                     host=host, field="ai_gpu")
+        return None
+    _check_keys(raw, HOST_GPU_KEYS, problems, "ai_gpu", host=host)
+    mem = raw.get("memory_mib")
+    if not _is_int(mem) or mem <= 0:
+        problems.add("ai_gpu.memory_mib %r is not a positive whole number" % (mem,),
+                     "write the GPU's memory in MiB (nvidia-smi --query-gpu=memory.total)",
+                     host=host, field="ai_gpu.memory_mib")
+        return None
+    count = raw.get("count", 1)
+    if not _is_int(count) or count < 1:
+        problems.add("ai_gpu.count %r is not a positive whole number" % (count,), "",
+                     host=host, field="ai_gpu.count")
+        count = 1
+    return HostGpu(model=str(raw.get("model") or "NVIDIA GPU"), memory_mib=mem, count=count)
+
+
+def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Host:
+    lan = hostvars.get("ai_lan_address")
+    try:
+        lan = str(ipaddress.ip_address(str(lan)))
+    except ValueError:
+        problems.add("ai_lan_address %r is not an IP address" % (lan,),
+                     "set ai_lan_address to the host's LAN address in host_vars/%s.yml" % name,
+                     host=name, field="ai_lan_address")
+        lan = ""
+    subnet = hostvars.get("ai_network_subnet")
+    try:
+        subnet = str(ipaddress.ip_network(str(subnet)))
+    except ValueError:
+        problems.add("ai_network_subnet %r is not a network" % (subnet,),
+                     "set e.g. ai_network_subnet: 172.20.0.0/16", host=name,
+                     field="ai_network_subnet")
+        subnet = ""
+    selinux = hostvars.get("ai_selinux", False)
+    host = Host(name=name, lan_address=lan, subnet=subnet,
+                gpu=_parse_host_gpu(hostvars.get("ai_gpu"), problems, name),
+                selinux=bool(selinux), settings=_parse_settings(hostvars, problems, name))
+    # Shared defaults (group_vars) refined per host (host_vars), key by key.
+    defaults: Dict[str, Any] = {}
+    for var in ("ai_group_defaults", "ai_host_group_defaults"):
+        layer = hostvars.get(var) or {}
+        if not isinstance(layer, Mapping):
+            problems.add("%s must be a mapping" % var, "", host=name, field=var)
+            continue
+        _check_keys(layer, GROUP_KEYS, problems, var, host=name)
+        defaults = _merge_defaults(layer, defaults)
+    raw_groups = hostvars.get("ai_groups")
+    if raw_groups is None:
+        raw_groups = {}
+    if not isinstance(raw_groups, Mapping):
+        problems.add("ai_groups must be a mapping of group name to group", "",
+                     host=name, field="ai_groups")
+        raw_groups = {}
+    for gname, graw in raw_groups.items():
+        group = parse_group(name, gname, graw, defaults, problems)
+        if group is not None:
+            host.groups[gname] = group
+    return host
+
+
+def load_hosts(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str, Host], Problems]:
+    """Normalize every host; return hosts plus every problem found in isolation.
+
+    Cross-host rules live in :mod:`stack_rules`.
+    """
+    problems = Problems()
+    hosts = {}
+    for name in sorted(all_hostvars):
+        hosts[name] = parse_host(name, all_hostvars[name] or {}, problems)
+    return hosts, problems

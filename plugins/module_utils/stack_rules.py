@@ -1,0 +1,286 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rules that need the whole topology: ports, start order, links, GPUs.
+
+Pure Python, no Ansible imports. Every rule records all of its problems;
+nothing stops at the first one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Dict, List, Mapping, Optional, Tuple
+
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
+    Agent, Group, Host, Problems,
+)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A group consumes an agent (same host or the other one)."""
+
+    consumer_host: str
+    consumer_group: str
+    host: str
+    group: str
+    agent: Agent
+
+    @property
+    def cross_host(self) -> bool:
+        return self.consumer_host != self.host
+
+
+@dataclass(frozen=True)
+class Claim:
+    group: str
+    agent: str  # empty for a service port such as redis
+    what: str  # "port", "health_port" or the service port's name
+
+    def __str__(self) -> str:
+        if self.agent:
+            return "%s/%s %s" % (self.group, self.agent, self.what)
+        return "%s %s" % (self.group, self.what)
+
+
+def check_ports(host: Host, problems: Problems) -> None:
+    """Each port on a host has one claimant: main and health ports of every
+    agent in every group, and the ports of non-agent services."""
+    claims: Dict[int, List[Claim]] = {}
+    for gname, group in host.groups.items():
+        for agent in group.agents.values():
+            claims.setdefault(agent.port, []).append(Claim(gname, agent.name, "port"))
+            if agent.health_port is not None:
+                claims.setdefault(agent.health_port, []).append(
+                    Claim(gname, agent.name, "health_port"))
+        for svc in group.ports:
+            claims.setdefault(svc.port, []).append(Claim(gname, "", svc.name))
+    for port in sorted(claims):
+        who = claims[port]
+        if len(who) > 1:
+            first = who[0]
+            problems.add(
+                "port %d is claimed by %s: %s" % (
+                    port, "both" if len(who) == 2 else "all %d of" % len(who),
+                    " and ".join(str(c) for c in who)),
+                "give all but one of them a free port in host_vars/%s.yml" % host.name,
+                host=host.name, group=first.group, agent=first.agent,
+                field=first.what if first.agent else "ports")
+
+
+def check_group_names(hosts: Mapping[str, Host], problems: Problems) -> None:
+    seen: Dict[str, str] = {}
+    for hname in sorted(hosts):
+        for gname in hosts[hname].groups:
+            if gname in seen:
+                problems.add(
+                    "group name is used on hosts %s and %s" % (seen[gname], hname),
+                    "rename one of them: group names are container names and must be unique "
+                    "across the system", host=hname, group=gname)
+            else:
+                seen[gname] = hname
+
+
+def check_agent_names(host: Host, problems: Problems) -> None:
+    owner: Dict[str, str] = {}
+    for gname, group in host.groups.items():
+        for aname in group.agents:
+            if aname in owner:
+                problems.add("agent name is also used by group %s on this host" % owner[aname],
+                             "agent names must be unique on a host; rename one",
+                             host=host.name, group=gname, agent=aname, field="agents")
+            else:
+                owner[aname] = gname
+
+
+def check_depends_on(host: Host, hosts: Mapping[str, Host], problems: Problems) -> None:
+    for gname, group in host.groups.items():
+        for dep in group.depends_on:
+            if dep in host.groups:
+                if dep == gname:
+                    problems.add("group depends on itself", "remove '%s' from depends_on" % dep,
+                                 host=host.name, group=gname, field="depends_on")
+                continue
+            other = [h for h in sorted(hosts) if dep in hosts[h].groups]
+            if other:
+                problems.add(
+                    "depends_on '%s' is a group on host %s; a unit can only wait for groups "
+                    "on its own host" % (dep, other[0]),
+                    "remove it from depends_on and list the agents you use in connects_to",
+                    host=host.name, group=gname, field="depends_on")
+            else:
+                close = difflib.get_close_matches(dep, list(host.groups), n=1)
+                problems.add("depends_on names unknown group '%s'" % dep,
+                             ("did you mean '%s'?" % close[0]) if close else
+                             "groups on %s: %s" % (host.name, ", ".join(sorted(host.groups))),
+                             host=host.name, group=gname, field="depends_on")
+    for cycle in find_cycles(host):
+        problems.add("depends_on forms a cycle: %s" % " -> ".join(cycle),
+                     "break the cycle; start order must be a line, not a loop",
+                     host=host.name, group=cycle[0], field="depends_on")
+
+
+def find_cycles(host: Host) -> List[List[str]]:
+    """Each elementary cycle once (rotated to start at its smallest name)."""
+    graph = {g: [d for d in grp.depends_on if d in host.groups and d != g]
+             for g, grp in host.groups.items()}
+    cycles: List[List[str]] = []
+    seen = set()
+    state: Dict[str, int] = {}
+    stack: List[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cyc = stack[stack.index(nxt):]
+                start = cyc.index(min(cyc))
+                rotated = tuple(cyc[start:] + cyc[:start])
+                if rotated not in seen:
+                    seen.add(rotated)
+                    cycles.append(list(rotated) + [rotated[0]])
+            elif state.get(nxt) is None:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            visit(node)
+    return cycles
+
+
+def start_order(host: Host) -> List[str]:
+    """Groups in an order where each comes after its dependencies (stable)."""
+    remaining = {g: {d for d in grp.depends_on if d in host.groups and d != g}
+                 for g, grp in host.groups.items()}
+    order: List[str] = []
+    while remaining:
+        ready = sorted(g for g, deps in remaining.items() if not deps)
+        if not ready:  # a cycle: reported elsewhere; keep going deterministically
+            ready = [sorted(remaining)[0]]
+        for g in ready:
+            order.append(g)
+            del remaining[g]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return order
+
+
+def agent_index(hosts: Mapping[str, Host]) -> Dict[str, List[Tuple[str, str, Agent]]]:
+    index: Dict[str, List[Tuple[str, str, Agent]]] = {}
+    for hname in sorted(hosts):
+        for gname, group in hosts[hname].groups.items():
+            for aname, agent in group.agents.items():
+                index.setdefault(aname, []).append((hname, gname, agent))
+    return index
+
+
+def resolve_links(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
+    index = agent_index(hosts)
+    links: List[Link] = []
+    for hname in sorted(hosts):
+        for gname, group in hosts[hname].groups.items():
+            for ref in group.connects_to:
+                where = dict(host=hname, group=gname, field="connects_to")
+                target_host: Optional[str] = None
+                name = ref
+                if "/" in ref:
+                    target_host, name = ref.split("/", 1)
+                    if target_host not in hosts:
+                        problems.add("connects_to '%s' names unknown host '%s'" % (ref, target_host),
+                                     "hosts: %s" % ", ".join(sorted(hosts)), **where)
+                        continue
+                found = [c for c in index.get(name, []) if target_host in (None, c[0])]
+                if not found:
+                    close = difflib.get_close_matches(name, list(index), n=1)
+                    problems.add("connects_to '%s' names no agent" % ref,
+                                 ("did you mean '%s'?" % close[0]) if close else
+                                 "name an agent declared in some group's agents", **where)
+                    continue
+                if len(found) > 1:
+                    problems.add(
+                        "connects_to '%s' is ambiguous: %s" % (
+                            ref, ", ".join("%s/%s (group %s)" % (h, name, g) for h, g, _ in found)),
+                        "qualify it with the host, e.g. '%s/%s'" % (found[-1][0], name), **where)
+                    continue
+                thost, tgroup, agent = found[0]
+                if thost == hname and tgroup == gname:
+                    continue  # an agent talking to its own group needs no plumbing
+                links.append(Link(hname, gname, thost, tgroup, agent))
+    return links
+
+
+def check_gpus(host: Host, problems: Problems) -> None:
+    gpu_groups = {g: grp for g, grp in host.groups.items() if grp.gpu is not None}
+    if not gpu_groups:
+        return
+    if host.gpu is None:
+        for gname in sorted(gpu_groups):
+            problems.add("group asks for a GPU but the host declares none",
+                         "set ai_gpu (model, memory_mib) for %s, or gpu: false on the group"
+                         % host.name, host=host.name, group=gname, field="gpu")
+        return
+    for gname, grp in sorted(gpu_groups.items()):
+        for dev in grp.gpu.devices:
+            if dev.isdigit() and int(dev) >= host.gpu.count:
+                problems.add("gpu device %s does not exist: the host declares %d GPU(s)"
+                             % (dev, host.gpu.count),
+                             "use an index below %d or 'all'" % host.gpu.count,
+                             host=host.name, group=gname, field="gpu.devices")
+    budgets = {g: grp.gpu.vram_mib for g, grp in gpu_groups.items() if grp.gpu.vram_mib}
+    total = sum(budgets.values())
+    if total > host.gpu.memory_mib:
+        problems.add(
+            "VRAM budgets add up to %d MiB (%s), more than the %d MiB of the host's %s"
+            % (total, ", ".join("%s %d" % (g, budgets[g]) for g in sorted(budgets)),
+               host.gpu.memory_mib, host.gpu.model),
+            "lower gpu.vram_mib of these groups or move one to another host",
+            host=host.name, group=sorted(budgets)[0], field="gpu.vram_mib")
+
+
+def gpu_warnings(host: Host) -> List[str]:
+    shared = sorted(g for g, grp in host.groups.items()
+                    if grp.gpu is not None and not grp.gpu.vram_mib)
+    if len([g for g in host.groups.values() if g.gpu is not None]) > 1 and shared:
+        return ["host %s: GPU groups %s share the GPU without a VRAM budget (gpu.vram_mib)"
+                % (host.name, ", ".join(shared))]
+    return []
+
+
+def check_secrets(host: Host, problems: Problems) -> None:
+    defined = set(host.settings.secret_names)
+    for gname, group in host.groups.items():
+        for ref in group.secrets:
+            if ref.name not in defined:
+                problems.add("secret '%s' is referenced but not defined" % ref.name,
+                             "add it to ai_secrets (in an Ansible Vault file)",
+                             host=host.name, group=gname, field="secrets")
+
+
+def check_lan_addresses(hosts: Mapping[str, Host], problems: Problems) -> None:
+    owner: Dict[str, str] = {}
+    for hname in sorted(hosts):
+        addr = hosts[hname].lan_address
+        if addr and addr in owner:
+            problems.add("ai_lan_address %s is also the address of host %s" % (addr, owner[addr]),
+                         "give every host its own LAN address", host=hname,
+                         field="ai_lan_address")
+        elif addr:
+            owner[addr] = hname
+
+
+def check_all(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
+    check_group_names(hosts, problems)
+    check_lan_addresses(hosts, problems)
+    for hname in sorted(hosts):
+        host = hosts[hname]
+        check_ports(host, problems)
+        check_agent_names(host, problems)
+        check_depends_on(host, hosts, problems)
+        check_gpus(host, problems)
+        check_secrets(host, problems)
+    return resolve_links(hosts, problems)

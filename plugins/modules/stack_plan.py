@@ -1,0 +1,108 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: stack_plan
+short_description: Validate the whole two-host topology and plan every host's units
+version_added: "0.1.0"
+description:
+  - Runs on the controller (an action plugin) and reads the C(ai_*) inventory variables
+    of every AI host at once, because cross-host links, port clashes and duplicate names
+    are only visible that way.
+  - Reports B(all) problems of the inventory in one run, each naming host, group, agent
+    and field and saying what to do, and fails before any host is touched.
+  - When the inventory is sound, returns per host the Quadlet files (network, containers,
+    volumes, builds), the endpoint map each group receives, the ports to publish (bound to
+    the LAN address) and the firewall openings (port from the peer's address only), the
+    secrets needed, the start order and the checks that verification runs.
+  - Secret values are never read; only the names of O(ai_secrets) entries are used.
+options:
+  hosts:
+    description:
+      - The AI hosts to plan. All of them should be given, even when a play is limited to
+        one, since links between hosts need both sides.
+      - Defaults to every host of O(inventory_group).
+    type: list
+    elements: str
+  inventory_group:
+    description: Inventory group holding the AI hosts, used when O(hosts) is not given.
+    type: str
+    default: ai_hosts
+attributes:
+  check_mode:
+    support: full
+    description: Reads the inventory only.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+  action:
+    support: full
+author:
+  - ai_system.containers contributors
+notes:
+  - The inventory format is documented in C(docs/inventory.md) of the collection.
+seealso:
+  - module: ai_system.containers.file_set
+"""
+
+EXAMPLES = r"""
+- name: Validate and plan every AI host once, on the controller
+  ai_system.containers.stack_plan:
+  run_once: true
+  register: stack
+
+- name: Show this host's start order
+  ansible.builtin.debug:
+    var: stack.plan[inventory_hostname].start_order
+"""
+
+RETURN = r"""
+plan:
+  description: Per host name, that host's plan. Empty when the inventory has problems.
+  returned: always
+  type: dict
+  sample:
+    pc2:
+      host: pc2
+      lan_address: 192.168.100.17
+      quadlet: {"ai-pc2-redis.container": "[Unit]\n..."}
+      config: {"groups/pc2-redis/endpoints.json": "{...}"}
+      units: [{group: pc2-redis, service: ai-pc2-redis.service, depends_on: []}]
+      start_order: [pc2-core-infrastructure, pc2-redis]
+      published: [{group: pc2-memory-system, agent: MemoryOrchestratorService, port: 7140,
+                   address: 192.168.100.17, consumers: [mainpc/memory-system]}]
+      firewall: [{port: 7140, proto: tcp, source: 192.168.100.16, source_host: mainpc}]
+      secrets: [ai_auth_signing_key]
+      gpu: {required: true, cdi_devices: ["nvidia.com/gpu=0"], vram_budgets: {pc2-ai-models: 10240}}
+      checks: {links: [], health: [], cuda: [pc2-ai-models], units: []}
+      summary: ["pc2 (192.168.100.17): 6 groups, network ai-system 172.21.0.0/16"]
+errors:
+  description: Every problem found, as one line of text each.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "host pc2, group pc2-ai-models, agent TieredResponder, field health_port: port 8131 is
+      claimed by both: pc2-ai-models/TieredResponder health_port and pc2-user-services/TutoringAgent
+      health_port -- give all but one of them a free port in host_vars/pc2.yml"
+problems:
+  description: The same problems as structured data.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{host: pc2, group: pc2-ai-models, agent: TieredResponder, field: health_port,
+            message: "port 8131 is claimed by both: ...", fix: "give all but one ...", text: "..."}]
+warnings:
+  description: Things that are allowed but probably not meant, such as GPU groups sharing a GPU
+    without VRAM budgets.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+"""
