@@ -125,7 +125,7 @@ class Problems:
 @dataclass(frozen=True)
 class Agent:
     name: str
-    port: int
+    port: Optional[int]  # None only while the inventory has a problem here
     health_port: Optional[int]
     socket: str = "rep"
 
@@ -324,13 +324,14 @@ def parse_memory(value: Any, problems: Problems, **where: str) -> Optional[Tuple
 
 
 def parse_cpus(value: Any, problems: Problems, **where: str) -> Optional[float]:
+    raw = value
     if isinstance(value, str):
         try:
             value = float(value.strip())
         except ValueError:
             value = None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        problems.add("cpus %r is not a number" % (value,),
+        problems.add("cpus %r is not a number" % (raw,),
                      "write a number of CPUs such as 0.5 or 2", **where)
         return None
     if value <= 0 or value > 1024:
@@ -407,8 +408,9 @@ def _parse_agents(raw: Any, problems: Problems, host: str, group: str) -> Dict[s
                          "use rep for request/reply agents, pub for publishers",
                          field="socket", **where)
             continue
-        if port is not None:
-            agents[name] = Agent(name=name, port=port, health_port=health_port, socket=socket)
+        # Kept even with a bad port, so that references to it still resolve and
+        # the one real problem is not followed by invented ones.
+        agents[name] = Agent(name=name, port=port, health_port=health_port, socket=socket)
     return agents
 
 
@@ -618,7 +620,7 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
         problems.add("group name %r is not a valid container/unit name" % (name,),
                      "use lower-case letters, digits and '-' (at most 63, no leading '-')",
                      **where)
-        return None
+        name = str(name)  # keep checking the group's contents
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):

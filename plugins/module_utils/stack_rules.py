@@ -51,7 +51,8 @@ def check_ports(host: Host, problems: Problems) -> None:
     claims: Dict[int, List[Claim]] = {}
     for gname, group in host.groups.items():
         for agent in group.agents.values():
-            claims.setdefault(agent.port, []).append(Claim(gname, agent.name, "port"))
+            if agent.port is not None:
+                claims.setdefault(agent.port, []).append(Claim(gname, agent.name, "port"))
             if agent.health_port is not None:
                 claims.setdefault(agent.health_port, []).append(
                     Claim(gname, agent.name, "health_port"))
@@ -201,6 +202,8 @@ def resolve_links(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
                                  ("did you mean '%s'?" % close[0]) if close else
                                  "name an agent declared in some group's agents", **where)
                     continue
+                if len({c[0] for c in found}) == 1:
+                    found = found[:1]  # a name twice on one host: reported on its own
                 if len(found) > 1:
                     problems.add(
                         "connects_to '%s' is ambiguous: %s" % (

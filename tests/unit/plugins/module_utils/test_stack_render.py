@@ -1,0 +1,271 @@
+# -*- coding: utf-8 -*-
+"""What the plan renders: units, endpoint maps, publishing, firewall, checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
+    build_plan, env_name,
+)
+
+QUADLET = "/usr/libexec/podman/quadlet"
+
+
+def plan_of(inventory):
+    result = build_plan(inventory)
+    assert result["errors"] == [], result["errors"]
+    return result["hosts"]
+
+
+def keys(text, key):
+    return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith(key + "=")]
+
+
+def test_gpu_group_gets_cdi_devices_and_capabilities(inventory):
+    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-models.container"]
+    assert keys(unit, "AddDevice") == ["nvidia.com/gpu=all"]
+    assert "Environment=NVIDIA_DRIVER_CAPABILITIES=compute,utility" in unit
+    assert "--gpus" not in unit and "/dev/nvidia" not in unit
+    assert "UserNS" not in unit
+
+
+def test_production_units_use_cdi_only(production):
+    for host in plan_of(production).values():
+        for name, text in host["quadlet"].items():
+            assert "--gpus" not in text and "/dev/nvidia" not in text, name
+    pc2 = plan_of(production)["pc2"]
+    assert keys(pc2["quadlet"]["ai-pc2-ai-models.container"], "AddDevice") == \
+        ["nvidia.com/gpu=0"]
+    assert pc2["gpu"] == {"required": True, "model": "NVIDIA GeForce RTX 3060",
+                          "memory_mib": 12288, "cdi_devices": ["nvidia.com/gpu=0"],
+                          "vram_budgets": {"pc2-ai-models": 10240}}
+
+
+def test_depends_on_becomes_requires_and_after(inventory):
+    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-models.container"]
+    assert keys(unit, "Requires") == ["ai-core.service"]
+    assert keys(unit, "After") == ["ai-core.service"]
+    core = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
+    assert keys(core, "Requires") == []
+
+
+def test_start_order_follows_dependencies(production):
+    host = plan_of(production)["mainpc"]
+    order = host["start_order"]
+    for unit in host["units"]:
+        for dep in unit["depends_on_groups"]:
+            assert order.index(dep) < order.index(unit["group"])
+    assert order[0] == "core-services"
+
+
+def test_only_consumed_ports_are_published_on_the_lan_address(inventory):
+    hosts = plan_of(inventory)
+    pc2_store = hosts["pc2"]["quadlet"]["ai-store.container"]
+    assert keys(pc2_store, "PublishPort") == ["10.0.0.17:7140:7140/tcp"]
+    # redis is consumed by nobody on another host: not published.
+    assert keys(hosts["pc2"]["quadlet"]["ai-redis.container"], "PublishPort") == []
+    assert keys(hosts["mainpc"]["quadlet"]["ai-core.container"], "PublishPort") == \
+        ["10.0.0.16:7120:7120/tcp"]
+    assert keys(hosts["mainpc"]["quadlet"]["ai-models.container"], "PublishPort") == []
+    for host in hosts.values():
+        for text in host["quadlet"].values():
+            assert "0.0.0.0" not in text
+
+
+def test_production_publishes_exactly_the_cross_host_ports(production):
+    hosts = plan_of(production)
+    published = {h: sorted(p["port"] for p in plan["published"]) for h, plan in hosts.items()}
+    assert published == {"mainpc": [7120],
+                         "pc2": [7101, 7102, 7105, 7114, 7116, 7126, 7140, 7150]}
+
+
+def test_firewall_opens_each_port_to_the_peer_only(inventory):
+    hosts = plan_of(inventory)
+    assert hosts["pc2"]["firewall"] == [{
+        "port": 7140, "proto": "tcp", "source": "10.0.0.16", "source_host": "mainpc",
+        "group": "store", "agent": "Memory"}]
+    assert hosts["mainpc"]["firewall"] == [{
+        "port": 7120, "proto": "tcp", "source": "10.0.0.17", "source_host": "pc2",
+        "group": "core", "agent": "Twin"}]
+
+
+def test_endpoint_map_same_host_by_name_remote_by_lan(inventory):
+    hosts = plan_of(inventory)
+    doc = json.loads(hosts["mainpc"]["config"]["groups/models/endpoints.json"])
+    assert doc["group"] == "models" and doc["host"] == "mainpc"
+    assert doc["agents"] == {"ModelManager": {"port": 5570, "health_port": 6570,
+                                              "socket": "rep"}}
+    assert doc["endpoints"]["Twin"]["url"] == "tcp://core:7120"
+    assert doc["endpoints"]["Twin"]["remote"] is False
+    assert doc["endpoints"]["Memory"] == {
+        "host": "pc2", "group": "store", "address": "10.0.0.17", "port": 7140,
+        "health_port": None, "socket": "rep", "remote": True, "url": "tcp://10.0.0.17:7140"}
+    assert doc["connects_to"] == ["Memory"]
+    unit = hosts["mainpc"]["quadlet"]["ai-models.container"]
+    assert "Environment=AI_ENDPOINT_MEMORY=tcp://10.0.0.17:7140" in unit
+    assert "Volume=/etc/ai-system/groups/models/endpoints.json:/etc/ai-system/" \
+           "endpoints.json:ro" in unit
+
+
+def test_env_names_of_endpoints():
+    assert env_name("MemoryOrchestratorService") == "AI_ENDPOINT_MEMORY_ORCHESTRATOR_SERVICE"
+    assert env_name("PC2Services") == "AI_ENDPOINT_PC2_SERVICES"
+    assert env_name("NLUAgent") == "AI_ENDPOINT_NLU_AGENT"
+
+
+def test_secrets_are_named_never_valued(inventory):
+    hosts = plan_of(inventory)
+    unit = hosts["mainpc"]["quadlet"]["ai-models.container"]
+    assert keys(unit, "Secret") == ["token,type=mount"]
+    assert hosts["mainpc"]["secrets"] == ["token"]
+    assert "s3cr3t-value" not in json.dumps(build_plan(inventory))
+
+
+def test_health_check_speaks_zmq_to_every_rep_agent(inventory):
+    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
+    assert keys(unit, "HealthCmd") == [
+        "python3 /usr/local/lib/ai-system/zmq_health.py --timeout 3 "
+        "127.0.0.1:8121/health 127.0.0.1:8120/health"]
+    assert "Notify=healthy" in unit and "HealthOnFailure=kill" in unit
+    redis = plan_of(inventory)["pc2"]["quadlet"]["ai-redis.container"]
+    assert keys(redis, "HealthCmd") == ["redis-cli ping"]
+
+
+def test_hardening_defaults_and_overrides(inventory):
+    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
+    for line in ("NoNewPrivileges=true", "DropCapability=ALL", "ReadOnly=true",
+                 "Restart=on-failure", "WantedBy=multi-user.target default.target"):
+        assert line in unit
+    inventory["mainpc"]["ai_groups"]["core"]["security"] = {
+        "read_only": False, "add_capabilities": ["net_bind_service"], "userns": "auto"}
+    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
+    assert "ReadOnly=true" not in unit
+    assert "AddCapability=NET_BIND_SERVICE" in unit and "UserNS=auto" in unit
+
+
+def test_named_volume_becomes_a_volume_unit(inventory):
+    hosts = plan_of(inventory)
+    assert "ai-redis-data.volume" in hosts["pc2"]["quadlet"]
+    assert "Volume=ai-redis-data.volume:/data" in hosts["pc2"]["quadlet"]["ai-redis.container"]
+
+
+def test_selinux_hosts_relabel_and_gpu_groups_disable_labels(inventory):
+    inventory["mainpc"]["ai_selinux"] = True
+    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-models.container"]
+    assert "SecurityLabelDisable=true" in unit
+    assert "endpoints.json:ro,Z" in unit
+
+
+def test_checks_for_verify(inventory):
+    checks = plan_of(inventory)["mainpc"]["checks"]
+    assert checks["cuda"] == ["models"]
+    assert checks["links"] == [{
+        "name": "Memory", "from_group": "models", "container": "models", "to_host": "pc2",
+        "to_group": "store", "address": "10.0.0.17", "port": 7140, "kind": "main",
+        "cross_host": True}]
+    assert {"name": "Twin", "group": "core", "container": "core", "address": "127.0.0.1",
+            "port": 8120, "kind": "health"} in checks["health"]
+    assert checks["units"] == ["ai-core.service", "ai-models.service"]
+
+
+def test_publishers_are_checked_by_greeting(production):
+    links = plan_of(production)["mainpc"]["checks"]["links"]
+    bus = [lk for lk in links if lk["name"] == "ErrorBusService"]
+    assert bus and all(lk["kind"] == "greeting" for lk in bus)
+
+
+def test_build_context_becomes_a_build_unit(inventory):
+    group = inventory["pc2"]["ai_groups"]["store"]
+    group["build"] = {"context": "/srv/src", "file": "Containerfile"}
+    unit = plan_of(inventory)["pc2"]["quadlet"]
+    assert "Image=ai-store.build" in unit["ai-store.container"]
+    assert "SetWorkingDirectory=/srv/src" in unit["ai-store.build"]
+
+
+def test_quoting_of_values_with_spaces(inventory):
+    inventory["pc2"]["ai_groups"]["store"]["env"] = {"GREETING": 'say "hi" now'}
+    unit = plan_of(inventory)["pc2"]["quadlet"]["ai-store.container"]
+    assert 'Environment="GREETING=say \\"hi\\" now"' in unit
+
+
+def test_rendering_is_deterministic(production):
+    assert json.dumps(build_plan(production), sort_keys=True) == \
+        json.dumps(build_plan(production), sort_keys=True)
+
+
+def test_service_names():
+    assert quadlet.service_name("ai-core.container") == "ai-core.service"
+    assert quadlet.service_name("ai-data.volume") == "ai-data-volume.service"
+    assert quadlet.service_name("ai-system.network") == "ai-system-network.service"
+
+
+# -- Podman's own generator ------------------------------------------------------
+
+needs_quadlet = pytest.mark.skipif(not os.access(QUADLET, os.X_OK),
+                                   reason="Podman's Quadlet generator is not installed")
+
+
+def run_quadlet(directory):
+    proc = subprocess.run([QUADLET, "-dryrun"], env={"QUADLET_UNIT_DIRS": str(directory),
+                                                     "PATH": os.environ.get("PATH", "")},
+                          capture_output=True, text=True, timeout=60)
+    return proc
+
+
+def write_units(files, directory):
+    for name, text in files.items():
+        (directory / name).write_text(text)
+
+
+@pytest.mark.podman
+@needs_quadlet
+@pytest.mark.parametrize("source", ["production", "inventory"])
+def test_every_rendered_unit_passes_the_quadlet_generator(request, tmp_path, source):
+    hosts = plan_of(request.getfixturevalue(source))
+    if source == "inventory":  # exercise every kind of unit and key
+        inv = request.getfixturevalue("inventory")
+        inv["pc2"]["ai_groups"]["store"]["build"] = {"context": "/srv/src"}
+        inv["pc2"]["ai_groups"]["store"]["devices"] = ["/dev/snd"]
+        inv["mainpc"]["ai_selinux"] = True
+        hosts = plan_of(inv)
+    for name, plan in hosts.items():
+        directory = tmp_path / name
+        directory.mkdir()
+        write_units(plan["quadlet"], directory)
+        proc = run_quadlet(directory)
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, output
+        # The generator logs to stderr; anything but "Loading ..." is a complaint.
+        complaints = [line for line in proc.stderr.splitlines()
+                      if line.strip() and "Loading source unit file" not in line]
+        assert complaints == []
+        for unit in plan["units"]:
+            assert "---%s---" % unit["service"] in proc.stdout
+        # depends_on survives into the generated services.
+        for unit in plan["units"]:
+            section = proc.stdout.split("---%s---" % unit["service"])[1].split("\n---")[0]
+            for dep in unit["depends_on"]:
+                assert "Requires=%s" % dep in section and "After=%s" % dep in section
+            if unit["gpu"]:
+                assert "--device nvidia.com/gpu=" in section
+
+
+@pytest.mark.podman
+@needs_quadlet
+def test_quadlet_generator_rejects_a_broken_unit(tmp_path):
+    """The check above can fail: a unit with an unknown key is refused."""
+    (tmp_path / "broken.container").write_text("[Container]\nImage=x\nMemroy=1g\n")
+    proc = run_quadlet(tmp_path)
+    assert "unsupported key 'Memroy'" in proc.stdout + proc.stderr
+
+
+def test_quadlet_binary_present_when_podman_is():
+    if shutil.which("podman") and not os.path.exists(QUADLET):
+        pytest.fail("podman is installed without Quadlet (%s): Podman >= 4.4 is needed" % QUADLET)

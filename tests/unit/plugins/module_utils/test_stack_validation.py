@@ -1,0 +1,360 @@
+# -*- coding: utf-8 -*-
+"""Every validation rule of the plan: a bad input with its message, and a passing case."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+
+
+def errors_of(inventory):
+    result = build_plan(inventory)
+    assert result["ok"] is (not result["errors"])
+    if result["errors"]:
+        assert result["hosts"] == {}, "nothing may be rendered from a broken inventory"
+    return result["errors"]
+
+
+def only_error(inventory):
+    errs = errors_of(inventory)
+    assert len(errs) == 1, errs
+    return errs[0]
+
+
+def groups(inv, host):
+    return inv[host]["ai_groups"]
+
+
+# -- the sound cases ----------------------------------------------------------
+
+def test_small_inventory_is_sound(inventory):
+    assert errors_of(inventory) == []
+
+
+def test_production_inventory_renders_cleanly(production):
+    result = build_plan(production)
+    assert result["errors"] == []
+    assert result["warnings"] == []
+    assert sorted(result["hosts"]) == ["mainpc", "pc2"]
+    assert len(result["hosts"]["mainpc"]["units"]) == 10
+    assert len(result["hosts"]["pc2"]["units"]) == 6
+    agents = sum(len(u["agents"]) for p in result["hosts"].values() for u in p["units"])
+    assert agents == 76
+
+
+def test_reference_topology_fails_with_exactly_its_six_port_clashes(reference):
+    result = build_plan(reference)
+    expected = [
+        ("mainpc", 6575, "ai-models-gpu-services/GGUFModelManager health_port",
+         "audio-processing/AudioCapture port"),
+        ("mainpc", 6577, "audio-processing/StreamingInterruptHandler health_port",
+         "audio-processing/WakeWordDetector port"),
+        ("mainpc", 6578, "audio-processing/FusedAudioPreprocessor port",
+         "audio-processing/WakeWordDetector health_port"),
+        ("mainpc", 6580, "learning-knowledge/LearningManager health_port",
+         "audio-processing/StreamingSpeechRecognition port"),
+        ("pc2", 7150, "pc2-core-infrastructure/ErrorBusService port",
+         "pc2-ai-monitoring/VisionProcessingAgent port"),
+        ("pc2", 8131, "pc2-ai-models/TieredResponder health_port",
+         "pc2-user-services/TutoringAgent health_port"),
+    ]
+    assert len(result["errors"]) == 6, result["errors"]
+    for (host, port, first, second), text in zip(expected, result["errors"]):
+        assert text.startswith("host %s," % host)
+        assert "port %d is claimed by both" % port in text
+        assert first in text and second in text
+        assert "host_vars/%s.yml" % host in text
+    # The shared, unbudgeted GPU of the original is flagged too (as a warning).
+    assert any("without a VRAM budget" in w for w in result["warnings"])
+
+
+def test_all_problems_are_reported_in_one_run(inventory):
+    groups(inventory, "mainpc")["core"]["memory"] = "lots"
+    groups(inventory, "pc2")["store"]["depends_on"] = ["nothing"]
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["port"] = 80
+    assert len(errors_of(inventory)) == 3
+
+
+# -- ports --------------------------------------------------------------------
+
+def test_port_used_twice_across_groups(inventory):
+    groups(inventory, "mainpc")["models"]["agents"]["ModelManager"]["health_port"] = 7121
+    text = only_error(inventory)
+    assert "host mainpc" in text and "port 7121 is claimed by both" in text
+    assert "core/Coordinator port" in text and "models/ModelManager health_port" in text
+
+
+def test_port_of_a_service_clashes_with_an_agent(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["health_port"] = 6379
+    text = only_error(inventory)
+    assert "port 6379" in text and "redis redis" in text and "store/Memory health_port" in text
+
+
+def test_agent_main_and_health_port_equal(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["health_port"] = 7140
+    assert "store/Memory port and store/Memory health_port" in only_error(inventory)
+
+
+def test_three_claimants_are_one_problem(inventory):
+    g = groups(inventory, "mainpc")
+    g["core"]["agents"]["Coordinator"]["port"] = 7120
+    g["models"]["agents"]["ModelManager"]["port"] = 7120
+    assert "port 7120 is claimed by all 3 of" in only_error(inventory)
+
+
+def test_same_port_on_two_hosts_is_fine(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["port"] = 7121
+    assert errors_of(inventory) == []
+
+
+@pytest.mark.parametrize("port, words", [
+    (80, "port 80 is privileged/reserved"),
+    (1023, "port 1023 is privileged/reserved"),
+    (65536, "port 65536 is out of range"),
+    (-5, "port -5 is out of range"),
+    ("abc", "port 'abc' is not a whole number"),
+    (7.5, "port 7.5 is not a whole number"),
+    (True, "port True is not a whole number"),
+])
+def test_bad_ports(inventory, port, words):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["port"] = port
+    text = only_error(inventory)
+    assert words in text
+    assert "agent Memory, field port" in text and "between 1024 and 65535" in text
+
+
+def test_ports_at_the_edges_are_accepted(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"] = {"port": 1024, "health_port": 65535}
+    assert errors_of(inventory) == []
+
+
+# -- depends_on ---------------------------------------------------------------
+
+def test_unknown_dependency_with_suggestion(inventory):
+    groups(inventory, "mainpc")["models"]["depends_on"] = ["cores"]
+    text = only_error(inventory)
+    assert "group models, field depends_on: depends_on names unknown group 'cores'" in text
+    assert "did you mean 'core'?" in text
+
+
+def test_dependency_cycle(inventory):
+    groups(inventory, "mainpc")["core"]["depends_on"] = ["models"]
+    assert "depends_on forms a cycle: core -> models -> core" in only_error(inventory)
+
+
+def test_self_dependency(inventory):
+    groups(inventory, "mainpc")["core"]["depends_on"] = ["core"]
+    assert "group depends on itself" in only_error(inventory)
+
+
+def test_cross_host_dependency(inventory):
+    groups(inventory, "mainpc")["models"]["depends_on"] = ["core", "store"]
+    text = only_error(inventory)
+    assert "depends_on 'store' is a group on host pc2" in text
+    assert "connects_to" in text
+
+
+# -- connects_to --------------------------------------------------------------
+
+def test_connects_to_unknown_agent(inventory):
+    groups(inventory, "mainpc")["models"]["connects_to"] = ["Memroy"]
+    text = only_error(inventory)
+    assert "connects_to 'Memroy' names no agent" in text and "did you mean 'Memory'?" in text
+
+
+def test_connects_to_ambiguous_name(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Twin"] = {"port": 7150, "health_port": 7151}
+    groups(inventory, "pc2")["redis"]["connects_to"] = ["Twin"]
+    errs = errors_of(inventory)
+    assert len(errs) == 2  # store's and redis's references are both ambiguous
+    assert all("is ambiguous: mainpc/Twin (group core), pc2/Twin (group store)" in e
+               for e in errs)
+    assert all("qualify it with the host" in e for e in errs)
+
+
+def test_qualified_name_resolves_the_ambiguity(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Twin"] = {"port": 7150, "health_port": 7151}
+    groups(inventory, "pc2")["store"]["connects_to"] = ["mainpc/Twin"]
+    assert errors_of(inventory) == []
+
+
+def test_connects_to_unknown_host(inventory):
+    groups(inventory, "pc2")["store"]["connects_to"] = ["pc3/Twin"]
+    assert "connects_to 'pc3/Twin' names unknown host 'pc3'" in only_error(inventory)
+
+
+# -- GPUs ---------------------------------------------------------------------
+
+def test_gpu_group_on_host_without_gpu(inventory):
+    groups(inventory, "pc2")["store"]["gpu"] = {"devices": [0], "vram_mib": 1000}
+    text = only_error(inventory)
+    assert "host pc2, group store, field gpu: group asks for a GPU but the host declares none" \
+        in text
+
+
+def test_vram_over_subscription(inventory):
+    g = groups(inventory, "mainpc")
+    g["core"]["gpu"] = {"vram_mib": 20000}
+    text = only_error(inventory)
+    assert "VRAM budgets add up to 28000 MiB (core 20000, models 8000)" in text
+    assert "more than the 24564 MiB of the host's RTX 4090" in text
+
+
+def test_gpu_index_beyond_the_host(inventory):
+    groups(inventory, "mainpc")["models"]["gpu"]["devices"] = [1]
+    assert "gpu device 1 does not exist: the host declares 1 GPU(s)" in only_error(inventory)
+
+
+def test_raw_nvidia_device_is_refused(inventory):
+    groups(inventory, "mainpc")["core"]["devices"] = ["/dev/nvidia0"]
+    assert "declare 'gpu:' instead" in only_error(inventory)
+
+
+def test_raw_device_as_gpu_device_is_refused(inventory):
+    groups(inventory, "mainpc")["models"]["gpu"]["devices"] = ["/dev/nvidia0"]
+    assert "is a raw device, not a CDI device" in only_error(inventory)
+
+
+def test_unknown_gpu_capability(inventory):
+    groups(inventory, "mainpc")["models"]["gpu"]["capabilities"] = ["compute", "cuda"]
+    assert "gpu capability 'cuda' is unknown" in only_error(inventory)
+
+
+def test_bad_vram_budget(inventory):
+    groups(inventory, "mainpc")["models"]["gpu"]["vram_mib"] = "8G"
+    assert "vram_mib '8G' is not a positive whole number of MiB" in only_error(inventory)
+
+
+def test_unbudgeted_gpu_sharing_is_a_warning(inventory):
+    g = groups(inventory, "mainpc")
+    g["core"]["gpu"] = True
+    result = build_plan(inventory)
+    assert result["errors"] == []
+    assert result["warnings"] == [
+        "host mainpc: GPU groups core share the GPU without a VRAM budget (gpu.vram_mib)"]
+
+
+# -- sizes --------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, words", [
+    ("lots", "memory 'lots' is not a size"),
+    ("12x", "memory '12x' is not a size"),
+    ("1k", "below Podman's minimum of 6 MiB"),
+    ([1], "memory [1] is not a size"),
+])
+def test_bad_memory(inventory, value, words):
+    groups(inventory, "mainpc")["core"]["memory"] = value
+    text = only_error(inventory)
+    assert words in text and "group core, field memory" in text
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("512m", "--memory=512m"), ("2g", "--memory=2048m"), ("1536M", "--memory=1536m"),
+    ("1.5g", "--memory=1536m"), ("2GiB", "--memory=2048m"), (104857600, "--memory=100m"),
+])
+def test_good_memory_is_normalized(inventory, value, expected):
+    groups(inventory, "mainpc")["core"]["memory"] = value
+    result = build_plan(inventory)
+    assert result["errors"] == []
+    assert expected in result["hosts"]["mainpc"]["quadlet"]["ai-core.container"]
+
+
+@pytest.mark.parametrize("value, words", [
+    ("two", "cpus 'two' is not a number"),
+    (0, "cpus 0 is out of range"),
+    (-1, "cpus -1 is out of range"),
+    (True, "cpus True is not a number"),
+])
+def test_bad_cpus(inventory, value, words):
+    groups(inventory, "mainpc")["core"]["cpus"] = value
+    assert words in only_error(inventory)
+
+
+# -- names --------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["Core", "core_services", "-core", "core.", "a" * 64, "k\u00e9"])
+def test_invalid_group_names(inventory, name):
+    g = groups(inventory, "mainpc")
+    g[name] = g.pop("core")
+    g["models"]["depends_on"] = []
+    text = only_error(inventory)
+    assert "is not a valid container/unit name" in text and repr(name) in text
+
+
+@pytest.mark.parametrize("name", ["1Agent", "My-Agent", "Agent Name", ""])
+def test_invalid_agent_names(inventory, name):
+    groups(inventory, "pc2")["store"]["agents"][name] = {"port": 7200, "health_port": 7201}
+    text = only_error(inventory)
+    assert "agent name %r is not valid" % name in text
+
+
+def test_same_group_name_on_two_hosts(inventory):
+    groups(inventory, "pc2")["core"] = {"agents": {"Other": {"port": 7300}}}
+    assert "group name is used on hosts mainpc and pc2" in only_error(inventory)
+
+
+def test_same_agent_twice_on_a_host(inventory):
+    groups(inventory, "mainpc")["models"]["agents"]["Twin"] = {"port": 7300, "health_port": 7301}
+    assert "agent name is also used by group core on this host" in only_error(inventory)
+
+
+# -- secrets ------------------------------------------------------------------
+
+def test_secret_referenced_but_not_defined(inventory):
+    groups(inventory, "pc2")["store"]["secrets"] = ["db_password"]
+    text = only_error(inventory)
+    assert "host pc2, group store, field secrets: secret 'db_password' is referenced but " \
+           "not defined" in text and "ai_secrets" in text
+
+
+def test_secret_type_and_target_are_checked(inventory):
+    groups(inventory, "mainpc")["models"]["secrets"] = [{"name": "token", "type": "file"}]
+    assert "secret token has type 'file'" in only_error(inventory)
+
+
+# -- unknown keys ---------------------------------------------------------------
+
+def test_typo_in_group_key(inventory):
+    groups(inventory, "mainpc")["models"]["depend_on"] = ["core"]
+    text = only_error(inventory)
+    assert "group models, field depend_on: unknown key 'depend_on' in group" in text
+    assert "did you mean 'depends_on'?" in text
+
+
+def test_typo_in_agent_key(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["heath_port"] = 7141
+    assert "unknown key 'heath_port' in agent" in "\n".join(errors_of(inventory))
+
+
+def test_typo_in_gpu_key(inventory):
+    groups(inventory, "mainpc")["models"]["gpu"]["vram"] = 100
+    assert "unknown key 'vram' in gpu -- did you mean 'vram_mib'?" in only_error(inventory)
+
+
+# -- host settings ------------------------------------------------------------
+
+def test_bad_lan_address(inventory):
+    inventory["pc2"]["ai_lan_address"] = "pc2.local"
+    assert "ai_lan_address 'pc2.local' is not an IP address" in only_error(inventory)
+
+
+def test_two_hosts_with_one_address(inventory):
+    inventory["pc2"]["ai_lan_address"] = "10.0.0.16"
+    assert "ai_lan_address 10.0.0.16 is also the address of host mainpc" in only_error(inventory)
+
+
+def test_missing_image(inventory):
+    del inventory["pc2"]["ai_group_defaults"]
+    text = only_error(inventory)
+    assert "host pc2, group store, field image: group has no image" in text
+
+
+def test_volume_syntax(inventory):
+    groups(inventory, "pc2")["store"]["volumes"] = ["/only-one-part"]
+    assert "is not SOURCE:TARGET[:OPTIONS]" in only_error(inventory)
+
+
+def test_service_port_group_needs_a_health_command(inventory):
+    del groups(inventory, "pc2")["redis"]["health"]
+    assert "set health.cmd (e.g. 'redis-cli ping') or health: false" in only_error(inventory)
