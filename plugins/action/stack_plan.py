@@ -61,7 +61,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         task_vars = task_vars or {}
-        _, args = self.validate_argument_spec(argument_spec={
+        dummy, args = self.validate_argument_spec(argument_spec={
             "hosts": {"type": "list", "elements": "str"},
             "inventory_group": {"type": "str", "default": "ai_hosts"},
         })

@@ -60,7 +60,7 @@ def render(sections: Iterable[Section], header: str = HEADER) -> str:
 
 def service_name(unit_file: str) -> str:
     """The systemd service Quadlet generates for a unit file."""
-    stem, _, kind = unit_file.rpartition(".")
+    stem, dummy, kind = unit_file.rpartition(".")
     if kind == "container":
         return stem + ".service"
     return "%s-%s.service" % (stem, kind)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -330,7 +331,7 @@ def parse_cpus(value: Any, problems: Problems, **where: str) -> Optional[float]:
             value = float(value.strip())
         except ValueError:
             value = None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         problems.add("cpus %r is not a number" % (raw,),
                      "write a number of CPUs such as 0.5 or 2", **where)
         return None

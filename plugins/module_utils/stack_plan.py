@@ -41,16 +41,23 @@ def env_name(agent: str) -> str:
 class _HostRenderer:
     """Renders one host's part of the plan."""
 
-    def __init__(self, host: Host, hosts: Mapping[str, Host], links: List[Link]):
+    def __init__(self, host: Host, hosts: Mapping[str, Host], consumed: List[Link],
+                 provided: List[Link]):
+        """consumed: links whose consumer is on this host; provided: links from
+        other hosts to this host's agents."""
         self.host = host
         self.hosts = hosts
         self.settings = host.settings
         self.prefix = host.settings.unit_prefix
-        self.links = [lk for lk in links if lk.consumer_host == host.name]
+        self.links = consumed
+        self.links_by_group: Dict[str, List[Link]] = {}
+        for lk in consumed:
+            self.links_by_group.setdefault(lk.consumer_group, []).append(lk)
+        self._endpoints: Dict[str, Dict[str, Dict[str, Any]]] = {}
         # Published: agents of this host consumed from another host.
         self.published: Dict[Tuple[str, str], Dict[str, Any]] = {}
-        for lk in links:
-            if lk.host == host.name and lk.cross_host:
+        for lk in provided:
+            if lk.cross_host:
                 entry = self.published.setdefault((lk.group, lk.agent.name), {
                     "group": lk.group, "agent": lk.agent.name, "port": lk.agent.port,
                     "address": host.lan_address, "consumers": [],
@@ -72,23 +79,24 @@ class _HostRenderer:
 
     # -- endpoint map ----------------------------------------------------------
     def endpoints(self, group: Group) -> Dict[str, Dict[str, Any]]:
+        """The agents a group connects to: same-host ones by container name on
+        the host network, remote ones by the peer's LAN address (where only
+        the main port is published)."""
+        if group.name in self._endpoints:
+            return self._endpoints[group.name]
         out: Dict[str, Dict[str, Any]] = {}
-        for gname, other in sorted(self.host.groups.items()):
-            for aname, agent in sorted(other.agents.items()):
-                out[aname] = {
-                    "host": self.host.name, "group": gname, "address": gname,
-                    "port": agent.port, "health_port": agent.health_port,
-                    "socket": agent.socket, "remote": False,
-                    "url": "tcp://%s:%d" % (gname, agent.port),
-                }
-        for lk in self.links:
-            if lk.consumer_group == group.name and lk.cross_host:
-                addr = self.hosts[lk.host].lan_address
-                out[lk.agent.name] = {
-                    "host": lk.host, "group": lk.group, "address": addr,
-                    "port": lk.agent.port, "health_port": None, "socket": lk.agent.socket,
-                    "remote": True, "url": "tcp://%s:%d" % (addr, lk.agent.port),
-                }
+        for lk in self.links_by_group.get(group.name, []):
+            agent = lk.agent
+            if lk.cross_host:
+                address, health_port = self.hosts[lk.host].lan_address, None
+            else:
+                address, health_port = lk.group, agent.health_port
+            out[agent.name] = {
+                "host": lk.host, "group": lk.group, "address": address,
+                "port": agent.port, "health_port": health_port, "socket": agent.socket,
+                "remote": lk.cross_host, "url": "tcp://%s:%d" % (address, agent.port),
+            }
+        self._endpoints[group.name] = out
         return out
 
     def endpoint_document(self, group: Group) -> str:
@@ -98,8 +106,8 @@ class _HostRenderer:
             "agents": {a.name: {"port": a.port, "health_port": a.health_port,
                                 "socket": a.socket}
                        for a in sorted(group.agents.values(), key=lambda a: a.name)},
-            "connects_to": sorted(lk.agent.name for lk in self.links
-                                  if lk.consumer_group == group.name),
+            "connects_to": sorted(lk.agent.name
+                                  for lk in self.links_by_group.get(group.name, [])),
             "endpoints": self.endpoints(group),
         }
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
@@ -128,7 +136,8 @@ class _HostRenderer:
         return files
 
     def build_unit(self, group: Group) -> str:
-        assert group.build is not None
+        if group.build is None:
+            raise ValueError("group %s has no build context" % group.name)
         pairs: List[Tuple[str, quadlet.Value]] = [
             ("ImageTag", group.build.tag or "localhost/ai-system/%s:latest" % group.name),
             ("SetWorkingDirectory", group.build.context),
@@ -194,10 +203,8 @@ class _HostRenderer:
                 "%s:%d:%s" % (a.name, a.port, a.health_port or "")
                 for a in sorted(group.agents.values(), key=lambda a: a.name)),
         })
-        endpoints = self.endpoints(group)
-        for lk in self.links:
-            if lk.consumer_group == group.name:
-                env[env_name(lk.agent.name)] = endpoints[lk.agent.name]["url"]
+        for aname, endpoint in self.endpoints(group).items():
+            env[env_name(aname)] = endpoint["url"]
         if group.gpu:
             env["NVIDIA_DRIVER_CAPABILITIES"] = ",".join(group.gpu.capabilities)
         for name in sorted(env):
@@ -382,25 +389,24 @@ def summary_lines(host_plan: Mapping[str, Any]) -> List[str]:
     lines = ["%s (%s): %d groups, network %s %s" % (
         host_plan["host"], host_plan["lan_address"], len(host_plan["units"]),
         host_plan["network"]["name"], host_plan["network"]["subnet"])]
-    lines.append("  %-26s %-6s %-5s %-10s %s" % ("GROUP", "AGENTS", "GPU", "VRAM MiB",
-                                                  "AFTER"))
+    row = "  %-26s %-6s %-5s %-10s %s"
+    lines.append(row % ("GROUP", "AGENTS", "GPU", "VRAM MiB", "AFTER"))
     for u in host_plan["units"]:
-        lines.append("  %-26s %-6d %-5s %-10s %s" % (
-            u["group"], len(u["agents"]), "yes" if u["gpu"] else "-",
-            u["vram_mib"] or "-", ", ".join(u["depends_on_groups"]) or "-"))
+        lines.append(row % (u["group"], len(u["agents"]), "yes" if u["gpu"] else "-",
+                            u["vram_mib"] or "-", ", ".join(u["depends_on_groups"]) or "-"))
     if host_plan["published"]:
         lines.append("  published (LAN %s only, firewalled to the consumers):"
                      % host_plan["lan_address"])
         for p in host_plan["published"]:
-            lines.append("    %-6d %s/%s <- %s" % (p["port"], p["group"], p["agent"],
-                                                  ", ".join(p["consumers"])))
+            consumers = ", ".join(p["consumers"])
+            lines.append("    %-6d %s/%s <- %s" % (p["port"], p["group"], p["agent"], consumers))
     else:
         lines.append("  published: none")
     remote = [lk for lk in host_plan["checks"]["links"] if lk["cross_host"]]
     lines.append("  links to other hosts: %d" % len(remote))
     for lk in remote:
-        lines.append("    %s -> %s/%s %s:%d" % (lk["from_group"], lk["to_host"], lk["name"],
-                                               lk["address"], lk["port"]))
+        target = "%s/%s %s:%d" % (lk["to_host"], lk["name"], lk["address"], lk["port"])
+        lines.append("    %s -> %s" % (lk["from_group"], target))
     return lines
 
 
@@ -423,8 +429,13 @@ def build_plan(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
     }
     if problems:
         return result
+    consumed: Dict[str, List[Link]] = {name: [] for name in hosts}
+    provided: Dict[str, List[Link]] = {name: [] for name in hosts}
+    for lk in links:
+        consumed[lk.consumer_host].append(lk)
+        provided[lk.host].append(lk)
     for name in sorted(hosts):
-        plan = _HostRenderer(hosts[name], hosts, links).render()
+        plan = _HostRenderer(hosts[name], hosts, consumed[name], provided[name]).render()
         plan["summary"] = summary_lines(plan)
         result["hosts"][name] = plan
     return result

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    Agent, Group, Host, Problems,
+    Agent, Host, Problems,
 )
 
 
@@ -207,7 +207,7 @@ def resolve_links(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
                 if len(found) > 1:
                     problems.add(
                         "connects_to '%s' is ambiguous: %s" % (
-                            ref, ", ".join("%s/%s (group %s)" % (h, name, g) for h, g, _ in found)),
+                            ref, ", ".join("%s/%s (group %s)" % (h, name, g) for h, g, dummy in found)),
                         "qualify it with the host, e.g. '%s/%s'" % (found[-1][0], name), **where)
                     continue
                 thost, tgroup, agent = found[0]

@@ -54,13 +54,17 @@ options:
     default: Managed by ai_system.containers
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode).
     support: full
   platform:
+    description: Target OS/families that can be operated against.
+    support: N/A
     platforms: posix
 author:
-  - ai_system.containers contributors
+  - ai_system.containers maintainers (@ai-system)
 """
 
 EXAMPLES = r"""

@@ -20,7 +20,7 @@ description:
     volumes, builds), the endpoint map each group receives, the ports to publish (bound to
     the LAN address) and the firewall openings (port from the peer's address only), the
     secrets needed, the start order and the checks that verification runs.
-  - Secret values are never read; only the names of O(ai_secrets) entries are used.
+  - Secret values are never read; only the names of C(ai_secrets) entries are used.
 options:
   hosts:
     description:
@@ -35,16 +35,20 @@ options:
     default: ai_hosts
 attributes:
   check_mode:
+    description: Reads the inventory only, so it runs the same in check mode.
     support: full
-    description: Reads the inventory only.
   diff_mode:
+    description: Changes nothing, so there is no diff.
     support: none
   platform:
+    description: Runs on the controller.
+    support: full
     platforms: posix
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
 author:
-  - ai_system.containers contributors
+  - ai_system.containers maintainers (@ai-system)
 notes:
   - The inventory format is documented in C(docs/inventory.md) of the collection.
 seealso:

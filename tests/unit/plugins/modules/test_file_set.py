@@ -17,7 +17,7 @@ def test_writes_then_reports_nothing_changed(tmp_path, run_module):
     assert result["written"] == ["a.container", "sub/b.json"]
     assert (tmp_path / "sub" / "b.json").read_text() == '{"group": 1}\n'
     assert oct(os.stat(tmp_path / "a.container").st_mode & 0o777) == "0o644"
-    again, _ = run_module(file_set.main, {"path": str(tmp_path), "files": files})
+    again, dummy = run_module(file_set.main, {"path": str(tmp_path), "files": files})
     assert again["changed"] is False and again["written"] == []
     assert again["unchanged"] == ["a.container", "sub/b.json"]
 
@@ -27,7 +27,7 @@ def test_only_the_changed_file_is_written(tmp_path, run_module):
     run_module(file_set.main, {"path": str(tmp_path), "files": files})
     before = os.stat(tmp_path / "a.container").st_ino
     files["b.container"] = MARK + "B2\n"
-    result, _ = run_module(file_set.main, {"path": str(tmp_path), "files": files}, diff=True)
+    result, dummy = run_module(file_set.main, {"path": str(tmp_path), "files": files}, diff=True)
     assert result["written"] == ["b.container"] and result["unchanged"] == ["a.container"]
     assert os.stat(tmp_path / "a.container").st_ino == before
     assert result["diff"] == [{"before_header": str(tmp_path / "b.container"),
@@ -38,14 +38,14 @@ def test_only_the_changed_file_is_written(tmp_path, run_module):
 def test_mode_change_alone_is_a_change(tmp_path, run_module):
     files = {"a": MARK}
     run_module(file_set.main, {"path": str(tmp_path), "files": files})
-    result, _ = run_module(file_set.main, {"path": str(tmp_path), "files": files,
+    result, dummy = run_module(file_set.main, {"path": str(tmp_path), "files": files,
                                            "mode": "0600"})
     assert result["written"] == ["a"]
     assert os.stat(tmp_path / "a").st_mode & 0o777 == 0o600
 
 
 def test_check_mode_writes_nothing(tmp_path, run_module):
-    result, _ = run_module(file_set.main, {"path": str(tmp_path / "new"),
+    result, dummy = run_module(file_set.main, {"path": str(tmp_path / "new"),
                                            "files": {"a": MARK}}, check=True, diff=True)
     assert result["changed"] and result["written"] == ["a"]
     assert not (tmp_path / "new").exists()
@@ -56,7 +56,7 @@ def test_prune_removes_only_managed_matching_files(tmp_path, run_module):
     (tmp_path / "ai-old.container").write_text(MARK + "old\n")
     (tmp_path / "user.container").write_text("# the user's own unit\n")
     (tmp_path / "ai-keep.network").write_text(MARK)
-    result, _ = run_module(file_set.main, {
+    result, dummy = run_module(file_set.main, {
         "path": str(tmp_path), "files": {"ai-new.container": MARK}, "prune": True,
         "prune_patterns": ["ai-*.container"]})
     assert result["removed"] == ["ai-old.container"]
@@ -66,7 +66,7 @@ def test_prune_removes_only_managed_matching_files(tmp_path, run_module):
 
 def test_prune_in_check_mode_keeps_files(tmp_path, run_module):
     (tmp_path / "ai-old.container").write_text(MARK)
-    result, _ = run_module(file_set.main, {"path": str(tmp_path), "files": {},
+    result, dummy = run_module(file_set.main, {"path": str(tmp_path), "files": {},
                                            "prune": True}, check=True)
     assert result["removed"] == ["ai-old.container"] and result["changed"]
     assert (tmp_path / "ai-old.container").exists()
