@@ -1,0 +1,479 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: zmq_check
+short_description: Check that agents' ZMQ REP sockets answer health requests
+version_added: "0.1.0"
+description:
+  - Checks ZMQ links to the agents' REP sockets, all endpoints at once, and reports per endpoint how far the check got.
+  - >-
+    Every endpoint is checked in stages and the first one that fails is reported with a plain reason.
+    C(resolve) looks the address up, C(tcp) opens a TCP connection, C(zmtp) swaps ZMTP greetings so a non-ZMQ
+    listener is told apart from a ZMQ peer, C(reply) sends C({"action": "health_check"}) on a fresh REQ socket per
+    attempt and parses the JSON reply, and C(status) compares the reply's C(status) with O(endpoints[].expect_status).
+  - >-
+    Reasons are C(name does not resolve), C(connection refused), C(timed out), C(host unreachable),
+    C(not a ZMQ peer), C(security mismatch), C(handshake refused), C(wrong socket type: <type>),
+    C(wrong reply: ...) and C(status not ok: <status>: <message>).
+  - The checks run on the managed host, or inside a container's network namespace with O(container), which runs the
+    check code with the container's own Python through C(podman exec).
+  - The module only reads; it never changes anything.
+author:
+  - ai_system maintainers
+requirements:
+  - pyzmq on the managed host, or inside the container when O(container) is set
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: The module only sends health requests, so it runs unchanged in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  endpoints:
+    description:
+      - The ZMQ REP sockets to check.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Name used in reports, for example the agent's name.
+          - Defaults to C(ADDRESS:PORT).
+        type: str
+      address:
+        description:
+          - Host name or IP address of the agent.
+        type: str
+        required: true
+      port:
+        description:
+          - TCP port of the REP socket.
+        type: int
+        required: true
+      kind:
+        description:
+          - Which of the agent's sockets this is.
+          - >-
+            V(main) is the agent's main REP socket, V(health) its health socket. Both are sent
+            C({"action": "health_check"}) and answer with the same JSON object.
+          - V(greeting) is any other ZMQ socket, such as a PUB socket, that cannot answer a request.
+            Its check ends after the C(zmtp) stage, which proves a ZMQ peer listens there.
+        type: str
+        choices: [main, health, greeting]
+        default: main
+      expect_status:
+        description:
+          - The value the reply's C(status) must have.
+        type: str
+        default: ok
+      server_key:
+        description:
+          - The agent's CurveZMQ public key (40 Z85 characters).
+          - When set, the check uses CURVE with a throw-away client key pair, and fails at the C(zmtp) stage
+            if the peer does not use CURVE.
+        type: str
+      group:
+        description:
+          - Free-form label copied to the result, for example the host or link group.
+        type: str
+  timeout:
+    description:
+      - Seconds allowed for each network step of one endpoint (name lookup, TCP connect, greeting, each request).
+      - Endpoints are checked concurrently, so endpoints that all time out cost about one O(timeout) together.
+    type: float
+    default: 3.0
+  attempts:
+    description:
+      - Requests sent to each endpoint, each on a fresh REQ socket; their round-trip times give RV(endpoints[].rtt_ms).
+      - Checking an endpoint stops at the first failed request.
+    type: int
+    default: 3
+  container:
+    description:
+      - Run the checks from inside this running container's network namespace with
+        C(podman exec -i CONTAINER PYTHON -c SOURCE --stdin-json).
+      - The container needs Python 3.8 or later with pyzmq; the managed host then needs neither.
+    type: str
+  container_python:
+    description:
+      - Python interpreter inside O(container).
+    type: str
+    default: python3
+  podman_path:
+    description:
+      - Path to the podman binary used with O(container). Defaults to C(podman) from E(PATH).
+    type: path
+  fail_on_error:
+    description:
+      - Fail the task when any endpoint is not healthy, with one line per broken link as the message.
+      - When V(false), the task succeeds and RV(failed_count) and RV(summary) report the broken links.
+    type: bool
+    default: true
+notes:
+  - Only the ZMQ sockets are consulted; no Podman or systemd state is read, except to enter O(container).
+  - The same check code runs as a container HEALTHCHECK with C(python3 zmq_health.py HOST:PORT/health);
+    see C(docs/zmq_check.md) in the collection.
+"""
+
+EXAMPLES = r"""
+- name: Check the agents' main and health sockets from the controller's peer host
+  ai_system.containers.zmq_check:
+    endpoints:
+      - name: MemoryOrchestratorService
+        address: 192.168.100.17
+        port: 7140
+      - name: MemoryOrchestratorService
+        address: 192.168.100.17
+        port: 7141
+        kind: health
+    timeout: 2.0
+
+- name: Check from inside a container's network namespace and keep going on failure
+  ai_system.containers.zmq_check:
+    container: model-manager
+    endpoints: "{{ zmq_links }}"
+    fail_on_error: false
+  register: zmq_links_result
+
+- name: Show the broken links
+  ansible.builtin.debug:
+    var: zmq_links_result.summary
+  when: zmq_links_result.failed_count > 0
+
+- name: Accept agents that are still loading their models
+  ai_system.containers.zmq_check:
+    endpoints:
+      - address: 127.0.0.1
+        port: 5570
+        kind: health
+        expect_status: initializing
+
+- name: Check that a PUB socket listens (no request is sent to it)
+  ai_system.containers.zmq_check:
+    endpoints:
+      - name: EventBroadcaster
+        address: 192.168.100.17
+        port: 7150
+        kind: greeting
+
+- name: Check a CurveZMQ-protected agent
+  ai_system.containers.zmq_check:
+    endpoints:
+      - address: 192.168.100.17
+        port: 7140
+        server_key: "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7"
+"""
+
+RETURN = r"""
+endpoints:
+  description: One result per endpoint, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - name: MemoryOrchestratorService
+      group: pc2
+      address: 192.168.100.17
+      port: 7140
+      kind: main
+      ok: false
+      stage_reached: resolve
+      failed_stage: tcp
+      reason: connection refused
+      detail: null
+      resolved_address: null
+      zmtp: null
+      rtt_ms: null
+      reply: null
+      elapsed_ms: 0.6
+  contains:
+    name:
+      description: The endpoint's name, C(ADDRESS:PORT) when none was given.
+      returned: always
+      type: str
+      sample: MemoryOrchestratorService
+    group:
+      description: The endpoint's O(endpoints[].group), or V(null).
+      returned: always
+      type: str
+      sample: pc2
+    address:
+      description: The address as given.
+      returned: always
+      type: str
+      sample: 192.168.100.17
+    port:
+      description: The port.
+      returned: always
+      type: int
+      sample: 7140
+    kind:
+      description: V(main), V(health) or V(greeting).
+      returned: always
+      type: str
+      sample: main
+    ok:
+      description: Whether every stage passed.
+      returned: always
+      type: bool
+      sample: true
+    stage_reached:
+      description: The last stage that passed (V(resolve), V(tcp), V(zmtp), V(reply), V(status)), V(null) if none did.
+      returned: always
+      type: str
+      sample: status
+    failed_stage:
+      description: The stage that failed, V(null) when the endpoint is healthy.
+      returned: always
+      type: str
+      sample: tcp
+    reason:
+      description: Why the stage failed, in plain words; V(null) when healthy.
+      returned: always
+      type: str
+      sample: connection refused
+    detail:
+      description: Extra detail on the failure when there is any, for example what a non-ZMQ peer sent.
+      returned: always
+      type: str
+      sample: no reply within 3s
+    resolved_address:
+      description: The IP address the TCP connection was made to.
+      returned: always
+      type: str
+      sample: 192.168.100.17
+    zmtp:
+      description: What the peer's ZMTP greeting said; V(null) if the C(zmtp) stage did not pass.
+      returned: always
+      type: dict
+      contains:
+        version:
+          description: ZMTP protocol version.
+          returned: when the peer sent it
+          type: str
+          sample: "3.1"
+        mechanism:
+          description: The peer's security mechanism.
+          returned: when the peer sent it
+          type: str
+          sample: "NULL"
+        as_server:
+          description: The as-server flag of the peer's greeting (libzmq always sends V(false)).
+          returned: when the peer sent it
+          type: bool
+          sample: false
+        socket_type:
+          description:
+            - The peer's ZMQ socket type from its READY command.
+            - Only learnt from peers without CURVE security; V(null) otherwise.
+          returned: when the peer sent it
+          type: str
+          sample: REP
+      sample: {"version": "3.1", "mechanism": "NULL", "as_server": false, "socket_type": "REP"}
+    rtt_ms:
+      description: Request/reply round-trip times in milliseconds over the successful attempts; V(null) if none.
+      returned: always
+      type: dict
+      contains:
+        min:
+          description: Fastest round trip.
+          returned: always
+          type: float
+          sample: 0.21
+        median:
+          description: Median round trip.
+          returned: always
+          type: float
+          sample: 0.25
+        max:
+          description: Slowest round trip.
+          returned: always
+          type: float
+          sample: 0.4
+      sample: {"min": 0.21, "median": 0.25, "max": 0.4}
+    reply:
+      description: The last JSON reply, V(null) if there was none.
+      returned: always
+      type: dict
+      sample:
+        status: ok
+        ready: true
+        initialized: true
+        message: Agent is healthy
+        timestamp: "2025-01-01T12:00:00"
+        uptime: 3600.5
+        active_threads: 4
+    elapsed_ms:
+      description: Wall time spent checking this endpoint.
+      returned: always
+      type: float
+      sample: 4.2
+ok_count:
+  description: Number of healthy endpoints.
+  returned: always
+  type: int
+  sample: 5
+failed_count:
+  description: Number of endpoints that failed a stage.
+  returned: always
+  type: int
+  sample: 1
+summary:
+  description: One line per broken link, naming the endpoint, the stage that failed and why.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "MemoryOrchestratorService 192.168.100.17:7140 (main): tcp failed: connection refused"
+"""
+
+import inspect
+import json
+import sys
+from typing import Any, Dict, List, Optional
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+    HAS_ZMQ,
+    ZMQ_IMPORT_ERROR,
+    normalize_endpoint,
+    run_checks,
+)
+
+ARGUMENT_SPEC: Dict[str, Any] = dict(
+    endpoints=dict(
+        type="list",
+        elements="dict",
+        required=True,
+        options=dict(
+            name=dict(type="str"),
+            address=dict(type="str", required=True),
+            port=dict(type="int", required=True),
+            kind=dict(type="str", choices=["main", "health", "greeting"], default="main"),
+            expect_status=dict(type="str", default="ok"),
+            server_key=dict(type="str", no_log=False),
+            group=dict(type="str"),
+        ),
+    ),
+    timeout=dict(type="float", default=3.0),
+    attempts=dict(type="int", default=3),
+    container=dict(type="str"),
+    container_python=dict(type="str", default="python3"),
+    podman_path=dict(type="path"),
+    fail_on_error=dict(type="bool", default=True),
+)
+
+
+class ZmqCheckError(Exception):
+    """The checks could not run at all (bad input, no pyzmq, podman failure)."""
+
+    def __init__(self, msg: str, exception: Optional[str] = None) -> None:
+        super().__init__(msg)
+        self.msg = msg
+        self.exception = exception
+
+
+def _health_source() -> str:
+    """Source text of the zmq_health module_utils, to run inside a container."""
+    health = sys.modules[run_checks.__module__]
+    try:
+        return inspect.getsource(health)
+    except (OSError, TypeError):
+        path = getattr(health, "__file__", None)
+        if not path:
+            raise ZmqCheckError("cannot read the source of %s to run it in a container" % health.__name__)
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+
+
+def _run_in_container(module: Any, document: Dict[str, Any]) -> Dict[str, Any]:
+    """Run the checks with the container's Python through ``podman exec``."""
+    container = module.params["container"]
+    podman = module.params["podman_path"] or module.get_bin_path("podman", required=True)
+    command = [
+        podman,
+        "exec",
+        "-i",
+        container,
+        module.params["container_python"],
+        "-c",
+        _health_source(),
+        "--stdin-json",
+    ]
+    rc, stdout, stderr = module.run_command(command, data=json.dumps(document), expand_user_and_vars=False)
+    try:
+        result = json.loads(stdout)
+    except ValueError:
+        output = (stderr or stdout or "").strip()
+        raise ZmqCheckError(
+            "could not run the ZMQ checks inside container %s (rc=%s): %s" % (container, rc, output or "no output")
+        )
+    if not isinstance(result, dict) or not isinstance(result.get("endpoints"), list):
+        raise ZmqCheckError(
+            "unexpected output from the ZMQ checks inside container %s: %s" % (container, stdout.strip())
+        )
+    if result.get("error"):
+        raise ZmqCheckError("ZMQ checks inside container %s: %s" % (container, result["error"]))
+    return result
+
+
+def run_zmq_check(module: Any) -> Dict[str, Any]:
+    """Run the checks for ``module.params``; return the module result.
+
+    ``module`` needs ``params`` and, with ``container``, ``get_bin_path`` and
+    ``run_command`` (an AnsibleModule or a test double).  The result holds
+    ``changed`` (always false), ``endpoints``, ``ok_count``, ``failed_count``
+    and ``summary``.  Raises :class:`ZmqCheckError` when the checks cannot run.
+    """
+    params = module.params
+    try:
+        endpoints: List[Dict[str, Any]] = [normalize_endpoint(spec).as_dict() for spec in params["endpoints"]]
+    except ValueError as exc:
+        raise ZmqCheckError("invalid endpoints: %s" % exc)
+    if not params["timeout"] > 0:
+        raise ZmqCheckError("timeout must be greater than 0, got %s" % params["timeout"])
+    if params["attempts"] < 1:
+        raise ZmqCheckError("attempts must be at least 1, got %s" % params["attempts"])
+
+    if params.get("container"):
+        document = {"endpoints": endpoints, "timeout": params["timeout"], "attempts": params["attempts"]}
+        result = _run_in_container(module, document)
+    else:
+        if not HAS_ZMQ:
+            raise ZmqCheckError(missing_required_lib("pyzmq"), exception=ZMQ_IMPORT_ERROR)
+        result = run_checks(endpoints, timeout=params["timeout"], attempts=params["attempts"])
+    return {
+        "changed": False,
+        "endpoints": result["endpoints"],
+        "ok_count": result["ok_count"],
+        "failed_count": result["failed_count"],
+        "summary": result["summary"],
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        result = run_zmq_check(module)
+    except ZmqCheckError as exc:
+        extra = {"exception": exc.exception} if exc.exception else {}
+        module.fail_json(msg=exc.msg, changed=False, **extra)
+    if result["failed_count"] and module.params["fail_on_error"]:
+        module.fail_json(msg="\n".join(result["summary"]), **result)
+    module.exit_json(msg="%d of %d ZMQ endpoints ok" % (result["ok_count"], len(result["endpoints"])), **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1067 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tests for plugins/module_utils/zmq_health.py against real sockets on 127.0.0.1.
+
+Every peer is bound by the test itself on a random free loopback port and
+served from a thread; nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+import zmq
+
+from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+    REPLY_KEYS,
+    STAGES,
+    Endpoint,
+    check_endpoints,
+    describe_failure,
+    main,
+    normalize_endpoint,
+    parse_endpoint,
+    run_checks,
+)
+
+SOURCE_PATH = Path(zmq_health.__file__)
+T = 0.3  # timeout for the cases that have to wait for one
+MAIN_ACTIONS = ("ping", "health", "health_check")
+
+Handler = Callable[[List[bytes]], List[bytes]]
+
+
+# --------------------------------------------------------------------------
+# Test peers
+# --------------------------------------------------------------------------
+
+
+def health_reply(status: str = "ok", message: str = "Agent is healthy") -> Dict[str, Any]:
+    """A reply as the agents send it."""
+    return {
+        "status": status,
+        "ready": status == "ok",
+        "initialized": status != "initializing",
+        "message": message,
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "uptime": 12.5,
+        "active_threads": 4,
+    }
+
+
+def json_handler(reply: Any) -> Handler:
+    return lambda frames: [json.dumps(reply).encode()]
+
+
+def main_port_handler(frames: List[bytes]) -> List[bytes]:
+    """The agents' main REP socket: answers ping/health/health_check only."""
+    request = json.loads(frames[0])
+    action = request.get("action") if isinstance(request, dict) else None
+    if action in MAIN_ACTIONS:
+        return [json.dumps(health_reply()).encode()]
+    return [json.dumps({"status": "error", "message": "Unknown action: %s" % action}).encode()]
+
+
+class ZmqPeer:
+    """A ZMQ socket bound to a random loopback port, served by a thread.
+
+    ``handler`` maps the request frames to the reply frames; without one the
+    socket never reads, so requests are accepted but never answered.
+    """
+
+    def __init__(
+        self,
+        ctx: zmq.Context,
+        handler: Optional[Handler] = None,
+        socket_type: int = zmq.REP,
+        curve_secret: Optional[bytes] = None,
+    ) -> None:
+        self.sock = ctx.socket(socket_type)
+        self.sock.linger = 0
+        if curve_secret is not None:
+            self.sock.curve_server = True
+            self.sock.curve_secretkey = curve_secret
+        self.sock.bind("tcp://127.0.0.1:*")
+        self.port = int(self.sock.last_endpoint.rsplit(b":", 1)[1])
+        self.requests: List[List[bytes]] = []
+        self._handler = handler
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        if handler is not None:
+            self._thread = threading.Thread(target=self._serve, daemon=True)
+            self._thread.start()
+
+    def _serve(self) -> None:
+        assert self._handler is not None
+        try:
+            while not self._stop.is_set():
+                if self.sock.poll(20):
+                    frames = self.sock.recv_multipart()
+                    self.requests.append(frames)
+                    self.sock.send_multipart(self._handler(frames))
+        finally:
+            self.sock.close(linger=0)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        else:
+            self.sock.close(linger=0)
+
+
+class TcpPeer:
+    """A plain TCP server on a random loopback port.
+
+    ``behaviour``: ``silent`` accepts and sends nothing, ``http`` answers
+    like an HTTP server, ``close`` closes every connection at once.
+    """
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.received = b""
+        self._held: List[socket.socket] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _addr = self.listener.accept()
+            except socket.timeout:
+                continue
+            if self.behaviour == "silent":
+                self._held.append(conn)
+            elif self.behaviour == "http":
+                conn.settimeout(2)
+                self.received += conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                conn.close()
+            else:
+                conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        for conn in self._held:
+            conn.close()
+        self.listener.close()
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Iterator[zmq.Context]:
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
+def zmq_peer(ctx: zmq.Context) -> Iterator[Callable[..., ZmqPeer]]:
+    peers: List[ZmqPeer] = []
+
+    def make(handler: Optional[Handler] = None, **kwargs: Any) -> ZmqPeer:
+        peer = ZmqPeer(ctx, handler, **kwargs)
+        peers.append(peer)
+        return peer
+
+    yield make
+    for peer in peers:
+        peer.close()
+
+
+@pytest.fixture
+def tcp_peer() -> Iterator[Callable[[str], TcpPeer]]:
+    peers: List[TcpPeer] = []
+
+    def make(behaviour: str) -> TcpPeer:
+        peer = TcpPeer(behaviour)
+        peers.append(peer)
+        return peer
+
+    yield make
+    for peer in peers:
+        peer.close()
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+def endpoint(port: int, **extra: Any) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {"address": "127.0.0.1", "port": port}
+    spec.update(extra)
+    return spec
+
+
+def check_one(spec: Any, timeout: float = 2.0, attempts: int = 3) -> Dict[str, Any]:
+    [result] = check_endpoints([spec], timeout=timeout, attempts=attempts)
+    return result
+
+
+# --------------------------------------------------------------------------
+# Healthy peers
+# --------------------------------------------------------------------------
+
+
+def test_ok_peer_reports_every_field(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    reply = health_reply()
+    peer = zmq_peer(json_handler(reply))
+
+    result = check_one(endpoint(peer.port, name="MemoryOrchestratorService", group="pc2"), attempts=3)
+
+    assert result["name"] == "MemoryOrchestratorService"
+    assert result["group"] == "pc2"
+    assert result["address"] == "127.0.0.1"
+    assert result["port"] == peer.port
+    assert result["kind"] == "main"
+    assert result["ok"] is True
+    assert result["stage_reached"] == "status"
+    assert result["failed_stage"] is None
+    assert result["reason"] is None
+    assert result["detail"] is None
+    assert result["resolved_address"] == "127.0.0.1"
+    assert result["zmtp"]["version"].startswith("3.")
+    assert result["zmtp"]["mechanism"] == "NULL"
+    assert result["zmtp"]["socket_type"] == "REP"
+    assert result["reply"] == reply
+    assert set(REPLY_KEYS) <= set(result["reply"])
+    rtt = result["rtt_ms"]
+    assert set(rtt) == {"min", "median", "max"}
+    assert 0 < rtt["min"] <= rtt["median"] <= rtt["max"] < 2000
+    assert result["elapsed_ms"] >= rtt["min"]
+    # one request per attempt, each the health_check request
+    assert [json.loads(frames[0]) for frames in peer.requests] == [{"action": "health_check"}] * 3
+
+
+def test_attempts_set_the_number_of_requests(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    result = check_one(endpoint(peer.port, kind="health"), attempts=5)
+    assert result["ok"] is True
+    assert result["kind"] == "health"
+    assert result["name"] == "127.0.0.1:%d" % peer.port
+    assert len(peer.requests) == 5
+
+
+def test_main_port_action_is_checked_by_the_peer(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(main_port_handler)
+    result = check_one(endpoint(peer.port, kind="main"))
+    assert result["ok"] is True, result
+    actions = [json.loads(frames[0])["action"] for frames in peer.requests]
+    assert actions == ["health_check"] * 3
+    assert set(actions) <= set(MAIN_ACTIONS)
+
+
+def test_peer_that_rejects_the_action_reports_its_error(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    def ping_only(frames: List[bytes]) -> List[bytes]:
+        action = json.loads(frames[0]).get("action")
+        if action == "ping":
+            return [json.dumps(health_reply()).encode()]
+        return [json.dumps({"status": "error", "message": "Unknown action: %s" % action}).encode()]
+
+    peer = zmq_peer(ping_only)
+    result = check_one(endpoint(peer.port))
+    assert result["failed_stage"] == "status"
+    assert result["reason"] == "status not ok: error: Unknown action: health_check"
+
+
+def test_every_attempt_uses_a_fresh_socket(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    reply = json.dumps(health_reply()).encode()
+    peer = zmq_peer(lambda frames: [frames[0], b"", reply], socket_type=zmq.ROUTER)
+    result = check_one(endpoint(peer.port), attempts=4)
+    assert result["ok"] is True
+    identities = {frames[0] for frames in peer.requests}
+    assert len(peer.requests) == 4
+    assert len(identities) == 4
+
+
+def test_name_lookup_tries_every_address(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    result = check_one({"address": "localhost", "port": peer.port, "kind": "health"})
+    assert result["ok"] is True, result
+    assert result["resolved_address"] == "127.0.0.1"
+
+
+def test_expect_status_other_than_ok(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply("initializing", "Loading model")))
+    result = check_one(endpoint(peer.port, expect_status="initializing"))
+    assert result["ok"] is True
+    assert result["reply"]["status"] == "initializing"
+
+
+# --------------------------------------------------------------------------
+# Status stage
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "reason"),
+    [
+        ("initializing", "Loading model", "status not ok: initializing: Loading model"),
+        ("error", "CUDA out of memory", "status not ok: error: CUDA out of memory"),
+        ("error", "", "status not ok: error"),
+    ],
+)
+def test_wrong_status(zmq_peer: Callable[..., ZmqPeer], status: str, message: str, reason: str) -> None:
+    peer = zmq_peer(json_handler(health_reply(status, message)))
+    result = check_one(endpoint(peer.port))
+    assert result["ok"] is False
+    assert result["failed_stage"] == "status"
+    assert result["stage_reached"] == "reply"
+    assert result["reason"] == reason
+    assert result["detail"] is None
+    assert result["reply"]["status"] == status
+    assert result["rtt_ms"] is not None
+
+
+def test_error_reply_with_only_status_and_message_is_a_status_failure(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler({"status": "error", "message": "model load failed"}))
+    result = check_one(endpoint(peer.port))
+    assert result["failed_stage"] == "status"
+    assert result["reason"] == "status not ok: error: model load failed"
+
+
+def test_unexpected_status_names_the_expected_one(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    result = check_one(endpoint(peer.port, expect_status="initializing"))
+    assert result["failed_stage"] == "status"
+    assert result["reason"] == "status not ok: ok: Agent is healthy"
+    assert result["detail"] == "expected status 'initializing'"
+
+
+# --------------------------------------------------------------------------
+# Reply stage
+# --------------------------------------------------------------------------
+
+
+def test_peer_that_never_answers_times_out(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(None)
+    started = time.monotonic()
+    result = check_one(endpoint(peer.port), timeout=T, attempts=3)
+    elapsed = time.monotonic() - started
+    assert result["ok"] is False
+    assert result["failed_stage"] == "reply"
+    assert result["stage_reached"] == "zmtp"
+    assert result["reason"] == "timed out"
+    assert result["detail"] == "no reply within %gs" % T
+    assert result["rtt_ms"] is None
+    assert result["reply"] is None
+    # stops at the first lost reply instead of waiting once per attempt
+    assert T * 0.9 <= elapsed < T * 2 + 0.5
+
+
+@pytest.mark.parametrize(
+    ("frames", "reason", "detail"),
+    [
+        ([b"not json"], "wrong reply: not JSON", "reply was b'not json'"),
+        ([b"\xff\xfe"], "wrong reply: not JSON", "reply was b'\\xff\\xfe'"),
+        ([b"[1, 2]"], "wrong reply: not a JSON object", "reply was b'[1, 2]'"),
+        ([b'{"ready": true}'], "wrong reply: missing keys: status", "reply keys: ready"),
+        (
+            [b'{"status": "ok", "message": "hi"}'],
+            "wrong reply: missing keys: ready, initialized, timestamp, uptime, active_threads",
+            None,
+        ),
+        ([b"{}", b"{}"], "wrong reply: 2 frames, expected 1", None),
+    ],
+)
+def test_wrong_reply(zmq_peer: Callable[..., ZmqPeer], frames: List[bytes], reason: str, detail: Optional[str]) -> None:
+    peer = zmq_peer(lambda _request: frames)
+    result = check_one(endpoint(peer.port))
+    assert result["ok"] is False
+    assert result["failed_stage"] == "reply"
+    assert result["stage_reached"] == "zmtp"
+    assert result["reason"] == reason
+    assert result["detail"] == detail
+    assert result["reply"] is None
+    assert len(peer.requests) == 1  # stops at the first bad reply
+
+
+# --------------------------------------------------------------------------
+# ZMTP stage
+# --------------------------------------------------------------------------
+
+
+def test_silent_tcp_server_is_not_a_zmq_peer(tcp_peer: Callable[[str], TcpPeer]) -> None:
+    peer = tcp_peer("silent")
+    result = check_one(endpoint(peer.port), timeout=T)
+    assert result["ok"] is False
+    assert result["failed_stage"] == "zmtp"
+    assert result["stage_reached"] == "tcp"
+    assert result["reason"] == "not a ZMQ peer"
+    assert result["detail"] == "no greeting within %gs" % T
+
+
+def test_http_server_is_not_a_zmq_peer(tcp_peer: Callable[[str], TcpPeer]) -> None:
+    peer = tcp_peer("http")
+    started = time.monotonic()
+    result = check_one(endpoint(peer.port), timeout=2.0)
+    assert result["failed_stage"] == "zmtp"
+    assert result["reason"] == "not a ZMQ peer"
+    assert result["detail"] == "peer sent b'HTTP/1.1 400 Bad Request'..."
+    # the server answered our greeting at once; no waiting for the timeout
+    assert time.monotonic() - started < 1.0
+    assert peer.received.startswith(b"\xff")
+
+
+def test_server_that_hangs_up_is_not_a_zmq_peer(tcp_peer: Callable[[str], TcpPeer]) -> None:
+    peer = tcp_peer("close")
+    result = check_one(endpoint(peer.port), timeout=2.0)
+    assert result["failed_stage"] == "zmtp"
+    assert result["reason"] == "not a ZMQ peer"
+    assert result["detail"] in (
+        "peer closed the connection without a greeting",
+        "connection reset before a greeting",
+    )
+
+
+def test_curve_peer(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    public, secret = zmq.curve_keypair()
+    peer = zmq_peer(json_handler(health_reply()), curve_secret=secret)
+
+    ok = check_one(endpoint(peer.port, server_key=public.decode()))
+    assert ok["ok"] is True, ok
+    assert ok["zmtp"]["mechanism"] == "CURVE"
+    assert isinstance(ok["zmtp"]["as_server"], bool)  # libzmq always sends 0 here
+
+    no_key = check_one(endpoint(peer.port))
+    assert no_key["failed_stage"] == "zmtp"
+    assert no_key["reason"] == "security mismatch"
+    assert no_key["detail"] == "peer uses CURVE, this check uses NULL (set server_key)"
+
+    wrong_public, _wrong_secret = zmq.curve_keypair()
+    wrong_key = check_one(endpoint(peer.port, server_key=wrong_public.decode()), timeout=T)
+    assert wrong_key["failed_stage"] == "reply"
+    assert wrong_key["reason"] == "timed out"
+    assert wrong_key["detail"] == "CURVE handshake did not complete within %gs (wrong server_key?)" % T
+
+
+def test_greeting_kind_checks_a_pub_socket_without_a_request(ctx: zmq.Context) -> None:
+    pub = ctx.socket(zmq.PUB)
+    pub.linger = 0
+    pub.bind("tcp://127.0.0.1:*")
+    port = int(pub.last_endpoint.rsplit(b":", 1)[1])
+    try:
+        greeting, main_kind = check_endpoints(
+            [endpoint(port, name="Events", kind="greeting"), endpoint(port, name="Events")], timeout=2.0
+        )
+    finally:
+        pub.close(linger=0)
+    assert greeting["ok"] is True
+    assert greeting["stage_reached"] == "zmtp"
+    assert greeting["zmtp"]["socket_type"] == "PUB"
+    assert greeting["rtt_ms"] is None and greeting["reply"] is None
+    assert zmq_health.describe_success(greeting) == "Events 127.0.0.1:%d (greeting): ZMTP 3.1, PUB socket" % port
+
+    assert main_kind["failed_stage"] == "zmtp"
+    assert main_kind["reason"] == "wrong socket type: PUB"
+    assert main_kind["detail"] == "a REQ socket cannot talk to a PUB socket; use kind greeting"
+
+
+def test_greeting_kind_on_a_plain_tcp_server(tcp_peer: Callable[[str], TcpPeer]) -> None:
+    peer = tcp_peer("http")
+    result = check_one(endpoint(peer.port, kind="greeting"))
+    assert (result["ok"], result["failed_stage"], result["reason"]) == (False, "zmtp", "not a ZMQ peer")
+
+
+def test_server_key_on_a_plain_peer_is_a_security_mismatch(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    public, _secret = zmq.curve_keypair()
+    result = check_one(endpoint(peer.port, server_key=public.decode()))
+    assert result["failed_stage"] == "zmtp"
+    assert result["reason"] == "security mismatch"
+    assert result["detail"] == "peer uses NULL, this check uses CURVE"
+
+
+# --------------------------------------------------------------------------
+# TCP and resolve stages
+# --------------------------------------------------------------------------
+
+
+def test_closed_port_is_refused() -> None:
+    result = check_one(endpoint(closed_port()))
+    assert result["ok"] is False
+    assert result["failed_stage"] == "tcp"
+    assert result["stage_reached"] == "resolve"
+    assert result["reason"] == "connection refused"
+    assert result["detail"] is None
+    assert result["zmtp"] is None and result["rtt_ms"] is None and result["reply"] is None
+
+
+def test_unresolvable_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No DNS traffic: the lookup itself is replaced by one that fails like a resolver would.
+    def no_such_name(*_args: Any, **_kwargs: Any) -> Any:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(zmq_health.socket, "getaddrinfo", no_such_name)
+    result = check_one({"address": "agent.invalid", "port": 7140})
+    assert result["ok"] is False
+    assert result["failed_stage"] == "resolve"
+    assert result["stage_reached"] is None
+    assert result["reason"] == "name does not resolve"
+    assert "Name or service not known" in result["detail"]
+
+
+def test_slow_name_lookup_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+
+    def hanging_lookup(*_args: Any, **_kwargs: Any) -> Any:
+        release.wait(5)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(zmq_health.socket, "getaddrinfo", hanging_lookup)
+    started = time.monotonic()
+    try:
+        result = check_one({"address": "agent.invalid", "port": 7140}, timeout=0.2)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 1.0
+    assert result["failed_stage"] == "resolve"
+    assert result["reason"] == "timed out"
+    assert result["detail"] == "name lookup took longer than 0.2s"
+
+
+# --------------------------------------------------------------------------
+# Batches
+# --------------------------------------------------------------------------
+
+
+def test_hundred_silent_endpoints_take_about_one_timeout(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peers = [zmq_peer(None) for _ in range(10)]
+    specs = [endpoint(peers[i % 10].port, name="agent-%03d" % i) for i in range(100)]
+    started = time.monotonic()
+    results = check_endpoints(specs, timeout=0.5, attempts=3)
+    elapsed = time.monotonic() - started
+    assert elapsed < 5.0, elapsed
+    assert [r["name"] for r in results] == ["agent-%03d" % i for i in range(100)]
+    assert all(r["failed_stage"] == "reply" and r["reason"] == "timed out" for r in results)
+
+
+def test_mixed_batch_keeps_order_and_counts(
+    zmq_peer: Callable[..., ZmqPeer], tcp_peer: Callable[[str], TcpPeer]
+) -> None:
+    good = zmq_peer(json_handler(health_reply()))
+    http = tcp_peer("http")
+    refused = closed_port()
+    document = run_checks(
+        [
+            endpoint(good.port, name="Good"),
+            endpoint(refused, name="Refused", kind="health"),
+            "127.0.0.1:%d/health" % good.port,
+            endpoint(http.port, name="Web"),
+        ],
+        timeout=2.0,
+    )
+    assert [r["name"] for r in document["endpoints"]] == ["Good", "Refused", "127.0.0.1:%d" % good.port, "Web"]
+    assert document["ok_count"] == 2
+    assert document["failed_count"] == 2
+    assert document["summary"] == [
+        "Refused 127.0.0.1:%d (health): tcp failed: connection refused" % refused,
+        "Web 127.0.0.1:%d (main): zmtp failed: not a ZMQ peer (peer sent b'HTTP/1.1 400 Bad Request'...)" % http.port,
+    ]
+
+
+def test_one_context_per_batch_closed_at_the_end(
+    monkeypatch: pytest.MonkeyPatch, zmq_peer: Callable[..., ZmqPeer]
+) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    created: List[zmq.Context] = []
+
+    class SpyContext(zmq.Context):  # type: ignore[type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            created.append(self)
+
+    monkeypatch.setattr(zmq_health.zmq, "Context", SpyContext)
+    results = check_endpoints([endpoint(peer.port)] * 5, timeout=2.0)
+    assert all(r["ok"] for r in results)
+    assert len(created) == 1
+    assert created[0].closed
+
+
+def test_empty_batch() -> None:
+    assert check_endpoints([]) == []
+    assert run_checks([]) == {"endpoints": [], "ok_count": 0, "failed_count": 0, "summary": []}
+
+
+# --------------------------------------------------------------------------
+# Input validation and formatting
+# --------------------------------------------------------------------------
+
+
+def test_normalize_endpoint_defaults() -> None:
+    ep = normalize_endpoint({"address": " 10.0.0.1 ", "port": "7140", "kind": None, "expect_status": None})
+    assert ep.as_dict() == {
+        "name": "10.0.0.1:7140",
+        "address": "10.0.0.1",
+        "port": 7140,
+        "kind": "main",
+        "expect_status": "ok",
+        "server_key": None,
+        "group": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("10.0.0.1:1", "endpoint must be a mapping, got str"),
+        ({"port": 1}, "endpoint needs a non-empty 'address'"),
+        ({"address": "h"}, "endpoint h needs an integer 'port'"),
+        ({"address": "h", "port": True}, "endpoint h needs an integer 'port'"),
+        ({"address": "h", "port": "x"}, "endpoint h: port 'x' is not an integer"),
+        ({"address": "h", "port": 70000}, "endpoint h: port 70000 is out of range 1-65535"),
+        (
+            {"address": "h", "port": 1, "kind": "pub"},
+            "endpoint h: kind must be one of main, health, greeting, got 'pub'",
+        ),
+        ({"address": "h", "port": 1, "server_key": "short"}, "server_key must be a 40-character Z85 CURVE public key"),
+        ({"address": "h", "port": 1, "server_key": 5}, "endpoint h: server_key must be a string"),
+        ({"address": "h", "port": 1, "colour": "red"}, "endpoint has unknown keys: colour"),
+    ],
+)
+def test_normalize_endpoint_errors(spec: Any, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_endpoint(spec)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "address", "port", "kind"),
+    [
+        ("127.0.0.1:5555", "127.0.0.1", 5555, "main"),
+        ("127.0.0.1:5555/main", "127.0.0.1", 5555, "main"),
+        ("localhost:5556/health", "localhost", 5556, "health"),
+        ("10.0.0.1:7150/greeting", "10.0.0.1", 7150, "greeting"),
+        ("[::1]:5557/health", "::1", 5557, "health"),
+    ],
+)
+def test_parse_endpoint(text: str, address: str, port: int, kind: str) -> None:
+    ep = parse_endpoint(text)
+    assert (ep.address, ep.port, ep.kind) == (address, port, kind)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("localhost", "bad endpoint 'localhost': expected HOST:PORT[/main|/health|/greeting]"),
+        ("host:abc", "bad endpoint 'host:abc': port must be a number"),
+        ("[::1]5555", "bad endpoint '[::1]5555': expected [IPV6]:PORT"),
+        ("host:1/pub", "endpoint host: kind must be one of main, health, greeting, got 'pub'"),
+    ],
+)
+def test_parse_endpoint_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        parse_endpoint(text)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"timeout": 0}, "timeout must be a positive number of seconds, got 0"),
+        ({"timeout": "3"}, "timeout must be a positive number of seconds, got '3'"),
+        ({"attempts": 0}, "attempts must be an integer >= 1, got 0"),
+    ],
+)
+def test_check_endpoints_rejects_bad_settings(kwargs: Dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        check_endpoints(["127.0.0.1:1"], **kwargs)
+    assert str(info.value) == message
+
+
+def test_describe_failure() -> None:
+    base = {
+        "address": "192.168.100.17",
+        "port": 7140,
+        "kind": "main",
+        "failed_stage": "tcp",
+        "reason": "connection refused",
+        "detail": None,
+    }
+    assert (
+        describe_failure(dict(base, name="MemoryOrchestratorService"))
+        == "MemoryOrchestratorService 192.168.100.17:7140 (main): tcp failed: connection refused"
+    )
+    assert describe_failure(dict(base, name="192.168.100.17:7140")) == (
+        "192.168.100.17:7140 (main): tcp failed: connection refused"
+    )
+    assert describe_failure(
+        dict(base, name=None, address="::1", failed_stage="reply", reason="timed out", detail="no reply within 3s")
+    ) == ("[::1]:7140 (main): reply failed: timed out (no reply within 3s)")
+
+
+def test_endpoint_objects_are_accepted(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    assert check_one(Endpoint("127.0.0.1", peer.port, kind="health"))["ok"] is True
+
+
+# --------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------
+
+
+def run_main(argv: List[str], stdin: str = "") -> "tuple[int, str]":
+    out = io.StringIO()
+    code = main(argv, stdin=io.StringIO(stdin), stdout=out)
+    return code, out.getvalue()
+
+
+def test_cli_ok_exits_zero(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    code, out = run_main(["--timeout", "2", "127.0.0.1:%d/health" % peer.port])
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("OK   127.0.0.1:%d (health): status ok, rtt median " % peer.port)
+
+
+def test_cli_failure_exits_one(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    refused = closed_port()
+    code, out = run_main(["127.0.0.1:%d" % peer.port, "127.0.0.1:%d/main" % refused])
+    assert code == 1
+    assert out.splitlines()[1] == "FAIL 127.0.0.1:%d (main): tcp failed: connection refused" % refused
+
+
+def test_cli_json(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+    code, out = run_main(["--json", "--attempts", "2", "127.0.0.1:%d" % peer.port])
+    assert code == 0
+    document = json.loads(out)
+    assert document["ok_count"] == 1 and document["failed_count"] == 0 and document["summary"] == []
+    assert len(peer.requests) == 2
+
+
+def test_cli_stdin_json(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply("initializing", "Loading model")))
+    request = {"endpoints": [endpoint(peer.port, name="Loader", kind="health")], "timeout": 2.0, "attempts": 1}
+    code, out = run_main(["--stdin-json"], stdin=json.dumps(request))
+    assert code == 1
+    document = json.loads(out)
+    assert document["failed_count"] == 1
+    assert document["summary"] == [
+        "Loader 127.0.0.1:%d (health): status failed: status not ok: initializing: Loading model" % peer.port
+    ]
+    assert len(peer.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "stdin", "message"),
+    [
+        (["--json"], "", "no endpoints given"),
+        (["--stdin-json"], "{not json", "stdin is not a JSON document: "),
+        (["--stdin-json"], "[]", 'stdin JSON must be an object with an "endpoints" list'),
+        (["--json", "nohost"], "", "bad endpoint 'nohost': expected HOST:PORT[/main|/health|/greeting]"),
+        (["--json", "--timeout", "-1", "127.0.0.1:1"], "", "timeout must be a positive number of seconds, got -1.0"),
+    ],
+)
+def test_cli_usage_errors(argv: List[str], stdin: str, message: str) -> None:
+    code, out = run_main(argv, stdin)
+    assert code == 2
+    document = json.loads(out)
+    assert document["error"].startswith(message)
+    assert document["endpoints"] == []
+
+
+def test_cli_usage_error_without_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([], stdout=io.StringIO()) == 2
+    assert capsys.readouterr().err == "zmq_health.py: error: no endpoints given\n"
+
+
+def test_cli_as_a_script_and_through_stdin(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    """The three ways the file runs outside Ansible: HEALTHCHECK script,
+    ``python3 - ARGS`` and ``python3 -c SOURCE --stdin-json``."""
+    peer = zmq_peer(json_handler(health_reply()))
+    target = "127.0.0.1:%d/health" % peer.port
+    source = SOURCE_PATH.read_text(encoding="utf-8")
+
+    script = subprocess.run(
+        [sys.executable, str(SOURCE_PATH), "--timeout", "2", target],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.startswith("OK   ")
+
+    piped = subprocess.run(
+        [sys.executable, "-", "--timeout", "2", "127.0.0.1:%d" % closed_port()],
+        input=source,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert piped.returncode == 1, piped.stderr
+    assert "tcp failed: connection refused" in piped.stdout
+
+    inline = subprocess.run(
+        [sys.executable, "-c", source, "--stdin-json"],
+        input=json.dumps({"endpoints": [target], "attempts": 1}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert inline.returncode == 0, inline.stderr
+    assert json.loads(inline.stdout)["ok_count"] == 1
+
+
+# --------------------------------------------------------------------------
+# The file must stay self-contained and Python 3.8+ compatible
+# --------------------------------------------------------------------------
+
+
+def test_module_utils_is_self_contained() -> None:
+    tree = ast.parse(SOURCE_PATH.read_text(encoding="utf-8"), feature_version=(3, 8))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "relative imports break `python3 -` use"
+            imported.add((node.module or "").split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names)
+    assert third_party == {"zmq"}
+    first_import = next(n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom)))
+    assert isinstance(first_import, ast.ImportFrom) and first_import.module == "__future__"
+
+
+def test_stage_names() -> None:
+    assert STAGES == ("resolve", "tcp", "zmtp", "reply", "status")
+
+
+# --------------------------------------------------------------------------
+# Remaining error messages, stage by stage
+# --------------------------------------------------------------------------
+
+SIGNATURE = b"\xff" + b"\x00" * 7 + b"\x01" + b"\x7f"
+
+
+def greeting_v3(mechanism: bytes = b"NULL") -> bytes:
+    return SIGNATURE + b"\x03\x01" + mechanism.ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
+
+
+def command(name: bytes, body: bytes, long_frame: bool = False) -> bytes:
+    """A ZMTP 3 command frame."""
+    payload = bytes([len(name)]) + name + body
+    if long_frame:
+        return b"\x06" + len(payload).to_bytes(8, "big") + payload
+    return b"\x04" + bytes([len(payload)]) + payload
+
+
+def ready(socket_type: bytes, long_frame: bool = False) -> bytes:
+    properties = b"\x0bSocket-Type" + len(socket_type).to_bytes(4, "big") + socket_type
+    properties += b"\x08Identity" + (0).to_bytes(4, "big")
+    return command(b"READY", properties, long_frame)
+
+
+NULL_INFO = {"version": "3.1", "mechanism": "NULL", "as_server": False}
+
+
+@pytest.mark.parametrize(
+    ("peer_sends", "close_after", "expected"),
+    [
+        (greeting_v3() + ready(b"REP"), False, dict(NULL_INFO, socket_type="REP")),
+        (greeting_v3() + ready(b"PUB", long_frame=True), False, dict(NULL_INFO, socket_type="PUB")),
+        (greeting_v3() + command(b"PING", b"\x00\x01"), False, dict(NULL_INFO, socket_type=None)),
+        (greeting_v3() + b"\x00\x01x", False, dict(NULL_INFO, socket_type=None)),
+        (greeting_v3(), True, dict(NULL_INFO, socket_type=None)),
+        (SIGNATURE + b"\x01\x05", False, {"version": "1.0", "mechanism": None, "as_server": None, "socket_type": None}),
+        (
+            b"\xff" + b"\x00" * 7 + b"\x05\x00",
+            False,
+            {"version": "1.0", "mechanism": None, "as_server": None, "socket_type": None},
+        ),
+        (SIGNATURE, True, {"version": None, "mechanism": None, "as_server": None, "socket_type": None}),
+    ],
+)
+def test_greeting_versions(peer_sends: bytes, close_after: bool, expected: Dict[str, Any]) -> None:
+    ours, theirs = socket.socketpair()
+    try:
+        theirs.sendall(peer_sends)
+        if close_after:
+            theirs.shutdown(socket.SHUT_WR)
+        assert zmq_health._exchange_greeting(ours, 1.0, "NULL") == expected
+        theirs.settimeout(1.0)
+        sent = theirs.recv(128)
+        assert sent.startswith(SIGNATURE + b"\x03")  # our signature and major version
+        if expected["mechanism"] == "NULL" and len(sent) > 11:
+            assert sent[11:] == b"\x01" + b"NULL".ljust(20, b"\x00") + b"\x00" * 32
+    finally:
+        ours.close()
+        theirs.close()
+
+
+@pytest.mark.parametrize(
+    ("peer_sends", "reason", "detail"),
+    [
+        (b"\xff\x00\x00", "not a ZMQ peer", "incomplete greeting b'\\xff\\x00\\x00'"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n", "not a ZMQ peer", "peer sent b'SSH-2.0-OpenSSH_9.6\\r\\n'"),
+        (greeting_v3(b"PLAIN"), "security mismatch", "peer uses PLAIN, this check uses NULL"),
+        (
+            greeting_v3() + command(b"ERROR", b"\x0dAccess denied"),
+            "handshake refused",
+            "peer sent ERROR 'Access denied'",
+        ),
+        (greeting_v3() + command(b"ERROR", b""), "handshake refused", None),
+    ],
+)
+def test_greeting_failures(peer_sends: bytes, reason: str, detail: str) -> None:
+    ours, theirs = socket.socketpair()
+    try:
+        theirs.sendall(peer_sends)
+        with pytest.raises(zmq_health._StageError) as info:
+            zmq_health._exchange_greeting(ours, 0.2, "NULL")
+        assert (info.value.stage, info.value.reason, info.value.detail) == ("zmtp", reason, detail)
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_greeting_to_a_closed_socket_fails() -> None:
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    try:
+        with pytest.raises(zmq_health._StageError) as info:
+            zmq_health._exchange_greeting(ours, 0.2, "NULL")
+    finally:
+        ours.close()
+    assert info.value.reason == "not a ZMQ peer"
+    assert info.value.detail is not None
+    assert info.value.detail.startswith("sending our greeting failed: ")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (socket.timeout("timed out"), "timed out"),
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+        (ConnectionResetError(104, "Connection reset by peer"), "connection reset"),
+        (OSError(113, "No route to host"), "host unreachable"),
+        (OSError(101, "Network is unreachable"), "network unreachable"),
+        (OSError(99, "Cannot assign requested address"), "address not available"),
+        (OSError(13, "Permission denied"), "connect failed: permission denied"),
+    ],
+)
+def test_socket_error_reasons(error: OSError, reason: str) -> None:
+    assert zmq_health._os_error_reason(error) == reason
+
+
+def test_tcp_connect_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_socket = socket.socket
+
+    class BlackholeSocket(real_socket):  # type: ignore[misc]
+        def connect(self, address: Any) -> None:
+            raise socket.timeout("timed out")
+
+    monkeypatch.setattr(zmq_health.socket, "socket", BlackholeSocket)
+    result = check_one(endpoint(7140), timeout=0.2)
+    assert result["failed_stage"] == "tcp"
+    assert result["reason"] == "timed out"
+    assert result["detail"] == "no TCP connection within 0.2s"
+
+
+def test_tcp_names_every_address_tried() -> None:
+    port = closed_port()
+    candidates = [(socket.AF_INET, ("127.0.0.1", port)), (socket.AF_INET, ("127.0.0.1", port))]
+    with pytest.raises(zmq_health._StageError) as info:
+        zmq_health._connect_tcp(candidates, 1.0)
+    assert info.value.reason == "connection refused"
+    assert info.value.detail == "tried 127.0.0.1, 127.0.0.1"
+
+
+def test_lookup_without_usable_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zmq_health.socket, "getaddrinfo", lambda *_a, **_k: [])
+    result = check_one({"address": "agent.invalid", "port": 7140})
+    assert (result["failed_stage"], result["reason"], result["detail"]) == ("resolve", "name does not resolve", None)
+
+
+def test_libzmq_without_curve(monkeypatch: pytest.MonkeyPatch, zmq_peer: Callable[..., ZmqPeer]) -> None:
+    public, secret = zmq.curve_keypair()
+    peer = zmq_peer(json_handler(health_reply()), curve_secret=secret)
+    monkeypatch.setattr(zmq_health.zmq, "has", lambda capability: False)
+    result = check_one(endpoint(peer.port, server_key=public.decode()))
+    assert (result["failed_stage"], result["reason"]) == ("reply", "CURVE is not supported by this libzmq")
+
+
+def test_zmq_errors_are_reported(monkeypatch: pytest.MonkeyPatch, zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+
+    def broken_url(_family: int, _sockaddr: Any) -> str:
+        return "tcp://127.0.0.1:notaport"
+
+    monkeypatch.setattr(zmq_health, "_zmq_url", broken_url)
+    result = check_one(endpoint(peer.port))
+    assert result["failed_stage"] == "reply"
+    assert result["reason"].startswith("zmq error: Invalid argument")
+
+
+def test_unexpected_exceptions_do_not_break_the_batch(
+    monkeypatch: pytest.MonkeyPatch, zmq_peer: Callable[..., ZmqPeer]
+) -> None:
+    peer = zmq_peer(json_handler(health_reply()))
+
+    def boom(*_args: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(zmq_health, "_exchange_greeting", boom)
+    results = check_endpoints([endpoint(peer.port), endpoint(closed_port())], timeout=1.0)
+    assert (results[0]["failed_stage"], results[0]["reason"]) == ("zmtp", "internal error: RuntimeError: boom")
+    assert results[1]["reason"] == "connection refused"
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback")
+def test_ipv6_loopback(ctx: zmq.Context) -> None:
+    sock = ctx.socket(zmq.REP)
+    sock.linger = 0
+    sock.ipv6 = True
+    sock.bind("tcp://[::1]:*")
+    port = int(sock.last_endpoint.rsplit(b":", 1)[1])
+
+    def serve() -> None:
+        if sock.poll(5000):
+            sock.recv()
+            sock.send_json(health_reply())
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        [result] = check_endpoints(["[::1]:%d/health" % port], timeout=2.0, attempts=1)
+    finally:
+        thread.join(5)
+        sock.close(linger=0)
+    assert result["ok"] is True, result
+    assert result["resolved_address"] == "::1"

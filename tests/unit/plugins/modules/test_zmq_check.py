@@ -1,0 +1,480 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Tests for the zmq_check module against real ZMQ sockets on 127.0.0.1.
+
+``run_zmq_check`` (what ``main()`` calls) is tested with a small module double
+whose params went through the module's real argument spec; ``main()`` itself
+is run with ``patch_module_args`` to check what the task returns.  The
+``container`` path runs the real check source through a stand-in ``podman``
+script that drops ``exec -i CONTAINER`` and runs the rest locally.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+import yaml
+import zmq
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
+from ansible_collections.ai_system.containers.plugins.modules import zmq_check
+from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
+    ARGUMENT_SPEC,
+    ZmqCheckError,
+    run_zmq_check,
+)
+
+MODULE_PATH = Path(zmq_check.__file__)
+OK_REPLY = {
+    "status": "ok",
+    "ready": True,
+    "initialized": True,
+    "message": "Agent is healthy",
+    "timestamp": "2025-01-01T12:00:00+00:00",
+    "uptime": 42.0,
+    "active_threads": 3,
+}
+
+
+class RepPeer:
+    """A REP socket on a random loopback port answering ``reply`` to everything."""
+
+    def __init__(self, ctx: zmq.Context, reply: Dict[str, Any]) -> None:
+        self.sock = ctx.socket(zmq.REP)
+        self.sock.linger = 0
+        self.sock.bind("tcp://127.0.0.1:*")
+        self.port = int(self.sock.last_endpoint.rsplit(b":", 1)[1])
+        self.requests: List[Any] = []
+        self._reply = reply
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            while not self._stop.is_set():
+                if self.sock.poll(20):
+                    self.requests.append(self.sock.recv_json())
+                    self.sock.send_json(self._reply)
+        finally:
+            self.sock.close(linger=0)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def ctx() -> Iterator[zmq.Context]:
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+@pytest.fixture
+def peer(ctx: zmq.Context) -> Iterator[Callable[..., RepPeer]]:
+    peers: List[RepPeer] = []
+
+    def make(reply: Optional[Dict[str, Any]] = None) -> RepPeer:
+        rep = RepPeer(ctx, reply or OK_REPLY)
+        peers.append(rep)
+        return rep
+
+    yield make
+    for rep in peers:
+        rep.close()
+
+
+def closed_port() -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+class FakeModule:
+    """The parts of AnsibleModule that run_zmq_check uses.
+
+    ``params`` are validated (and defaulted) by the module's real argument
+    spec; ``run_command`` runs the command for real.
+    """
+
+    def __init__(self, args: Dict[str, Any]) -> None:
+        validation = ArgumentSpecValidator(ARGUMENT_SPEC).validate(args)
+        assert validation.error_messages == []
+        self.params = validation.validated_parameters
+        self.commands: List[List[str]] = []
+
+    def get_bin_path(self, name: str, required: bool = False) -> str:
+        raise AssertionError("podman lookup not expected in this test")
+
+    def run_command(self, args: List[str], data: Optional[str] = None, **_kwargs: Any) -> Tuple[int, str, str]:
+        self.commands.append(list(args))
+        proc = subprocess.run(args, input=data, capture_output=True, text=True, timeout=60)
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+def run_main(args: Dict[str, Any], capsys: pytest.CaptureFixture[str]) -> Dict[str, Any]:
+    """Run the module's main() and return the JSON it printed."""
+    with patch_module_args(args), pytest.raises(SystemExit):
+        zmq_check.main()
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.fixture
+def fake_podman(tmp_path: Path) -> Callable[[str], str]:
+    """Write a stand-in podman; the body runs after ``shift 3`` (exec -i NAME)."""
+
+    def make(body: str) -> str:
+        path = tmp_path / "podman"
+        path.write_text(
+            "#!/bin/sh\n" 'printf "%s\\n" "$@" > "' + str(tmp_path / "podman.args") + '"\n' "shift 3\n" + body + "\n",
+            encoding="utf-8",
+        )
+        path.chmod(0o755)
+        return str(path)
+
+    return make
+
+
+# --------------------------------------------------------------------------
+# run_zmq_check
+# --------------------------------------------------------------------------
+
+
+def test_all_links_ok(peer: Callable[..., RepPeer]) -> None:
+    main_rep, health_rep = peer(), peer()
+    module = FakeModule(
+        {
+            "endpoints": [
+                {"name": "ModelManager", "address": "127.0.0.1", "port": main_rep.port},
+                {
+                    "name": "ModelManager",
+                    "address": "127.0.0.1",
+                    "port": health_rep.port,
+                    "kind": "health",
+                    "group": "pc2",
+                },
+            ],
+            "timeout": 2.0,
+            "attempts": 2,
+        }
+    )
+    result = run_zmq_check(module)
+    assert set(result) == {"changed", "endpoints", "ok_count", "failed_count", "summary"}
+    assert result["changed"] is False
+    assert (result["ok_count"], result["failed_count"], result["summary"]) == (2, 0, [])
+    first, second = result["endpoints"]
+    assert first["ok"] and second["ok"]
+    assert (first["kind"], second["kind"], second["group"]) == ("main", "health", "pc2")
+    assert first["reply"] == OK_REPLY
+    assert set(first["rtt_ms"]) == {"min", "median", "max"}
+    assert main_rep.requests == [{"action": "health_check"}] * 2
+    assert module.commands == []
+
+
+def test_broken_links_are_summarised(peer: Callable[..., RepPeer]) -> None:
+    loading = peer(dict(OK_REPLY, status="initializing", message="Loading model"))
+    refused = closed_port()
+    module = FakeModule(
+        {
+            "endpoints": [
+                {"name": "MemoryOrchestratorService", "address": "127.0.0.1", "port": refused},
+                {"name": "ModelManager", "address": "127.0.0.1", "port": loading.port, "kind": "health"},
+            ],
+            "timeout": 1.0,
+        }
+    )
+    result = run_zmq_check(module)
+    assert (result["ok_count"], result["failed_count"]) == (0, 2)
+    assert result["summary"] == [
+        "MemoryOrchestratorService 127.0.0.1:%d (main): tcp failed: connection refused" % refused,
+        "ModelManager 127.0.0.1:%d (health): status failed: status not ok: initializing: Loading model" % loading.port,
+    ]
+
+
+def test_missing_pyzmq_on_the_managed_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)
+    monkeypatch.setattr(zmq_check, "ZMQ_IMPORT_ERROR", "Traceback: No module named 'zmq'")
+    module = FakeModule({"endpoints": [{"address": "127.0.0.1", "port": 1}]})
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(module)
+    assert info.value.msg.startswith("Failed to import the required Python library (pyzmq) on ")
+    assert info.value.exception == "Traceback: No module named 'zmq'"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            {"endpoints": [{"address": "127.0.0.1", "port": 0}]},
+            "invalid endpoints: endpoint 127.0.0.1: port 0 is out of range 1-65535",
+        ),
+        (
+            {"endpoints": [{"address": "127.0.0.1", "port": 1, "server_key": "abc"}]},
+            "invalid endpoints: server_key must be a 40-character Z85 CURVE public key",
+        ),
+        ({"endpoints": [{"address": "127.0.0.1", "port": 1}], "timeout": 0}, "timeout must be greater than 0, got 0.0"),
+        ({"endpoints": [{"address": "127.0.0.1", "port": 1}], "attempts": 0}, "attempts must be at least 1, got 0"),
+    ],
+)
+def test_invalid_input(args: Dict[str, Any], message: str) -> None:
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(FakeModule(args))
+    assert info.value.msg == message
+
+
+# --------------------------------------------------------------------------
+# Inside a container (podman exec)
+# --------------------------------------------------------------------------
+
+
+def test_container_runs_the_check_source_with_podman_exec(
+    monkeypatch: pytest.MonkeyPatch, peer: Callable[..., RepPeer], fake_podman: Callable[[str], str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)  # the managed host needs no pyzmq
+    rep = peer()
+    refused = closed_port()
+    podman = fake_podman('exec "$@"')
+    module = FakeModule(
+        {
+            "endpoints": [
+                {"name": "Agent", "address": "127.0.0.1", "port": rep.port, "kind": "health"},
+                {"name": "Gone", "address": "127.0.0.1", "port": refused},
+            ],
+            "timeout": 1.5,
+            "attempts": 1,
+            "container": "model-manager",
+            "container_python": sys.executable,
+            "podman_path": podman,
+        }
+    )
+    result = run_zmq_check(module)
+    assert (result["ok_count"], result["failed_count"]) == (1, 1)
+    assert result["summary"] == ["Gone 127.0.0.1:%d (main): tcp failed: connection refused" % refused]
+    assert result["endpoints"][0]["reply"] == OK_REPLY
+    assert rep.requests == [{"action": "health_check"}]
+
+    [command] = module.commands
+    source = Path(zmq_health.__file__).read_text(encoding="utf-8")
+    assert command == [podman, "exec", "-i", "model-manager", sys.executable, "-c", source, "--stdin-json"]
+    recorded = (tmp_path / "podman.args").read_text(encoding="utf-8")
+    assert recorded.startswith("exec\n-i\nmodel-manager\n")
+
+
+def test_container_without_pyzmq(
+    peer: Callable[..., RepPeer], fake_podman: Callable[[str], str], tmp_path: Path
+) -> None:
+    no_zmq = tmp_path / "no_zmq"
+    no_zmq.mkdir()
+    (no_zmq / "zmq.py").write_text("raise ImportError(\"No module named 'zmq'\")\n", encoding="utf-8")
+    podman = fake_podman('PYTHONPATH="%s" exec "$@"' % no_zmq)
+    module = FakeModule(
+        {
+            "endpoints": [{"address": "127.0.0.1", "port": peer().port}],
+            "container": "agent",
+            "container_python": sys.executable,
+            "podman_path": podman,
+        }
+    )
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(module)
+    assert info.value.msg == "ZMQ checks inside container agent: pyzmq is not installed for %s" % sys.executable
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            'echo "Error: no container with name or ID \\"agent\\" found" >&2; exit 125',
+            "could not run the ZMQ checks inside container agent (rc=125): "
+            'Error: no container with name or ID "agent" found',
+        ),
+        ("exit 126", "could not run the ZMQ checks inside container agent (rc=126): no output"),
+        ("echo '[]'", "unexpected output from the ZMQ checks inside container agent: []"),
+    ],
+)
+def test_container_failures(fake_podman: Callable[[str], str], body: str, message: str) -> None:
+    module = FakeModule(
+        {
+            "endpoints": [{"address": "127.0.0.1", "port": 1}],
+            "container": "agent",
+            "podman_path": fake_podman(body),
+        }
+    )
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(module)
+    assert info.value.msg == message
+
+
+# --------------------------------------------------------------------------
+# main(): what the task returns
+# --------------------------------------------------------------------------
+
+
+def test_main_fails_with_one_line_per_broken_link(
+    peer: Callable[..., RepPeer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    rep = peer()
+    refused, other = closed_port(), closed_port()
+    output = run_main(
+        {
+            "endpoints": [
+                {"name": "Healthy", "address": "127.0.0.1", "port": rep.port},
+                {"name": "MemoryOrchestratorService", "address": "127.0.0.1", "port": refused},
+                {"name": "ModelManager", "address": "127.0.0.1", "port": other, "kind": "health"},
+            ],
+            "timeout": 1.0,
+        },
+        capsys,
+    )
+    assert output["failed"] is True
+    assert output["changed"] is False
+    assert output["msg"] == (
+        "MemoryOrchestratorService 127.0.0.1:%d (main): tcp failed: connection refused\n"
+        "ModelManager 127.0.0.1:%d (health): tcp failed: connection refused" % (refused, other)
+    )
+    assert output["summary"] == output["msg"].split("\n")
+    assert (output["ok_count"], output["failed_count"]) == (1, 2)
+    assert [e["ok"] for e in output["endpoints"]] == [True, False, False]
+
+
+def test_main_reports_without_failing_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    refused = closed_port()
+    output = run_main(
+        {
+            "endpoints": [{"name": "Gone", "address": "127.0.0.1", "port": refused}],
+            "fail_on_error": False,
+        },
+        capsys,
+    )
+    assert "failed" not in output or output["failed"] is False
+    assert output["failed_count"] == 1
+    assert output["summary"] == ["Gone 127.0.0.1:%d (main): tcp failed: connection refused" % refused]
+
+
+def test_main_ok_in_check_mode(peer: Callable[..., RepPeer], capsys: pytest.CaptureFixture[str]) -> None:
+    rep = peer()
+    output = run_main(
+        {
+            "endpoints": [{"address": "127.0.0.1", "port": rep.port, "kind": "health"}],
+            "attempts": 1,
+            "_ansible_check_mode": True,
+        },
+        capsys,
+    )
+    assert output.get("failed") is not True
+    assert output["changed"] is False
+    assert output["msg"] == "1 of 1 ZMQ endpoints ok"
+    assert rep.requests == [{"action": "health_check"}]
+
+
+def test_main_missing_pyzmq(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)
+    output = run_main({"endpoints": [{"address": "127.0.0.1", "port": 1}]}, capsys)
+    assert output["failed"] is True
+    assert output["msg"].startswith("Failed to import the required Python library (pyzmq) on ")
+
+
+def test_main_without_podman(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    output = run_main({"endpoints": [{"address": "127.0.0.1", "port": 1}], "container": "agent"}, capsys)
+    assert output["failed"] is True
+    assert "podman" in output["msg"]
+
+
+def test_main_rejects_bad_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    output = run_main({"endpoints": [{"address": "127.0.0.1", "port": 1, "kind": "pub"}]}, capsys)
+    assert output["failed"] is True
+    assert "kind" in output["msg"] and "main, health, greeting" in output["msg"]
+
+
+# --------------------------------------------------------------------------
+# Documentation matches the code
+# --------------------------------------------------------------------------
+
+
+def _doc_options_to_spec(options: Dict[str, Any]) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {}
+    for name, doc in options.items():
+        entry = {"type": doc.get("type", "str")}
+        for key in ("required", "default", "choices", "elements"):
+            if key in doc and not (key == "required" and doc[key] is False):
+                entry[key] = doc[key]
+        if "suboptions" in doc:
+            entry["options"] = _doc_options_to_spec(doc["suboptions"])
+        spec[name] = entry
+    return spec
+
+
+def _strip_spec(spec: Dict[str, Any]) -> Dict[str, Any]:
+    stripped: Dict[str, Any] = {}
+    for name, entry in spec.items():
+        entry = {k: v for k, v in entry.items() if k != "no_log"}
+        if "options" in entry:
+            entry["options"] = _strip_spec(entry["options"])
+        stripped[name] = entry
+    return stripped
+
+
+def test_documentation_matches_argument_spec() -> None:
+    documentation = yaml.safe_load(zmq_check.DOCUMENTATION)
+    assert _doc_options_to_spec(documentation["options"]) == _strip_spec(ARGUMENT_SPEC)
+    attributes = documentation["attributes"]
+    assert attributes["check_mode"]["support"] == "full"
+    assert attributes["diff_mode"]["support"] == "none"
+    assert attributes["platform"]["platforms"] == "posix"
+    yaml.safe_load(zmq_check.EXAMPLES)
+
+
+def test_every_return_value_is_documented() -> None:
+    def walk(entries: Dict[str, Any], path: str) -> None:
+        for name, doc in entries.items():
+            for key in ("description", "returned", "type", "sample"):
+                assert key in doc, "%s%s lacks %s" % (path, name, key)
+            if "contains" in doc:
+                walk(doc["contains"], "%s%s." % (path, name))
+
+    returned = yaml.safe_load(zmq_check.RETURN)
+    walk(returned, "")
+    assert set(returned) == {"endpoints", "ok_count", "failed_count", "summary"}
+    result_keys = {
+        "name",
+        "group",
+        "address",
+        "port",
+        "kind",
+        "ok",
+        "stage_reached",
+        "failed_stage",
+        "reason",
+        "detail",
+        "resolved_address",
+        "zmtp",
+        "rtt_ms",
+        "reply",
+        "elapsed_ms",
+    }
+    assert set(returned["endpoints"]["contains"]) == result_keys
+
+
+def test_module_file_header() -> None:
+    lines = MODULE_PATH.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "#!/usr/bin/python"
+    assert lines[1] == "# -*- coding: utf-8 -*-"
+    assert lines[2].startswith("# Copyright")
+    assert lines[3] == "# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)"
+    assert "from __future__ import annotations" in lines
