@@ -35,9 +35,12 @@ def production():
         with open(name) as handle:
             shared.update(yaml.safe_load(handle) or {})
     hosts = {}
-    for name in sorted(glob.glob(os.path.join(root, "host_vars", "*.yml"))):
-        with open(name) as handle:
-            hosts[os.path.basename(name)[:-4]] = dict(shared, **yaml.safe_load(handle))
+    for host_dir in sorted(glob.glob(os.path.join(root, "host_vars", "*"))):
+        data = dict(shared)
+        for name in sorted(glob.glob(os.path.join(host_dir, "*.yml"))):
+            with open(name) as handle:
+                data.update(yaml.safe_load(handle) or {})
+        hosts[os.path.basename(host_dir)] = data
     return hosts
 
 

@@ -17,7 +17,7 @@ PLAN_VARS = (
     "ai_lan_address", "ai_network_subnet", "ai_gpu", "ai_selinux", "ai_groups",
     "ai_group_defaults", "ai_host_group_defaults", "ai_network_name", "ai_unit_prefix",
     "ai_config_dir", "ai_quadlet_dir", "ai_notify_healthy", "ai_start_timeout",
-    "ai_restart_sec",
+    "ai_restart_sec", "ai_group_overrides", "ai_max_cpus",
 )
 
 

@@ -806,8 +806,26 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
         problems.add("ai_groups must be a mapping of group name to group", "",
                      host=name, field="ai_groups")
         raw_groups = {}
+    overrides = hostvars.get("ai_group_overrides") or {}
+    if not isinstance(overrides, Mapping):
+        problems.add("ai_group_overrides must be a mapping of group name to settings", "",
+                     host=name, field="ai_group_overrides")
+        overrides = {}
+    for gname in overrides:
+        if gname not in raw_groups:
+            problems.add("ai_group_overrides names unknown group '%s'" % gname,
+                         _suggest(str(gname), [str(g) for g in raw_groups]),
+                         host=name, field="ai_group_overrides")
+    max_cpus = hostvars.get("ai_max_cpus")
+    if max_cpus is not None:
+        max_cpus = parse_cpus(max_cpus, problems, host=name, field="ai_max_cpus")
     for gname, graw in raw_groups.items():
+        if gname in overrides and isinstance(graw, Mapping) and \
+                isinstance(overrides[gname], Mapping):
+            graw = _merge_defaults(overrides[gname], graw)
         group = parse_group(name, gname, graw, defaults, problems)
+        if group is not None and max_cpus is not None and group.cpus is not None:
+            group.cpus = min(group.cpus, max_cpus)
         if group is not None:
             host.groups[gname] = group
     return host

@@ -308,7 +308,9 @@ class _HostRenderer:
                 "unit_file": unit_file,
                 "service": quadlet.service_name(unit_file),
                 "container": gname,
-                "image": group.image or "localhost/ai-system/%s:latest" % gname,
+                "image": group.image or (group.build.tag if group.build and group.build.tag
+                                         else "localhost/ai-system/%s:latest" % gname),
+                "build": group.build is not None,
                 "depends_on": [quadlet.service_name(self.unit_file(d))
                                for d in group.depends_on if d in host.groups],
                 "depends_on_groups": [d for d in group.depends_on if d in host.groups],
@@ -353,6 +355,10 @@ class _HostRenderer:
                                    "address": "127.0.0.1", "port": agent.health_port,
                                    "kind": "health"})
         gpu_units = [u for u in units if u["gpu"]]
+        images: Dict[str, List[str]] = {}
+        for u in units:
+            if not u["build"]:
+                images.setdefault(u["image"], []).append(u["group"])
         return {
             "host": host.name,
             "lan_address": host.lan_address,
@@ -368,6 +374,11 @@ class _HostRenderer:
             "published": published,
             "firewall": firewall,
             "secrets": sorted({s for u in units for s in u["secrets"]}),
+            "images": [{"image": i, "groups": g} for i, g in sorted(images.items())],
+            "host_dirs": sorted({m.source for g in host.groups.values() for m in g.volumes
+                                 if not m.named_volume}),
+            "prune_patterns": ["%s*.container" % self.prefix, "%s*.volume" % self.prefix,
+                               "%s*.build" % self.prefix, self.network_file],
             "gpu": {
                 "required": bool(gpu_units),
                 "model": host.gpu.model if host.gpu else None,

@@ -21,11 +21,14 @@ def load_inventory_dir(path):
         with open(name) as handle:
             shared.update(yaml.safe_load(handle) or {})
     hosts = {}
-    for name in sorted(glob.glob(os.path.join(path, "host_vars", "*.yml"))):
-        with open(name) as handle:
-            data = dict(shared)
-            data.update(yaml.safe_load(handle) or {})
-        hosts[os.path.basename(name)[:-4]] = data
+    for entry in sorted(glob.glob(os.path.join(path, "host_vars", "*"))):
+        files = sorted(glob.glob(os.path.join(entry, "*.yml"))) if os.path.isdir(entry) \
+            else [entry]
+        data = dict(shared)
+        for name in files:
+            with open(name) as handle:
+                data.update(yaml.safe_load(handle) or {})
+        hosts[os.path.basename(entry).rsplit(".yml", 1)[0]] = data
     return hosts
 
 

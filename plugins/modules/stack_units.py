@@ -1,0 +1,257 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: stack_units
+short_description: Bring a host's Quadlet units to their wanted state and wait until healthy
+version_added: "0.1.0"
+description:
+  - Stops the services of unit files that were removed, runs C(systemctl daemon-reload) once
+    when asked, restarts only the services whose unit file, endpoint map or secret changed,
+    starts every service that does not run, and waits, bounded, until every unit is active
+    and its container reports healthy.
+  - Start order is systemd's, from the units' C(Requires=)/C(After=); with C(Notify=healthy) a
+    dependent starts only once its dependencies are healthy.
+  - When the wait fails, the message names each group that did not become healthy, its state
+    and the last lines of its journal.
+options:
+  units:
+    description: The host's units in start order, as the plan returns them (C(plan.units)).
+    type: list
+    elements: dict
+    required: true
+  changed_files:
+    description: Unit and config file names written in this run (from M(ai_system.containers.file_set)).
+    type: list
+    elements: str
+    default: []
+  changed_secrets:
+    description: Names of secrets whose value changed in this run.
+    type: list
+    elements: str
+    default: []
+  removed_files:
+    description: Unit file names removed in this run; their services are stopped.
+    type: list
+    elements: str
+    default: []
+  daemon_reload:
+    description: Run C(systemctl daemon-reload) before anything is started.
+    type: bool
+    default: false
+  timeout:
+    description: Seconds to wait for every unit to be active and healthy.
+    type: int
+    default: 300
+  log_lines:
+    description: Journal lines reported for each unit that did not become healthy.
+    type: int
+    default: 20
+attributes:
+  check_mode:
+    description: Reports what would be stopped, restarted and started, and changes nothing.
+    support: full
+  diff_mode:
+    description: Unit states are not files; there is no diff.
+    support: none
+  platform:
+    description: Hosts with systemd and Podman.
+    support: full
+    platforms: posix
+author:
+  - ai_system.containers maintainers (@ai-system)
+"""
+
+EXAMPLES = r"""
+- name: Start every group, restart what changed, wait until healthy
+  ai_system.containers.stack_units:
+    units: "{{ stack_host_plan.units }}"
+    changed_files: "{{ units_written.written + configs_written.written }}"
+    removed_files: "{{ units_written.removed }}"
+    daemon_reload: "{{ units_written.changed }}"
+    timeout: 300
+"""
+
+RETURN = r"""
+stopped:
+  description: Services stopped because their unit was removed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ai-old-group.service"]
+restarted:
+  description: Services restarted because their unit, endpoint map or secret changed.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ai-utilities-support.service"]
+started:
+  description: Services started because they were not running.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ai-core-services.service"]
+daemon_reloaded:
+  description: Whether systemd was reloaded.
+  returned: always
+  type: bool
+  sample: true
+units:
+  description: Final state of each unit.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{service: ai-core-services.service, group: core-services, active: active,
+            sub: running, health: healthy, restarts: 0, verdict: ok}]
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
+    describe, parse_show, plan_actions, removed_services, restart_set, unit_verdict,
+)
+
+SHOW_PROPS = "Id,ActiveState,SubState,NRestarts,LoadState"
+POLL_SECONDS = 2
+
+
+class UnitController:
+    """Runs systemctl/podman/journalctl through the module."""
+
+    def __init__(self, module):
+        self.module = module
+        self.systemctl = module.get_bin_path("systemctl", required=True)
+        self.podman = module.get_bin_path("podman", required=True)
+        self.journalctl = module.get_bin_path("journalctl")
+
+    def run(self, argv, check=True):
+        rc, out, err = self.module.run_command(argv, environ_update={"LANG": "C",
+                                                                     "LC_ALL": "C"})
+        if check and rc != 0:
+            self.module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv), rc,
+                                                                err.strip() or out.strip()))
+        return rc, out, err
+
+    def states(self, services):
+        if not services:
+            return {}
+        dummy, out, dummy_err = self.run([self.systemctl, "show", "-p", SHOW_PROPS] +
+                                         list(services))
+        return parse_show(out)
+
+    def health(self, container):
+        rc, out, dummy = self.run([self.podman, "inspect", "--type", "container", "--format",
+                                   "{{.State.Health.Status}}", container], check=False)
+        return out.strip() if rc == 0 else "absent"
+
+    def journal(self, service, lines):
+        if not self.journalctl:
+            return []
+        dummy, out, dummy_err = self.run([self.journalctl, "-u", service, "-n", str(lines),
+                                          "--no-pager", "-o", "cat"], check=False)
+        return out.splitlines()[-lines:]
+
+
+def wait_healthy(ctl, units, timeout, log_lines):
+    """Poll until every unit is ok; fail naming the ones that are not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        states = ctl.states([u["service"] for u in units])
+        report, pending, failed = [], [], []
+        failed_services = []
+        for unit in units:  # start order: dependencies are judged first
+            state = states.get(unit["service"], {})
+            health = ctl.health(unit["container"]) if unit.get("healthcheck") else ""
+            verdict = unit_verdict(unit, state, health, failed_services)
+            if verdict == "failed":
+                failed_services.append(unit["service"])
+            report.append({"service": unit["service"], "group": unit["group"],
+                           "active": state.get("ActiveState", ""),
+                           "sub": state.get("SubState", ""), "health": health,
+                           "restarts": int(state.get("NRestarts") or 0), "verdict": verdict,
+                           "state": describe(unit, state, health)})
+            if verdict == "failed":
+                failed.append(report[-1])
+            elif verdict == "waiting":
+                pending.append(report[-1])
+        if not pending and not failed:
+            return report
+        if time.monotonic() >= deadline or (failed and not pending):
+            bad = failed + pending
+            lines = ["%d group(s) did not become healthy within %d s:" % (len(bad), timeout)]
+            logs = {}
+            for entry in bad:
+                lines.append("- %s (%s): %s" % (entry["group"], entry["service"], entry["state"]))
+                logs[entry["group"]] = ctl.journal(entry["service"], log_lines)
+                lines.extend("    | %s" % line for line in logs[entry["group"]])
+            ctl.module.fail_json(msg="\n".join(lines), units=report, logs=logs,
+                                 unhealthy=[e["group"] for e in bad])
+        time.sleep(POLL_SECONDS)
+
+
+def apply_units(module):
+    p = module.params
+    ctl = UnitController(module)
+    units = p["units"]
+    for unit in units:
+        for key in ("service", "group", "container", "unit_file"):
+            if not unit.get(key):
+                module.fail_json(msg="units entry %r has no %s; pass the plan's units" %
+                                 (unit.get("group") or unit, key))
+    result = {"changed": False, "stopped": [], "restarted": [], "started": [],
+              "daemon_reloaded": False, "units": []}
+
+    gone = removed_services(p["removed_files"])
+    live = ctl.states(gone)
+    result["stopped"] = [s for s in gone
+                         if live.get(s, {}).get("ActiveState") not in (None, "", "inactive")]
+    result["daemon_reloaded"] = bool(p["daemon_reload"])
+    restart = restart_set(units, p["changed_files"], p["changed_secrets"])
+    states = ctl.states([u["service"] for u in units])
+    if p["daemon_reload"] and not module.check_mode:
+        # Stop removed units while systemd still knows them, then reload.
+        if result["stopped"]:
+            ctl.run([ctl.systemctl, "stop"] + result["stopped"])
+        ctl.run([ctl.systemctl, "daemon-reload"])
+        states = ctl.states([u["service"] for u in units])
+    elif result["stopped"] and not module.check_mode:
+        ctl.run([ctl.systemctl, "stop"] + result["stopped"])
+    to_start, to_restart = plan_actions(units, states, restart)
+    result["started"], result["restarted"] = to_start, to_restart
+    result["changed"] = bool(result["stopped"] or result["daemon_reloaded"] or to_start or
+                             to_restart)
+    if module.check_mode:
+        return result
+    if to_restart:
+        ctl.run([ctl.systemctl, "restart", "--no-block"] + to_restart)
+    if to_start:
+        ctl.run([ctl.systemctl, "start", "--no-block"] + to_start)
+    result["units"] = wait_healthy(ctl, units, p["timeout"], p["log_lines"])
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "units": {"type": "list", "elements": "dict", "required": True},
+            "changed_files": {"type": "list", "elements": "str", "default": []},
+            "changed_secrets": {"type": "list", "elements": "str", "default": []},
+            "removed_files": {"type": "list", "elements": "str", "default": []},
+            "daemon_reload": {"type": "bool", "default": False},
+            "timeout": {"type": "int", "default": 300},
+            "log_lines": {"type": "int", "default": 20},
+        },
+        supports_check_mode=True,
+    )
+    module.exit_json(**apply_units(module))
+
+
+if __name__ == "__main__":
+    main()
