@@ -4,10 +4,11 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${VENV_BIN:-$repo/.venv/bin}
-dest=$repo/build/sanity/ansible_collections/ai_system/containers
+work=$(mktemp -d "${TMPDIR:-/tmp}/ai-system-sanity.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+dest=$work/ansible_collections/ai_system/containers
 python=$("$bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-rm -rf "$repo/build/sanity"
 mkdir -p "$dest"
 # What git would ship: tracked files plus new, not-ignored ones; not the
 # collections/ link (it points back at the repository).
