@@ -25,7 +25,7 @@ description:
     check code with the container's own Python through C(podman exec).
   - The module only reads; it never changes anything.
 author:
-  - ai_system maintainers
+  - ai_system.containers maintainers (@ai-system)
 requirements:
   - pyzmq on the managed host, or inside the container when O(container) is set
 extends_documentation_fragment:
