@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ai_system.containers contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -67,7 +66,7 @@ def serve_healthy_peers(count: int, ports: Any, stop: Any, lifetime: float) -> N
     ctx = zmq.Context()
     poller = zmq.Poller()
     sockets = []
-    for _ in range(count):
+    for dummy in range(count):
         sock = ctx.socket(zmq.REP)
         sock.linger = 0
         sock.bind("tcp://%s:*" % LOOPBACK)
@@ -89,7 +88,7 @@ def serve_healthy_peers(count: int, ports: Any, stop: Any, lifetime: float) -> N
 def bench_timeouts(ctx: zmq.Context, endpoints: int, timeout: float, rounds: int) -> Dict[str, Any]:
     """(a) ``endpoints`` endpoints on REP sockets that never read."""
     silent = []
-    for _ in range(min(endpoints, 10)):
+    for dummy in range(min(endpoints, 10)):
         sock = ctx.socket(zmq.REP)
         sock.linger = 0
         sock.bind("tcp://%s:*" % LOOPBACK)
@@ -101,7 +100,7 @@ def bench_timeouts(ctx: zmq.Context, endpoints: int, timeout: float, rounds: int
     walls: List[float] = []
     expected = True
     try:
-        for _ in range(rounds):
+        for dummy in range(rounds):
             started = time.perf_counter()
             results = check_endpoints(specs, timeout=timeout, attempts=3)
             walls.append(time.perf_counter() - started)
@@ -199,7 +198,7 @@ def bench_rtt(ctx: zmq.Context, peers: int, requests: int, attempts: int, lifeti
 
 
 def main(argv: Sequence[str] = ()) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--timeout", type=float, default=0.5, help="timeout for (a), seconds (default 0.5)")
     parser.add_argument("--endpoints", type=int, default=100, help="silent endpoints for (a) (default 100)")
     parser.add_argument("--rounds", type=int, default=3, help="repetitions of (a) (default 3)")

@@ -228,7 +228,7 @@ def parse_endpoint(text: str) -> Endpoint:
 
     IPv6 literals go in brackets: ``[::1]:5555/health``.
     """
-    spec, _, kind = text.strip().partition("/")
+    spec, dummy, kind = text.strip().partition("/")
     kind = kind or "main"
     if spec.startswith("["):
         host, sep, rest = spec[1:].partition("]")
@@ -743,7 +743,7 @@ def check_endpoints(
             normalized.append(parse_endpoint(item))
         else:
             normalized.append(normalize_endpoint(item))
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise ValueError("timeout must be a positive number of seconds, got %r" % (timeout,))
     if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
         raise ValueError("attempts must be an integer >= 1, got %r" % (attempts,))
@@ -902,4 +902,4 @@ def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Any = 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -121,7 +121,7 @@ class FakeModule:
 
     def run_command(self, args: List[str], data: Optional[str] = None, **_kwargs: Any) -> Tuple[int, str, str]:
         self.commands.append(list(args))
-        proc = subprocess.run(args, input=data, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(args, input=data, capture_output=True, text=True, timeout=60, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 
 
