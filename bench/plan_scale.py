@@ -95,10 +95,9 @@ def main():
     per_small = t_small / n_small * 1e3
     per_large = t_large / n_large * 1e3
     print("plan (validate + render), median of runs")
-    print("  %-34s %8.1f ms  %6.3f ms/group" % ("production: %d groups, 2 hosts" % n_small,
-                                               t_small * 1e3, per_small))
-    print("  %-34s %8.1f ms  %6.3f ms/group" % ("synthetic: %d groups, 20 hosts" % n_large,
-                                               t_large * 1e3, per_large))
+    row = "  %-34s %8.1f ms  %6.3f ms/group"
+    print(row % ("production: %d groups, 2 hosts" % n_small, t_small * 1e3, per_small))
+    print(row % ("synthetic: %d groups, 20 hosts" % n_large, t_large * 1e3, per_large))
     print("  per-group cost ratio large/small: %.2f (1.00 = linear)" % (per_large / per_small))
 
 

@@ -135,8 +135,8 @@ class UnitController:
         rc, out, err = self.module.run_command(argv, environ_update={"LANG": "C",
                                                                      "LC_ALL": "C"})
         if check and rc != 0:
-            self.module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv), rc,
-                                                                err.strip() or out.strip()))
+            detail = err.strip() or out.strip()
+            self.module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv), rc, detail))
         return rc, out, err
 
     def states(self, services):
@@ -242,7 +242,9 @@ def main():
         argument_spec={
             "units": {"type": "list", "elements": "dict", "required": True},
             "changed_files": {"type": "list", "elements": "str", "default": []},
-            "changed_secrets": {"type": "list", "elements": "str", "default": []},
+            # Names of secrets, never their values.
+            "changed_secrets": {"type": "list", "elements": "str", "default": [],
+                                "no_log": False},
             "removed_files": {"type": "list", "elements": "str", "default": []},
             "daemon_reload": {"type": "bool", "default": False},
             "timeout": {"type": "int", "default": 300},

@@ -12,9 +12,14 @@ python=$("$bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 mkdir -p "$dest"
 # What git would ship: tracked files plus new, not-ignored ones; not the
 # collections/ link (it points back at the repository).
-(cd "$repo" && git ls-files -z --cached --others --exclude-standard) |
-    grep -zv -e '^collections/' |
-    (cd "$repo" && xargs -0 cp --parents -t "$dest" 2>/dev/null || true)
+cd "$repo"
+git ls-files -z --cached --others --exclude-standard | grep -zv -e '^collections/' |
+    while IFS= read -r -d '' file; do
+        # Skip tracked files deleted in the working tree.
+        if [ -e "$file" ] || [ -L "$file" ]; then
+            cp --parents -P -t "$dest" "$file"
+        fi
+    done
 # ansible-test fetches a pip bootstrap script from a host outside the package
 # index; give it an offline one instead.
 pip_version=$("$bin/python" - <<'PY'

@@ -38,15 +38,15 @@ def test_only_the_changed_file_is_written(tmp_path, run_module):
 def test_mode_change_alone_is_a_change(tmp_path, run_module):
     files = {"a": MARK}
     run_module(file_set.main, {"path": str(tmp_path), "files": files})
-    result, dummy = run_module(file_set.main, {"path": str(tmp_path), "files": files,
-                                           "mode": "0600"})
+    result, dummy = run_module(file_set.main,
+                               {"path": str(tmp_path), "files": files, "mode": "0600"})
     assert result["written"] == ["a"]
     assert os.stat(tmp_path / "a").st_mode & 0o777 == 0o600
 
 
 def test_check_mode_writes_nothing(tmp_path, run_module):
-    result, dummy = run_module(file_set.main, {"path": str(tmp_path / "new"),
-                                           "files": {"a": MARK}}, check=True, diff=True)
+    result, dummy = run_module(file_set.main, {"path": str(tmp_path / "new"), "files": {"a": MARK}},
+                               check=True, diff=True)
     assert result["changed"] and result["written"] == ["a"]
     assert not (tmp_path / "new").exists()
     assert result["diff"][0]["after"] == MARK
@@ -66,8 +66,8 @@ def test_prune_removes_only_managed_matching_files(tmp_path, run_module):
 
 def test_prune_in_check_mode_keeps_files(tmp_path, run_module):
     (tmp_path / "ai-old.container").write_text(MARK)
-    result, dummy = run_module(file_set.main, {"path": str(tmp_path), "files": {},
-                                           "prune": True}, check=True)
+    result, dummy = run_module(file_set.main, {"path": str(tmp_path), "files": {}, "prune": True},
+                               check=True)
     assert result["removed"] == ["ai-old.container"] and result["changed"]
     assert (tmp_path / "ai-old.container").exists()
 
