@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317  # functions run indirectly, through lab_stage
 # Builds the container images the two-host lab runs on, locally and without
 # a container registry:
 #
@@ -13,11 +14,14 @@
 # not changed is reused. Images built from a Containerfile go through
 # `podman build`, whose layer cache makes a rerun cheap.
 #
-# Usage: scripts/build-lab-images.sh [--rebuild] [--bookworm] [TARGET...]
-#   TARGET      one or more of the names above, or `all`; the default is
-#               lab-host python-zmq-base stand-in-agent lab-redis
-#   --bookworm  add lab-host-bookworm to the default targets
-#   --rebuild   rebuild the selected images from scratch, cache ignored
+# Usage: scripts/build-lab-images.sh [--rebuild] [--bookworm] [--archives DIR] [TARGET...]
+#   TARGET          one or more of the names above, or `all`; the default is
+#                   lab-host python-zmq-base stand-in-agent lab-redis
+#   --bookworm      add lab-host-bookworm to the default targets
+#   --rebuild       rebuild the selected images from scratch, cache ignored
+#   --archives DIR  also write the images the lab hosts run (stand-in-agent,
+#                   lab-redis) to DIR/NAME.tar for `podman load`, rewriting
+#                   an archive only when its image changed
 #
 # Environment: LAB_MIRROR (Debian mirror, default http://deb.debian.org/debian),
 # LAB_CACHE_DIR (default <repo>/.cache/lab).
@@ -34,16 +38,23 @@ cache=${LAB_CACHE_DIR:-$repo/.cache/lab}
 registry=localhost/ai-system
 rebuild=0
 bookworm=0
+archives=""
 targets=()
 
-usage() {
-    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
+usage() {  # the comment at the top of this file
+    awk 'NR > 2 && !/^#/ { exit } NR > 2 { sub(/^# ?/, ""); print }' "${BASH_SOURCE[0]}"
 }
 
 while [ $# -gt 0 ]; do
     case $1 in
         --rebuild) rebuild=1 ;;
         --bookworm) bookworm=1 ;;
+        --archives)
+            [ $# -ge 2 ] || lab_die "--archives needs a directory"
+            archives=$2
+            shift
+            ;;
+        --archives=*) archives=${1#--archives=} ;;
         -h | --help) usage; exit 0 ;;
         all) targets+=(lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis) ;;
         lab-host | lab-host-bookworm | python-zmq-base | stand-in-agent | lab-redis) targets+=("$1") ;;
@@ -51,6 +62,9 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+if [ -n "$archives" ]; then
+    case $archives in /*) ;; *) archives="$PWD/$archives" ;; esac
+fi
 if [ "${#targets[@]}" -eq 0 ]; then
     targets=(lab-host python-zmq-base stand-in-agent lab-redis)
     [ "$bookworm" -eq 0 ] || targets+=(lab-host-bookworm)
@@ -80,6 +94,32 @@ cleanup_work() {
 trap 'cleanup_work' EXIT
 trap 'exit 130' INT TERM
 
+image_size() {  # image_size IMAGE: human-readable size
+    podman image inspect --format '{{.Size}}' "$1" | numfmt --to=iec --suffix=B
+}
+
+image_id() {  # image_id IMAGE: the image's ID, empty when there is none
+    podman image inspect --format '{{.Id}}' "$1" 2>/dev/null || true
+}
+
+# A rebuilt image leaves its predecessor untagged. Those are removed at the
+# end (an old base image can only go once the images built on it have).
+declare -a replaced_ids=()
+note_replaced() {  # note_replaced OLD-ID IMAGE
+    [ -n "$1" ] && [ "$1" != "$(image_id "$2")" ] && replaced_ids+=("$1")
+    return 0
+}
+
+remove_replaced() {
+    local id tags
+    for id in "${replaced_ids[@]}"; do
+        tags=$(podman image inspect --format '{{len .RepoTags}}' "$id" 2>/dev/null) || continue
+        [ "$tags" = 0 ] || continue
+        podman rmi "$id" >/dev/null 2>&1 && lab_log "removed the replaced image ${id:0:12}"
+    done
+    return 0
+}
+
 image_label() {  # image_label IMAGE LABEL: prints the label's value, if any
     podman image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true
 }
@@ -103,6 +143,12 @@ bootstrap_rootfs() {  # bootstrap_rootfs SUITE INCLUDE TARGETDIR LOGFILE
 
 finalize_rootfs() {  # finalize_rootfs ROOTFS: what every image tree needs
     local root=$1
+    # debootstrap does not resolve every dependency (virtual packages, for
+    # one); an image with broken dependencies would fail its first apt run.
+    if ! chroot "$root" apt-get check -qq; then
+        lab_log "  the package dependencies in the new tree are broken (see above)"
+        return 1
+    fi
     # Each container gets its own machine ID at boot (an empty file means
     # "generate one, not a first boot"); Podman provides resolv.conf and
     # the host name.
@@ -110,7 +156,8 @@ finalize_rootfs() {  # finalize_rootfs ROOTFS: what every image tree needs
     [ -L "$root/var/lib/dbus/machine-id" ] || rm -f "$root/var/lib/dbus/machine-id"
     rm -f "$root/etc/resolv.conf" "$root/var/log/bootstrap.log"
     echo localhost >"$root/etc/hostname"
-    rm -f "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/archives/partial/*
+    rm -f "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+        "$root"/var/cache/apt/archives/partial/*
     rm -rf "$root"/tmp/* "$root"/var/tmp/*
 }
 
@@ -138,14 +185,14 @@ build_rootfs_image() {
         work=$(mktemp -d "$cache/work.XXXXXX")
         t0=$(date +%s)
         lab_log "bootstrapping Debian $suite for $image (minbase + $ROOTFS_INCLUDE)"
-        bootstrap_rootfs "$suite" "$ROOTFS_INCLUDE" "$work/rootfs" "$cache/logs/$name-$suite.log"
+        bootstrap_rootfs "$suite" "$ROOTFS_INCLUDE" "$work/rootfs" "$cache/logs/$name-$suite.log" || return 1
         lab_log "  debootstrap took $(lab_fmt_secs $(($(date +%s) - t0)))"
-        finalize_rootfs "$work/rootfs"
-        "$dir/customize.sh" "$work/rootfs"
+        finalize_rootfs "$work/rootfs" || return 1
+        "$dir/customize.sh" "$work/rootfs" || return 1
         t0=$(date +%s)
         tar --numeric-owner --one-file-system -C "$work/rootfs" -cf - . \
-            | zstd -q -T0 -6 -o "$tarball.part"
-        mv -f "$tarball.part" "$tarball"
+            | zstd -q -T0 -6 -o "$tarball.part" || return 1
+        mv -f "$tarball.part" "$tarball" || return 1
         lab_log "  rootfs cached as ${tarball#"$repo/"} ($(du -h "$tarball" | cut -f1), packed in $(lab_fmt_secs $(($(date +%s) - t0))))"
         cleanup_work
         # Older tarballs of the same image are stale now.
@@ -163,41 +210,68 @@ build_rootfs_image() {
         "LABEL org.opencontainers.image.created=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; do
         change_args+=(--change "$change")
     done
-    local t0
+    local t0 old_id
     t0=$(date +%s)
-    zstd -dc "$tarball" | podman import --quiet "${change_args[@]}" - "$image" >/dev/null
-    lab_log "imported $image in $(lab_fmt_secs $(($(date +%s) - t0))) ($(podman image inspect --format '{{.Size}}' "$image" | numfmt --to=iec) )"
+    old_id=$(image_id "$image")
+    zstd -dc "$tarball" | podman import --quiet "${change_args[@]}" - "$image" >/dev/null || return 1
+    note_replaced "$old_id" "$image"
+    lab_log "imported $image in $(lab_fmt_secs $(($(date +%s) - t0))), $(image_size "$image")"
 }
 
 # build_containerfile_image DIR IMAGE BUILD-ARG...
 build_containerfile_image() {
-    local dir=$1 image=$2 log
+    local dir=$1 image=$2 log old_id
     shift 2
-    local -a args=(--layers --tag "$image" --file "$dir/Containerfile")
+    # RUN steps get the caller's open-file and process limits: Podman's build defaults can
+    # exceed what an unprivileged or confined root may set.
+    local -a args=(--layers --tag "$image" --file "$dir/Containerfile"
+        --ulimit "nofile=$(ulimit -Sn):$(ulimit -Hn)" --ulimit "nproc=$(ulimit -Su):$(ulimit -Hu)")
     [ "$rebuild" -eq 0 ] || args+=(--no-cache)
     local arg
     for arg in "$@"; do
         args+=(--build-arg "$arg")
     done
     log="$cache/logs/$(basename "$dir").log"
-    lab_run_logged "$log" "podman build $image" podman build "${args[@]}" "$dir"
-    lab_log "built $image ($(podman image inspect --format '{{.Size}}' "$image" | numfmt --to=iec))"
+    old_id=$(image_id "$image")
+    lab_run_logged "$log" "podman build $image" podman build "${args[@]}" "$dir" || return 1
+    note_replaced "$old_id" "$image"
+    lab_log "built $image, $(image_size "$image")"
+}
+
+# save_archive IMAGE NAME: DIR/NAME.tar of IMAGE, unless it is current.
+save_archive() {
+    local image=$1 archive="$archives/$2.tar" id
+    id=$(image_id "$image")
+    if [ -s "$archive" ] && [ "$(cat "$archive.id" 2>/dev/null)" = "$id" ]; then
+        lab_log "${archive#"$repo/"} is up to date"
+        return 0
+    fi
+    mkdir -p "$archives" || return 1
+    rm -f "$archive.part"
+    podman save --quiet --output "$archive.part" "$image" || return 1
+    mv -f "$archive.part" "$archive" && echo "$id" >"$archive.id" || return 1
+    lab_log "saved $image to ${archive#"$repo/"} ($(du -h "$archive" | cut -f1))"
 }
 
 base_image=$registry/python-zmq-base:trixie
 
+declare -A built=()
 build_target() {
+    [ -z "${built[$1]:-}" ] || return 0
+    built[$1]=1
     case $1 in
         lab-host) build_rootfs_image "$repo/images/lab-host" trixie "$registry/lab-host:trixie" ;;
         lab-host-bookworm) build_rootfs_image "$repo/images/lab-host" bookworm "$registry/lab-host:bookworm" ;;
         python-zmq-base) build_rootfs_image "$repo/images/python-zmq-base" trixie "$base_image" ;;
         stand-in-agent)
-            podman image exists "$base_image" || build_target python-zmq-base
-            build_containerfile_image "$repo/images/stand-in-agent" "$registry/stand-in-agent:latest" "BASE=$base_image"
+            build_target python-zmq-base || return 1
+            build_containerfile_image "$repo/images/stand-in-agent" "$registry/stand-in-agent:latest" "BASE=$base_image" || return 1
+            [ -z "$archives" ] || save_archive "$registry/stand-in-agent:latest" stand-in-agent
             ;;
         lab-redis)
-            podman image exists "$base_image" || build_target python-zmq-base
-            build_containerfile_image "$repo/images/lab-redis" "$registry/lab-redis:latest" "BASE=$base_image"
+            build_target python-zmq-base || return 1
+            build_containerfile_image "$repo/images/lab-redis" "$registry/lab-redis:latest" "BASE=$base_image" || return 1
+            [ -z "$archives" ] || save_archive "$registry/lab-redis:latest" lab-redis
             ;;
     esac
 }
@@ -215,7 +289,9 @@ done
 
 rc=0
 for t in "${ordered[@]}"; do
+    [ -z "${built[$t]:-}" ] || continue
     lab_stage "image $t" build_target "$t" || { rc=$?; break; }
 done
+remove_replaced
 lab_timing_report
 exit "$rc"

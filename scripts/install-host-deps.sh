@@ -60,7 +60,8 @@ if [ "${#need[@]}" -gt 0 ]; then
     apt-get install "${apt_opts[@]}" "${need[@]}"
 fi
 
-# crun fails on hosts whose cgroups are v1/hybrid; runc works there.
+# On this cgroup v1/hybrid machine Debian 12's crun does not work with
+# Podman 5 (version mismatch); runc does.
 if [ "$(stat -fc %T /sys/fs/cgroup)" != "cgroup2fs" ]; then
     conf=/etc/containers/containers.conf
     if ! grep -qs '^runtime *= *"runc"' "$conf"; then

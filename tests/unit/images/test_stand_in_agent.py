@@ -1,0 +1,341 @@
+"""The stand-in agent (images/stand-in-agent/agent.py) over real ZMQ sockets.
+
+Each test starts agent.py as a subprocess on free loopback ports and talks
+to it with REQ sockets, as the health checks of the deployed system do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import zmq
+
+AGENT = Path(__file__).resolve().parents[3] / "images" / "stand-in-agent" / "agent.py"
+HEALTH_KEYS = {"status", "ready", "initialized", "message", "timestamp", "uptime", "active_threads"}
+START_TIMEOUT = 10.0
+REPLY_TIMEOUT_MS = 3000
+
+
+def free_ports(count):
+    """Distinct TCP ports that are free on the loopback interface right now."""
+    holders = []
+    try:
+        while len(holders) < count:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            holders.append(sock)
+        return [sock.getsockname()[1] for sock in holders]
+    finally:
+        for sock in holders:
+            sock.close()
+
+
+class StandIn:
+    """A running agent.py and the lines it printed."""
+
+    def __init__(self, env, expect_agents):
+        full_env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONUNBUFFERED": "1",
+            "AI_SYSTEM_BIND_ADDRESS": "127.0.0.1",
+        }
+        full_env.update(env)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(AGENT)],
+            env=full_env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines = []
+        self.ports = {}
+        self._output = queue.Queue()
+        self._reader = threading.Thread(target=self._read_stdout, daemon=True)
+        self._reader.start()
+        self.wait_for_lines(1 + expect_agents)
+
+    def _read_stdout(self):
+        for line in self.proc.stdout:
+            self._output.put(line.rstrip("\n"))
+        self._output.put(None)
+
+    def wait_for_lines(self, count, timeout=START_TIMEOUT):
+        """Waits until the stand-in has printed `count` lines (or exited)."""
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < count:
+            try:
+                line = self._output.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise AssertionError(
+                    f"stand-in printed {self.lines!r}, expected {count} lines; "
+                    f"rc={self.proc.poll()} stderr={self._stderr()!r}"
+                )
+            self.lines.append(line)
+
+    def _stderr(self):
+        if self.proc.poll() is None:
+            return ""
+        return self.proc.stderr.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=10)
+        self._reader.join(timeout=10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def zmq_context():
+    ctx = zmq.Context()
+    yield ctx
+    ctx.destroy(linger=0)
+
+
+@pytest.fixture
+def start_stand_in():
+    started = []
+
+    def start(env, expect_agents):
+        stand_in = StandIn(env, expect_agents)
+        started.append(stand_in)
+        return stand_in
+
+    yield start
+    for stand_in in started:
+        stand_in.stop()
+
+
+def request(ctx, port, payload):
+    """Sends one request (bytes) to 127.0.0.1:port and returns the decoded reply."""
+    sock = ctx.socket(zmq.REQ)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, REPLY_TIMEOUT_MS)
+    sock.setsockopt(zmq.SNDTIMEO, REPLY_TIMEOUT_MS)
+    try:
+        sock.connect(f"tcp://127.0.0.1:{port}")
+        sock.send(payload)
+        return json.loads(sock.recv())
+    finally:
+        sock.close()
+
+
+def assert_health_reply(reply, agent, *, status="ok", min_uptime=0.0):
+    assert set(reply) == HEALTH_KEYS
+    assert reply["status"] == status
+    healthy = status == "ok"
+    assert reply["ready"] is healthy
+    assert reply["initialized"] is healthy
+    if healthy:
+        assert reply["message"] == f"{agent} stand-in ready"
+    else:
+        assert reply["message"] == f"{agent} stand-in reports {status}"
+    stamp = datetime.fromisoformat(reply["timestamp"])
+    assert stamp.utcoffset() == timedelta(0)
+    assert abs(datetime.now(timezone.utc) - stamp) < timedelta(seconds=30)
+    assert isinstance(reply["uptime"], float)
+    assert min_uptime <= reply["uptime"] < 60
+    assert isinstance(reply["active_threads"], int) and not isinstance(reply["active_threads"], bool)
+    assert reply["active_threads"] >= 1
+
+
+@pytest.fixture
+def two_agents(start_stand_in, tmp_path):
+    """A stand-in serving two agents from AI_SYSTEM_AGENTS (no config file)."""
+    p1, h1, p2, h2 = free_ports(4)
+    env = {
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"SystemDigitalTwin:{p1}:{h1},RequestCoordinator:{p2}:{h2}",
+    }
+    stand_in = start_stand_in(env, expect_agents=2)
+    stand_in.ports = {
+        "SystemDigitalTwin": {"main": p1, "health": h1},
+        "RequestCoordinator": {"main": p2, "health": h2},
+    }
+    return stand_in
+
+
+def test_logs_one_line_per_bound_agent(two_agents):
+    assert two_agents.lines[0] == "stand-in-agent: 2 agent(s) from AI_SYSTEM_AGENTS"
+    for line, (name, ports) in zip(two_agents.lines[1:], two_agents.ports.items()):
+        assert line == (
+            f"{name}: serving tcp://127.0.0.1:{ports['main']} (main) "
+            f"and tcp://127.0.0.1:{ports['health']} (health)"
+        )
+
+
+@pytest.mark.parametrize("payload", [b"", b"anything", b'{"action": "shutdown"}', b"\xff\xfe"])
+def test_health_port_answers_any_request(two_agents, zmq_context, payload):
+    for name, ports in two_agents.ports.items():
+        assert_health_reply(request(zmq_context, ports["health"], payload), name)
+
+
+@pytest.mark.parametrize("action", ["ping", "health", "health_check"])
+def test_main_port_health_actions(two_agents, zmq_context, action):
+    for name, ports in two_agents.ports.items():
+        reply = request(zmq_context, ports["main"], json.dumps({"action": action}).encode())
+        assert_health_reply(reply, name)
+
+
+def test_uptime_grows(two_agents, zmq_context):
+    ports = two_agents.ports["SystemDigitalTwin"]
+    first = request(zmq_context, ports["health"], b"ping")["uptime"]
+    time.sleep(0.2)
+    second = request(zmq_context, ports["main"], b'{"action": "ping"}')["uptime"]
+    assert second >= first + 0.15
+
+
+def test_main_port_unknown_action(two_agents, zmq_context):
+    port = two_agents.ports["RequestCoordinator"]["main"]
+    reply = request(zmq_context, port, b'{"action": "reboot"}')
+    assert reply == {"status": "error", "message": "unknown action 'reboot'"}
+    reply = request(zmq_context, port, b'{"command": "ping"}')
+    assert reply == {"status": "error", "message": "unknown action None"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"ping", "invalid request: not JSON"),
+        (b"\xff\xfe", "invalid request: not JSON"),
+        (b"", "invalid request: not JSON"),
+        (b'["ping"]', "invalid request: expected a JSON object"),
+        (b'"ping"', "invalid request: expected a JSON object"),
+    ],
+)
+def test_main_port_rejects_malformed_requests(two_agents, zmq_context, payload, message):
+    port = two_agents.ports["SystemDigitalTwin"]["main"]
+    assert request(zmq_context, port, payload) == {"status": "error", "message": message}
+    # A REP socket that failed to answer would be stuck; it still answers.
+    assert_health_reply(request(zmq_context, port, b'{"action": "ping"}'), "SystemDigitalTwin")
+
+
+def test_sigterm_exits_zero_quickly(two_agents, zmq_context):
+    stand_in = two_agents
+    port = stand_in.ports["SystemDigitalTwin"]["main"]
+    request(zmq_context, port, b'{"action": "ping"}')
+    started = time.monotonic()
+    stand_in.proc.send_signal(signal.SIGTERM)
+    assert stand_in.proc.wait(timeout=5) == 0
+    assert time.monotonic() - started < 2
+    stand_in.wait_for_lines(len(stand_in.lines) + 1, timeout=5)
+    assert stand_in.lines[-1] == "stand-in-agent: stopped"
+    # The ports are released.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind(("127.0.0.1", port))
+    finally:
+        probe.close()
+
+
+def test_config_file_takes_precedence(start_stand_in, zmq_context, tmp_path):
+    port, health, unused_port, unused_health = free_ports(4)
+    config = tmp_path / "endpoints.json"
+    config.write_text(
+        json.dumps(
+            {
+                "group": "core-services",
+                "host": "mainpc",
+                "agents": {"SystemDigitalTwin": {"port": port, "health_port": health}},
+                "endpoints": {"SystemDigitalTwin": f"tcp://mainpc:{port}"},
+            }
+        )
+    )
+    env = {
+        "AI_SYSTEM_CONFIG": str(config),
+        "AI_SYSTEM_AGENTS": f"Other:{unused_port}:{unused_health}",
+    }
+    stand_in = start_stand_in(env, expect_agents=1)
+    assert stand_in.lines[0] == (
+        f"stand-in-agent: 1 agent(s) from {config} (group=core-services host=mainpc)"
+    )
+    assert_health_reply(request(zmq_context, health, b"{}"), "SystemDigitalTwin")
+    assert_health_reply(
+        request(zmq_context, port, b'{"action": "health_check"}'), "SystemDigitalTwin"
+    )
+
+
+def test_fault_status(start_stand_in, zmq_context, tmp_path):
+    port, health = free_ports(2)
+    env = {
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"ModelManagerAgent:{port}:{health}",
+        "AI_SYSTEM_STANDIN_STATUS": "degraded",
+    }
+    start_stand_in(env, expect_agents=1)
+    assert_health_reply(request(zmq_context, health, b"x"), "ModelManagerAgent", status="degraded")
+    assert_health_reply(
+        request(zmq_context, port, b'{"action": "health"}'), "ModelManagerAgent", status="degraded"
+    )
+
+
+def run_to_exit(env):
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AI_SYSTEM_BIND_ADDRESS": "127.0.0.1"}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, str(AGENT)], env=full_env, capture_output=True, text=True, timeout=20, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("agents", "error"),
+    [
+        ("", "no agent list"),
+        ("Broken:1", "'Broken:1' is not Name:port:health_port"),
+        ("A:70000:7001", "port 70000 is outside 1-65535"),
+        ("A:x:7001", "expected a port number, got 'x'"),
+        ("A:7000:7001,B:7001:7002", "port 7001 is used by both A and B"),
+    ],
+)
+def test_configuration_errors_exit_2(tmp_path, agents, error):
+    result = run_to_exit({"AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"), "AI_SYSTEM_AGENTS": agents})
+    assert result.returncode == 2
+    assert error in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("document", "error"),
+    [
+        ("not json", "Expecting value"),
+        ("[]", "expected a JSON object"),
+        ('{"agents": {}}', "'agents' must be a non-empty object"),
+        ('{"agents": {"A": {"port": 7000}}}', "agent 'A' has no 'health_port'"),
+        ('{"agents": {"A": {"port": true, "health_port": 7001}}}', "expected a port number, got True"),
+    ],
+)
+def test_bad_config_file_exits_2(tmp_path, document, error):
+    config = tmp_path / "endpoints.json"
+    config.write_text(document)
+    result = run_to_exit({"AI_SYSTEM_CONFIG": str(config)})
+    assert result.returncode == 2
+    assert error in result.stderr
+
+
+def test_port_in_use_exits_1(tmp_path):
+    port, health = free_ports(2)
+    holder = zmq.Context()
+    busy = holder.socket(zmq.REP)
+    busy.bind(f"tcp://127.0.0.1:{health}")
+    try:
+        result = run_to_exit(
+            {"AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"), "AI_SYSTEM_AGENTS": f"A:{port}:{health}"}
+        )
+    finally:
+        busy.close(linger=0)
+        holder.term()
+    assert result.returncode == 1
+    assert f"A: cannot bind tcp://127.0.0.1:{health}" in result.stderr
