@@ -1,4 +1,6 @@
 # Single entry point. `make demo` runs the main job, `make test` the tests.
+# The lab targets need root, Podman >= 4.4 and debootstrap
+# (scripts/install-host-deps.sh).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -61,8 +63,32 @@ unit: deps ## Unit tests (pure Python, real sockets, real Quadlet generator)
 functional: deps ## Playbook tests through ansible-runner
 	$(BIN)/pytest tests/functional $(PYTEST_ARGS)
 
+.PHONY: images
+images: ## Build the lab images locally (debootstrap + Podman) and their archives
+	bash scripts/build-lab-images.sh --bookworm --archives build/lab
+
+.PHONY: lab
+lab: deps images ## Start the two lab hosts (mainpc, pc2) on the lab network
+	$(BIN)/molecule create -s stack
+
+.PHONY: demo
+demo: lab ## The main job on the lab: site.yml deploys all 16 groups and ends with the verify report
+	$(BIN)/ansible-playbook -i inventory/lab site.yml
+
+.PHONY: lab-destroy
+lab-destroy: deps ## Remove the lab hosts, their volumes and the lab network
+	$(BIN)/molecule destroy -s stack
+
+.PHONY: molecule
+molecule: deps images ## molecule test: the podman role (default) and its refusal on Debian 12
+	bash scripts/lab-test.sh default podman_unsupported
+
+.PHONY: system
+system: deps images ## The whole system on the lab: order, idempotence, changes, faults, reboot
+	$(BIN)/pytest tests/system $(PYTEST_ARGS)
+
 .PHONY: test
-test: lint sanity unit functional ## Everything CI runs
+test: lint sanity unit functional molecule system ## Everything CI runs
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps the virtualenv)

@@ -4,32 +4,13 @@
 from __future__ import annotations
 
 import copy
-import glob
 import os
 
 import pytest
-import yaml
+
+from support.inventory import load_inventory_dir
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-
-
-def load_inventory_dir(path):
-    """host name -> merged variables, as Ansible would see them (all, then host)."""
-    shared = {}
-    for name in sorted(glob.glob(os.path.join(path, "group_vars", "all", "*.yml")) +
-                       glob.glob(os.path.join(path, "group_vars", "all.yml"))):
-        with open(name) as handle:
-            shared.update(yaml.safe_load(handle) or {})
-    hosts = {}
-    for entry in sorted(glob.glob(os.path.join(path, "host_vars", "*"))):
-        files = sorted(glob.glob(os.path.join(entry, "*.yml"))) if os.path.isdir(entry) \
-            else [entry]
-        data = dict(shared)
-        for name in files:
-            with open(name) as handle:
-                data.update(yaml.safe_load(handle) or {})
-        hosts[os.path.basename(entry).rsplit(".yml", 1)[0]] = data
-    return hosts
 
 
 BASE = {

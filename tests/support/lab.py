@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+"""Handles on the two-host lab for whole-system tests.
+
+The session starts the lab hosts mainpc and pc2 (molecule scenario ``stack``:
+containers booting systemd, on the lab network 10.89.100.0/24, nested Podman
+storage on named volumes), lets the tests drive site.yml and verify.yml
+against them through ansible-runner, and destroys the lab at the end, leaving
+no container, network or volume behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import yaml
+
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from support.ansible_run import REPO, run_playbook
+from support.inventory import load_inventory_dir
+
+LAB_INVENTORY = os.path.join(REPO, "inventory", "lab")
+LAB_IMAGES = os.path.join(REPO, "build", "lab")
+ENV = dict(os.environ, PODMAN_IGNORE_CGROUPSV1_WARNING="1",
+           PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+
+
+def sh(argv, timeout=300, check=True):
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=ENV,
+                          check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s -> rc %d\n%s\n%s" % (" ".join(argv), proc.returncode,
+                                                      proc.stdout, proc.stderr))
+    return proc
+
+
+def molecule(action):
+    return sh([os.path.join(os.path.dirname(sys.executable), "molecule"), action, "-s", "stack"],
+              timeout=600)
+
+
+class Lab:
+    """Handles on the running lab."""
+
+    hosts = ("mainpc", "pc2")
+
+    def __init__(self, tmp_root):
+        self.tmp_root = tmp_root
+        self.runs = 0
+
+    # -- Ansible ---------------------------------------------------------------
+    def playbook(self, playbook="site.yml", inventory=LAB_INVENTORY, **kwargs):
+        self.runs += 1
+        envvars = {"AI_SYSTEM_LAB_IMAGES": LAB_IMAGES}
+        extravars = dict(kwargs.pop("extravars", {}) or {})
+        extravars.setdefault("ai_verify_report_dir", str(self.tmp_root / "reports"))
+        return run_playbook(self.tmp_root / ("run%02d" % self.runs), playbook, inventory,
+                            extravars=extravars, envvars=envvars, **kwargs)
+
+    def edited_inventory(self, name, edit):
+        """A copy of the lab inventory (links resolved) changed by edit(host_vars dict)."""
+        dest = self.tmp_root / ("inventory-%s" % name)
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(LAB_INVENTORY, dest, symlinks=False)
+        data = {}
+        for host in self.hosts:
+            path = dest / "host_vars" / host / "groups.yml"
+            data[host] = yaml.safe_load(path.read_text())
+        edit(data)
+        for host in self.hosts:
+            (dest / "host_vars" / host / "groups.yml").write_text(
+                yaml.safe_dump(data[host], sort_keys=False))
+        return str(dest)
+
+    # -- inside the lab hosts -----------------------------------------------------
+    def exec(self, host, *argv, check=True, timeout=120):
+        return sh(["podman", "exec", host] + list(argv), timeout=timeout, check=check)
+
+    def unit_props(self, host, services, props=("ActiveState", "SubState",
+                                                  "ActiveEnterTimestampMonotonic",
+                                                  "InactiveExitTimestampMonotonic",
+                                                  "NRestarts")):
+        out = self.exec(host, "systemctl", "show", "-p", ",".join(("Id",) + tuple(props)),
+                        *services).stdout
+        units = {}
+        for block in out.strip().split("\n\n"):
+            entry = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+            units[entry["Id"]] = entry
+        return units
+
+    def health(self, host, container):
+        proc = self.exec(host, "podman", "inspect", "--format", "{{.State.Health.Status}}",
+                         container, check=False)
+        return proc.stdout.strip()
+
+    def wait_all_healthy(self, plan, timeout=300):
+        """Seconds until every unit of every host is active and healthy."""
+        start = time.monotonic()
+        pending = None
+        while time.monotonic() - start < timeout:
+            pending = []
+            for host in self.hosts:
+                units = plan["hosts"][host]["units"]
+                props = self.unit_props(host, [u["service"] for u in units])
+                for unit in units:
+                    if props[unit["service"]]["ActiveState"] != "active" or (
+                            unit["healthcheck"] and
+                            self.health(host, unit["container"]) != "healthy"):
+                        pending.append("%s/%s" % (host, unit["group"]))
+            if not pending:
+                return time.monotonic() - start
+            time.sleep(3)
+        raise AssertionError("not healthy after %d s: %s" % (timeout, ", ".join(pending)))
+
+    def latest_report(self):
+        with open(self.tmp_root / "reports" / "latest.json") as handle:
+            return json.load(handle)
+
+
