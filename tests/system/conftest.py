@@ -24,11 +24,17 @@ def lab(tmp_path_factory):
     for archive in ("stand-in-agent.tar", "lab-redis.tar"):
         if not os.path.exists(os.path.join(LAB_IMAGES, archive)):
             pytest.fail("lab image archive %s is missing: run `make images`" % archive)
-    molecule("destroy")
+    # AI_SYSTEM_LAB_REUSE=1 keeps a running lab between sessions (for work on
+    # the tests themselves); by default every session starts from fresh hosts.
+    reuse = os.environ.get("AI_SYSTEM_LAB_REUSE") == "1"
+    if not reuse:
+        molecule("destroy")
     molecule("create")
     try:
         yield Lab(tmp_path_factory.mktemp("lab"))
     finally:
-        molecule("destroy")
-        leftovers = sh(["podman", "ps", "-a", "--filter", "label=owner=molecule", "-q"]).stdout
-        assert leftovers.strip() == "", "lab containers left behind"
+        if not reuse:
+            molecule("destroy")
+            leftovers = sh(["podman", "ps", "-a", "--filter", "label=owner=molecule",
+                            "-q"]).stdout
+            assert leftovers.strip() == "", "lab containers left behind"

@@ -36,6 +36,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health im
     parse_endpoint,
     run_checks,
 )
+from support.net import closed_port
 
 SOURCE_PATH = Path(zmq_health.__file__)
 T = 0.3  # timeout for the cases that have to wait for one
@@ -202,14 +203,6 @@ def tcp_peer() -> Iterator[Callable[[str], TcpPeer]]:
     for peer in peers:
         peer.close()
 
-
-def closed_port() -> int:
-    """A loopback port nobody listens on."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 def endpoint(port: int, **extra: Any) -> Dict[str, Any]:

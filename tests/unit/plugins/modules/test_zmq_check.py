@@ -13,7 +13,6 @@ script that drops ``exec -i CONTAINER`` and runs the rest locally.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +32,7 @@ from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
     ZmqCheckError,
     run_zmq_check,
 )
+from support.net import closed_port
 
 MODULE_PATH = Path(zmq_check.__file__)
 OK_REPLY = {
@@ -94,13 +94,6 @@ def peer(ctx: zmq.Context) -> Iterator[Callable[..., RepPeer]]:
     for rep in peers:
         rep.close()
 
-
-def closed_port() -> int:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
 
 
 class FakeModule:
