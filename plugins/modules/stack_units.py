@@ -120,6 +120,8 @@ from ansible_collections.ai_system.containers.plugins.module_utils.unit_control 
 
 SHOW_PROPS = "Id,ActiveState,SubState,NRestarts,LoadState"
 POLL_SECONDS = 2
+# Restarts during one wait after which a unit counts as crash-looping.
+CRASH_LOOP_RESTARTS = 3
 
 
 class UnitController:
@@ -162,6 +164,7 @@ class UnitController:
 def wait_healthy(ctl, units, timeout, log_lines):
     """Poll until every unit is ok; fail naming the ones that are not."""
     deadline = time.monotonic() + timeout
+    first = ctl.states([u["service"] for u in units])
     while True:
         states = ctl.states([u["service"] for u in units])
         report, pending, failed = [], [], []
@@ -170,6 +173,10 @@ def wait_healthy(ctl, units, timeout, log_lines):
             state = states.get(unit["service"], {})
             health = ctl.health(unit["container"]) if unit.get("healthcheck") else ""
             verdict = unit_verdict(unit, state, health, failed_services)
+            restarts = int(state.get("NRestarts") or 0) - int(
+                first.get(unit["service"], {}).get("NRestarts") or 0)
+            if verdict == "waiting" and restarts >= CRASH_LOOP_RESTARTS:
+                verdict = "failed"  # systemd keeps restarting it: it will not settle
             if verdict == "failed":
                 failed_services.append(unit["service"])
             report.append({"service": unit["service"], "group": unit["group"],

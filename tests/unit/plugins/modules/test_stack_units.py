@@ -131,3 +131,22 @@ def test_failed_group_is_named_with_its_logs(host, run_module):
 def test_units_must_come_from_the_plan(host, run_module):
     result, failed = run_module(stack_units.main, {"units": [{"group": "x"}]})
     assert failed and result["msg"] == "units entry 'x' has no service; pass the plan's units"
+
+
+def test_a_crash_looping_unit_fails_without_waiting_for_the_timeout(host, run_module):
+    host.active = {"ai-core.service"}
+    counts = {"n": 0}
+    real_show = host.show
+
+    def show(names):
+        counts["n"] += 1  # systemd restarts ai-app once per poll, never settling
+        return real_show(names).replace(
+            "Id=ai-app.service\nActiveState=inactive\nSubState=x\nNRestarts=0",
+            "Id=ai-app.service\nActiveState=activating\nSubState=auto-restart\nNRestarts=%d"
+            % counts["n"])
+
+    host.show = show
+    host.broken = set()
+    result, failed = run_module(stack_units.main, {"units": UNITS, "timeout": 600})
+    assert failed and result["unhealthy"] == ["app"]
+    assert "- app (ai-app.service): activating/auto-restart" in result["msg"]
