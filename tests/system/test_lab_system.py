@@ -255,8 +255,10 @@ def test_a_blocked_port_is_reported_at_the_tcp_stage(lab):
 
 def test_a_plain_tcp_server_is_not_a_zmq_peer(lab):
     """Redis answers TCP but is no ZMQ peer: checked from inside a pc2 container."""
+    private = lab.tmp_root / "adhoc"
+    private.mkdir(exist_ok=True)
     res = ansible_runner.run(
-        private_data_dir=str(lab.tmp_root / "adhoc"), inventory=LAB_INVENTORY,
+        private_data_dir=str(private), inventory=LAB_INVENTORY,
         host_pattern="pc2", module="ai_system.containers.zmq_check",
         module_args=json.dumps({"container": "pc2-memory-system", "fail_on_error": False,
                                 "endpoints": [{"name": "redis", "address": "pc2-redis",
