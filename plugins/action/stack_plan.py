@@ -11,6 +11,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 
 # The inventory variables the plan reads from every host.
 PLAN_VARS = (
@@ -20,16 +21,6 @@ PLAN_VARS = (
     "ai_restart_sec", "ai_group_overrides", "ai_max_cpus",
 )
 
-
-def _plain(value):
-    """Templated inventory data as plain dicts, lists and scalars."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def collect_hostvars(hostvars, names):
@@ -42,7 +33,7 @@ def collect_hostvars(hostvars, names):
         data = {}
         for var in PLAN_VARS:
             if var in host:
-                data[var] = _plain(host[var])
+                data[var] = plain(host[var])
         raw = hostvars.raw_get(name) if hasattr(hostvars, "raw_get") else host
         secrets = raw.get("ai_secrets") if hasattr(raw, "get") else None
         if isinstance(secrets, Mapping):

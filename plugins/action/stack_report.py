@@ -5,13 +5,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_report import (
     build_report, render_markdown, render_text, report_paths, verdict, write_report,
 )
+from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 
 ARGUMENT_SPEC = {
     "plan": {"type": "dict", "required": True},
@@ -23,16 +22,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def _plain(value):
-    """Templated task data as plain dicts, lists and scalars."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
-
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
@@ -42,7 +31,7 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        report = build_report(_plain(args["plan"]), _plain(args["results"]),
+        report = build_report(plain(args["plan"]), plain(args["results"]),
                               hosts=args["hosts"], fail_on_skip=args["fail_on_skip"])
         text = render_text(report)
         if self._task.check_mode:

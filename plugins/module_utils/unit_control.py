@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterable, List, Mapping, Sequence, Set, Tuple
 
-
-def service_of(unit_file: str) -> str:
-    """The service Quadlet generates for a unit file."""
-    stem, dummy, kind = unit_file.rpartition(".")
-    if kind == "container":
-        return stem + ".service"
-    return "%s-%s.service" % (stem, kind)
+from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import (
+    service_name as service_of,
+)
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
+    parse_systemctl_show,
+)
 
 
 def removed_services(removed_files: Iterable[str]) -> List[str]:
@@ -42,16 +41,7 @@ def restart_set(units: Sequence[Mapping[str, Any]], changed_files: Iterable[str]
 
 def parse_show(text: str) -> Dict[str, Dict[str, str]]:
     """`systemctl show -p Id,ActiveState,... a b` output -> {Id: {prop: value}}."""
-    units: Dict[str, Dict[str, str]] = {}
-    for block in text.strip().split("\n\n"):
-        props = {}
-        for line in block.splitlines():
-            key, sep, value = line.partition("=")
-            if sep:
-                props[key] = value
-        if props.get("Id"):
-            units[props["Id"]] = props
-    return units
+    return {props["Id"]: props for props in parse_systemctl_show(text) if props.get("Id")}
 
 
 def plan_actions(units: Sequence[Mapping[str, Any]], states: Mapping[str, Mapping[str, str]],
