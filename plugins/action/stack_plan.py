@@ -22,7 +22,6 @@ PLAN_VARS = (
 )
 
 
-
 def collect_hostvars(hostvars, names):
     """The plan's view of each host: its ai_* variables, and only the *names*
     of its secrets (values are never read here, so vaulted values need no

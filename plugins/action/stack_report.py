@@ -22,7 +22,6 @@ ARGUMENT_SPEC = {
 }
 
 
-
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False

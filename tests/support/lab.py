@@ -19,9 +19,7 @@ import time
 
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from support.ansible_run import REPO, run_playbook
-from support.inventory import load_inventory_dir
 
 LAB_INVENTORY = os.path.join(REPO, "inventory", "lab")
 LAB_IMAGES = os.path.join(REPO, "build", "lab")
@@ -81,10 +79,10 @@ class Lab:
     def exec(self, host, *argv, check=True, timeout=120):
         return sh(["podman", "exec", host] + list(argv), timeout=timeout, check=check)
 
-    def unit_props(self, host, services, props=("ActiveState", "SubState",
-                                                  "ActiveEnterTimestampMonotonic",
-                                                  "InactiveExitTimestampMonotonic",
-                                                  "NRestarts")):
+    UNIT_PROPS = ("ActiveState", "SubState", "ActiveEnterTimestampMonotonic",
+                  "InactiveExitTimestampMonotonic", "NRestarts")
+
+    def unit_props(self, host, services, props=UNIT_PROPS):
         out = self.exec(host, "systemctl", "show", "-p", ",".join(("Id",) + tuple(props)),
                         *services).stdout
         units = {}
@@ -120,5 +118,3 @@ class Lab:
     def latest_report(self):
         with open(self.tmp_root / "reports" / "latest.json") as handle:
             return json.load(handle)
-
-

@@ -280,4 +280,3 @@ def test_after_a_reboot_every_group_comes_back_in_order_without_ansible(lab, lab
     print("\nafter the reboot every group was healthy within %.1f s" % took)
     test_each_group_started_after_its_dependencies_were_healthy(lab, lab_plan)
     assert verify(lab).rc == 0
-

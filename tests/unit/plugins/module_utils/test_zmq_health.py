@@ -204,7 +204,6 @@ def tcp_peer() -> Iterator[Callable[[str], TcpPeer]]:
         peer.close()
 
 
-
 def endpoint(port: int, **extra: Any) -> Dict[str, Any]:
     spec: Dict[str, Any] = {"address": "127.0.0.1", "port": port}
     spec.update(extra)

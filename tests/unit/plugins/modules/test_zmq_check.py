@@ -95,7 +95,6 @@ def peer(ctx: zmq.Context) -> Iterator[Callable[..., RepPeer]]:
         rep.close()
 
 
-
 class FakeModule:
     """The parts of AnsibleModule that run_zmq_check uses.
 
