@@ -64,11 +64,33 @@ def test_site_deploys_all_groups_healthy_and_verified(lab, lab_plan):
     assert all(lk["rtt_ms"]["median"] > 0 for lk in cross if lk["kind"] == "main")
 
 
+def test_gpu_groups_get_the_lab_cdi_device_and_cuda_is_skipped_not_passed(lab, lab_plan):
+    report = lab.latest_report()
+    for host in lab.hosts:
+        cuda = {c["container"]: c for c in report["hosts"][host]["cuda"]}
+        assert sorted(cuda) == sorted(lab_plan["hosts"][host]["checks"]["cuda"])
+        for container in lab_plan["hosts"][host]["checks"]["cuda"]:
+            # Podman resolved AddDevice=nvidia.com/gpu=... through the lab CDI spec,
+            # whose only edit is this variable.
+            env = lab.exec(host, "podman", "inspect", "--format", "{{.Config.Env}}",
+                           container).stdout
+            assert "AI_SYSTEM_LAB_CDI=1" in env
+            assert cuda[container]["status"] == "skipped", cuda[container]
+            assert cuda[container]["reason"] == "no NVIDIA driver (lab CDI device)"
+            assert report["hosts"][host]["groups"][container]["cuda"] == "skipped"
+
+
 def test_second_run_changes_nothing_and_never_shows_the_secret(lab):
     run = lab.playbook(verbosity=3)
     assert run.rc == 0
     assert run.count("changed", "mainpc") == 0 and run.count("changed", "pc2") == 0
     assert SECRET not in run.stdout
+
+
+def test_check_mode_on_the_deployed_system_changes_nothing(lab):
+    run = lab.playbook(check=True, diff=True)
+    assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
+    assert run.count("changed", "mainpc") == 0 and run.count("changed", "pc2") == 0
 
 
 def test_each_group_started_after_its_dependencies_were_healthy(lab, lab_plan):
