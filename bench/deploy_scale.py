@@ -55,6 +55,13 @@ def scaled_inventory(root, groups_per_host):
             }
         with open(os.path.join(dest, "host_vars", host, "groups.yml"), "w") as handle:
             yaml.safe_dump({"ai_groups": groups}, handle, sort_keys=False)
+        # The lab's per-group overrides name shipped groups, which are gone here.
+        host_file = os.path.join(dest, "host_vars", host, "host.yml")
+        with open(host_file) as handle:
+            host_vars = yaml.safe_load(handle)
+        host_vars.pop("ai_group_overrides", None)
+        with open(host_file, "w") as handle:
+            yaml.safe_dump(host_vars, handle, sort_keys=False)
     return dest
 
 
