@@ -227,6 +227,19 @@ class Group:
     health: Health = field(default_factory=lambda: Health(cmd=None))
     security: Security = field(default_factory=Security)
 
+    @property
+    def probed_agents(self) -> List[Agent]:
+        """Request/reply agents with a health port: what the ZMQ health check asks."""
+        return [a for a in sorted(self.agents.values(), key=lambda a: a.name)
+                if a.socket == "rep" and a.health_port]
+
+    @property
+    def image_ref(self) -> str:
+        """The image the container runs: the given one, or the tag of its build."""
+        if self.build is not None:
+            return self.build.tag or "localhost/ai-system/%s:latest" % self.name
+        return self.image
+
 
 @dataclass
 class Host:
@@ -704,8 +717,7 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
 
     default_health = Health(cmd=None)
     group.health = _parse_health(spec.get("health"), default_health, problems, **where)
-    if group.health.enabled and group.health.cmd is None and not any(
-            a.socket == "rep" and a.health_port for a in group.agents.values()):
+    if group.health.enabled and group.health.cmd is None and not group.probed_agents:
         if group.ports:
             problems.add("group has no agents to probe and no health.cmd",
                          "set health.cmd (e.g. 'redis-cli ping') or health: false",

@@ -139,7 +139,7 @@ class _HostRenderer:
         if group.build is None:
             raise ValueError("group %s has no build context" % group.name)
         pairs: List[Tuple[str, quadlet.Value]] = [
-            ("ImageTag", group.build.tag or "localhost/ai-system/%s:latest" % group.name),
+            ("ImageTag", group.image_ref),
             ("SetWorkingDirectory", group.build.context),
         ]
         if group.build.file:
@@ -153,16 +153,13 @@ class _HostRenderer:
     def health_cmd(self, group: Group) -> str:
         if group.health.cmd:
             return group.health.cmd
-        targets = ["127.0.0.1:%d/health" % a.health_port
-                   for a in sorted(group.agents.values(), key=lambda a: a.name)
-                   if a.socket == "rep" and a.health_port]
+        targets = ["127.0.0.1:%d/health" % a.health_port for a in group.probed_agents]
         return "python3 %s --timeout 3 %s" % (CONTAINER_PROBE, " ".join(targets))
 
     def has_health(self, group: Group) -> bool:
         if not group.health.enabled:
             return False
-        return bool(group.health.cmd) or any(
-            a.socket == "rep" and a.health_port for a in group.agents.values())
+        return bool(group.health.cmd or group.probed_agents)
 
     def mount_options(self, options: Tuple[str, ...], private: bool) -> str:
         opts = list(options)
@@ -308,8 +305,7 @@ class _HostRenderer:
                 "unit_file": unit_file,
                 "service": quadlet.service_name(unit_file),
                 "container": gname,
-                "image": group.image or (group.build.tag if group.build and group.build.tag
-                                         else "localhost/ai-system/%s:latest" % gname),
+                "image": group.image_ref,
                 "build": group.build is not None,
                 "depends_on": [quadlet.service_name(self.unit_file(d))
                                for d in group.depends_on if d in host.groups],
@@ -349,11 +345,10 @@ class _HostRenderer:
             })
         health = []
         for gname in order:
-            for agent in sorted(host.groups[gname].agents.values(), key=lambda a: a.name):
-                if agent.socket == "rep" and agent.health_port:
-                    health.append({"name": agent.name, "group": gname, "container": gname,
-                                   "address": "127.0.0.1", "port": agent.health_port,
-                                   "kind": "health"})
+            for agent in host.groups[gname].probed_agents:
+                health.append({"name": agent.name, "group": gname, "container": gname,
+                               "address": "127.0.0.1", "port": agent.health_port,
+                               "kind": "health"})
         gpu_units = [u for u in units if u["gpu"]]
         images: Dict[str, List[str]] = {}
         for u in units:
