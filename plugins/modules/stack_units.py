@@ -221,15 +221,13 @@ def apply_units(module):
                          if live.get(s, {}).get("ActiveState") not in (None, "", "inactive")]
     result["daemon_reloaded"] = bool(p["daemon_reload"])
     restart = restart_set(units, p["changed_files"], p["changed_secrets"])
-    states = ctl.states([u["service"] for u in units])
-    if p["daemon_reload"] and not module.check_mode:
+    if not module.check_mode:
         # Stop removed units while systemd still knows them, then reload.
         if result["stopped"]:
             ctl.run([ctl.systemctl, "stop"] + result["stopped"])
-        ctl.run([ctl.systemctl, "daemon-reload"])
-        states = ctl.states([u["service"] for u in units])
-    elif result["stopped"] and not module.check_mode:
-        ctl.run([ctl.systemctl, "stop"] + result["stopped"])
+        if p["daemon_reload"]:
+            ctl.run([ctl.systemctl, "daemon-reload"])
+    states = ctl.states([u["service"] for u in units])
     to_start, to_restart = plan_actions(units, states, restart)
     result["started"], result["restarted"] = to_start, to_restart
     result["changed"] = bool(result["stopped"] or result["daemon_reloaded"] or to_start or
