@@ -21,6 +21,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.nvml_facts im
     collect_gpu_facts,
     gather,
 )
+from support.gpu import driver_present
 
 MIB = 1024 * 1024
 ERROR_STRINGS = {
@@ -395,14 +396,6 @@ def test_load_nvml_prefers_pynvml(monkeypatch):
     monkeypatch.setattr(nvml_facts, "_pynvml", None)
     nvml, binding = nvml_facts.load_nvml()
     assert binding == "ctypes" and isinstance(nvml, CtypesNvml)
-
-
-def driver_present():
-    try:
-        CtypesNvml().nvmlInit()
-        return True
-    except Exception:
-        return False
 
 
 @pytest.mark.skipif(driver_present(), reason="this host has an NVIDIA driver")

@@ -169,13 +169,6 @@ class TcpPeer:
         self.listener.close()
 
 
-@pytest.fixture(scope="module")
-def ctx() -> Iterator[zmq.Context]:
-    context = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
 @pytest.fixture
 def zmq_peer(ctx: zmq.Context) -> Iterator[Callable[..., ZmqPeer]]:
     peers: List[ZmqPeer] = []

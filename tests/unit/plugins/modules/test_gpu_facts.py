@@ -17,8 +17,8 @@ import yaml
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ai_system.containers.plugins.module_utils import nvml_facts
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import CtypesNvml
 from ansible_collections.ai_system.containers.plugins.modules import gpu_facts
+from support.gpu import driver_present
 
 MIB = 1024 * 1024
 
@@ -209,14 +209,6 @@ def test_unknown_option_fails(nvml, capsys):
     out = run_main({"budgets": {}}, capsys)
     assert out["failed"] is True
     assert "Unsupported parameters" in out["msg"] and "budgets" in out["msg"]
-
-
-def driver_present():
-    try:
-        CtypesNvml().nvmlInit()
-        return True
-    except Exception:
-        return False
 
 
 @pytest.mark.skipif(driver_present(), reason="this host has an NVIDIA driver")

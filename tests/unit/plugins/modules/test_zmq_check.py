@@ -74,13 +74,6 @@ class RepPeer:
         self._thread.join(5)
 
 
-@pytest.fixture(scope="module")
-def ctx() -> Iterator[zmq.Context]:
-    context = zmq.Context()
-    yield context
-    context.destroy(linger=0)
-
-
 @pytest.fixture
 def peer(ctx: zmq.Context) -> Iterator[Callable[..., RepPeer]]:
     peers: List[RepPeer] = []
