@@ -19,6 +19,7 @@ ARGUMENT_SPEC = {
     "dest": {"type": "path", "default": "reports"},
     "fail_on_problems": {"type": "bool", "default": True},
     "fail_on_skip": {"type": "bool", "default": False},
+    "fail_on_degraded": {"type": "bool", "default": False},
 }
 
 
@@ -31,7 +32,8 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         report = build_report(plain(args["plan"]), plain(args["results"]),
-                              hosts=args["hosts"], fail_on_skip=args["fail_on_skip"])
+                              hosts=args["hosts"], fail_on_skip=args["fail_on_skip"],
+                              fail_on_degraded=args["fail_on_degraded"])
         text = render_text(report)
         if self._task.check_mode:
             files, written = report_paths(args["dest"], report["generated_at"]), False
@@ -50,6 +52,8 @@ class ActionModule(ActionBase):
             counts=report["counts"],
             checks=report["checks"],
             problems=report["problems"],
+            degraded_checks=report["degraded"],
+            degraded_agents=report["degraded_agents"],
             # Not `skipped`: Ansible would take the task for a skipped one.
             skipped_checks=report["skipped"],
             notes=report["warnings"],
@@ -62,6 +66,9 @@ class ActionModule(ActionBase):
             result["msg"] = "Verification %s\n%s" % (
                 verdict(report), "\n".join("- " + line for line in report["problems"]))
             result["failed"] = bool(args["fail_on_problems"])
+        elif report["degraded"]:
+            result["msg"] = "Verification %s\n%s" % (
+                verdict(report), "\n".join("- " + line for line in report["degraded"]))
         else:
             result["msg"] = "Verification %s" % verdict(report)
         return result

@@ -38,6 +38,11 @@ def _endpoint(index, entry):
                 "address": str(entry["address"]), "port": port, "kind": kind}
     if group:
         endpoint["group"] = str(group)
+    # How the reply is judged: the agent's policy, and for links whether
+    # they must answer healthy (strict) and what they are asked.
+    for key in ("policy", "strict", "request"):
+        if entry.get(key) is not None:
+            endpoint[key] = entry[key]
     return str(entry["container"]), endpoint
 
 

@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import json
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+    HealthPolicy, merge_policies, policy_problems,
+)
 
 # ---------------------------------------------------------------------------
 # Vocabulary
@@ -25,10 +30,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 GROUP_KEYS = (
     "agents", "build", "command", "connects_to", "cpus", "depends_on",
-    "description", "devices", "env", "gpu", "health", "image", "memory",
+    "description", "devices", "env", "gpu", "health", "health_policy", "image", "memory",
     "ports", "readonly_mounts", "secrets", "security", "volumes",
 )
-AGENT_KEYS = ("port", "health_port", "socket")
+AGENT_KEYS = ("port", "health_port", "socket", "health_policy")
+CONNECT_KEYS = ("agent", "strict", "request")
+# Mappings that merge key by key across defaults, overrides and the group.
+MERGED_KEYS = ("env", "security", "health", "health_policy")
 AGENT_SOCKETS = ("rep", "pub")
 GPU_KEYS = ("devices", "capabilities", "vram_mib")
 GPU_CAPABILITIES = ("compute", "compat32", "graphics", "utility", "video", "display", "all")
@@ -129,6 +137,22 @@ class Agent:
     port: Optional[int]  # None only while the inventory has a problem here
     health_port: Optional[int]
     socket: str = "rep"
+    # How this agent's health replies are judged (global, host, group and
+    # agent layers merged, the most specific winning key by key).
+    policy: HealthPolicy = field(default_factory=HealthPolicy)
+
+
+@dataclass(frozen=True)
+class ConnectRef:
+    """One connects_to entry: an agent, and how the link to it is checked."""
+
+    target: str  # "Agent" or "host/Agent"
+    strict: bool = False  # the link must answer a healthy status, not just answer
+    request: str = ""  # canonical JSON of the request sent, "" for the agent's policy request
+
+    @property
+    def request_object(self) -> Optional[Dict[str, Any]]:
+        return json.loads(self.request) if self.request else None
 
 
 @dataclass(frozen=True)
@@ -218,7 +242,7 @@ class Group:
     memory: Optional[str] = None  # normalized "<n>m" text for Podman
     memory_bytes: Optional[int] = None
     depends_on: Tuple[str, ...] = ()
-    connects_to: Tuple[str, ...] = ()
+    connects_to: Tuple[ConnectRef, ...] = ()
     env: Dict[str, str] = field(default_factory=dict)
     volumes: Tuple[Mount, ...] = ()
     readonly_mounts: Tuple[Mount, ...] = ()
@@ -391,7 +415,37 @@ def _bool(value: Any, problems: Problems, what: str, **where: str) -> Optional[b
 # Groups
 # ---------------------------------------------------------------------------
 
-def _parse_agents(raw: Any, problems: Problems, host: str, group: str) -> Dict[str, Agent]:
+def check_policy(spec: Any, problems: Problems, fix_suffix: str = "",
+                 **where: str) -> Dict[str, Any]:
+    """Validate a (merged) health policy mapping, recording located problems.
+
+    Returns the normalized values of its valid keys.
+    """
+    values, found = policy_problems(spec)
+    for fld, message, fix in found:
+        problems.add(message, fix + fix_suffix, field=fld, **where)
+    return values
+
+
+def _agent_policy(group_policy: Mapping[str, Any], raw: Any, problems: Problems,
+                  **where: str) -> HealthPolicy:
+    """The agent's policy: its own keys over the group's (which already
+    carry the host's and the global defaults)."""
+    if raw is None:
+        merged = dict(group_policy)
+        values, dummy = policy_problems(merged)  # reported once, for the group
+    else:
+        if not isinstance(raw, Mapping):
+            problems.add("health_policy must be a mapping", "write keys among request, healthy, "
+                         "degraded, required_keys", field="health_policy", **where)
+            raw = {}
+        merged = merge_policies(group_policy, raw)
+        values = check_policy(merged, problems, **where)
+    return HealthPolicy(**values)
+
+
+def _parse_agents(raw: Any, problems: Problems, host: str, group: str,
+                  group_policy: Mapping[str, Any]) -> Dict[str, Agent]:
     agents: Dict[str, Agent] = {}
     for name, spec in _mapping(raw, problems, "agents", host=host, group=group,
                                field="agents").items():
@@ -424,7 +478,9 @@ def _parse_agents(raw: Any, problems: Problems, host: str, group: str) -> Dict[s
             continue
         # Kept even with a bad port, so that references to it still resolve and
         # the one real problem is not followed by invented ones.
-        agents[name] = Agent(name=name, port=port, health_port=health_port, socket=socket)
+        policy = _agent_policy(group_policy, spec.get("health_policy"), problems, **where)
+        agents[name] = Agent(name=name, port=port, health_port=health_port, socket=socket,
+                             policy=policy)
     return agents
 
 
@@ -564,6 +620,47 @@ def _parse_secrets(raw: Any, problems: Problems, **where: str) -> Tuple[SecretRe
     return tuple(out)
 
 
+def _parse_connects_to(raw: Any, problems: Problems, **where: str) -> Tuple[ConnectRef, ...]:
+    """Entries are agent names ("Agent", "host/Agent") or mappings
+    {agent, strict, request} for links checked more closely."""
+    if raw is None:
+        return ()
+    if isinstance(raw, str) or not isinstance(raw, (list, tuple)):
+        problems.add("connects_to must be a list", "write it as a YAML list", field="connects_to",
+                     **where)
+        return ()
+    out = []
+    for item in raw:
+        spec = {"agent": item} if isinstance(item, str) else item
+        if not isinstance(spec, Mapping):
+            problems.add("connects_to entry %r is neither an agent name nor a mapping" % (item,),
+                         "write e.g. SystemDigitalTwin or {agent: UnifiedWebAgent, strict: true}",
+                         field="connects_to", **where)
+            continue
+        _check_keys(spec, CONNECT_KEYS, problems, "connects_to entry", **where)
+        target = spec.get("agent")
+        if not isinstance(target, str) or not target.strip():
+            problems.add("connects_to entry %r names no agent" % (dict(spec),),
+                         "add 'agent: <AgentName>'", field="connects_to", **where)
+            continue
+        strict = spec.get("strict", False)
+        if not isinstance(strict, bool):
+            problems.add("connects_to %s: strict must be true or false, not %r" % (target, strict),
+                         "", field="connects_to.strict", **where)
+            strict = False
+        request = spec.get("request")
+        text = ""
+        if request is not None:
+            if not isinstance(request, Mapping) or not request:
+                problems.add("connects_to %s: request must be a non-empty mapping" % target,
+                             "write e.g. request: {command: health_check}",
+                             field="connects_to.request", **where)
+            else:
+                text = json.dumps(dict(request), sort_keys=True)
+        out.append(ConnectRef(target=target.strip(), strict=strict, request=text))
+    return tuple(out)
+
+
 def _parse_health(raw: Any, defaults: Health, problems: Problems, **where: str) -> Health:
     if raw is False:
         return Health(cmd=None, enabled=False)
@@ -614,10 +711,10 @@ def _parse_security(raw: Any, defaults: Security, problems: Problems, **where: s
 
 
 def _merge_defaults(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Dict[str, Any]:
-    """Group values win; env, security and health merge key by key."""
+    """Group values win; env, security, health and health_policy merge key by key."""
     merged = dict(defaults)
     for key, value in raw.items():
-        if key in ("env", "security", "health") and isinstance(value, Mapping) \
+        if key in MERGED_KEYS and isinstance(value, Mapping) \
                 and isinstance(defaults.get(key), Mapping):
             both = dict(defaults[key])
             both.update(value)
@@ -644,7 +741,14 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
     spec = _merge_defaults(raw, defaults)
     group = Group(host=host, name=name)
     group.description = str(spec.get("description") or "")
-    group.agents = _parse_agents(spec.get("agents"), problems, host, name)
+    group_policy = spec.get("health_policy") or {}
+    if not isinstance(group_policy, Mapping):
+        problems.add("health_policy must be a mapping", "write keys among request, healthy, "
+                     "degraded, required_keys", field="health_policy", **where)
+        group_policy = {}
+    elif "health_policy" in raw:
+        check_policy(group_policy, problems, **where)
+    group.agents = _parse_agents(spec.get("agents"), problems, host, name, group_policy)
     group.ports = _parse_ports(spec.get("ports"), problems, host, name)
 
     build = spec.get("build")
@@ -684,8 +788,7 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
             group.memory, group.memory_bytes = mem
     group.depends_on = tuple(_string_list(spec.get("depends_on"), problems, "depends_on",
                                           field="depends_on", **where))
-    group.connects_to = tuple(_string_list(spec.get("connects_to"), problems, "connects_to",
-                                           field="connects_to", **where))
+    group.connects_to = _parse_connects_to(spec.get("connects_to"), problems, **where)
     env = _mapping(spec.get("env"), problems, "env", field="env", **where)
     for key, value in env.items():
         if not isinstance(key, str) or not ENV_NAME_RE.match(key):
@@ -811,6 +914,9 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
             continue
         _check_keys(layer, GROUP_KEYS, problems, var, host=name)
         defaults = _merge_defaults(layer, defaults)
+    if "health_policy" in defaults:
+        check_policy(defaults["health_policy"], problems,
+                     " (in ai_group_defaults or ai_host_group_defaults)", host=name)
     raw_groups = hostvars.get("ai_groups")
     if raw_groups is None:
         raw_groups = {}

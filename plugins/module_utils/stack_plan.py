@@ -104,7 +104,7 @@ class _HostRenderer:
             "group": group.name,
             "host": self.host.name,
             "agents": {a.name: {"port": a.port, "health_port": a.health_port,
-                                "socket": a.socket}
+                                "socket": a.socket, "health_policy": a.policy.as_dict()}
                        for a in sorted(group.agents.values(), key=lambda a: a.name)},
             "connects_to": sorted(lk.agent.name
                                   for lk in self.links_by_group.get(group.name, [])),
@@ -153,8 +153,9 @@ class _HostRenderer:
     def health_cmd(self, group: Group) -> str:
         if group.health.cmd:
             return group.health.cmd
-        targets = ["127.0.0.1:%d/health" % a.health_port for a in group.probed_agents]
-        return "python3 %s --timeout 3 %s" % (CONTAINER_PROBE, " ".join(targets))
+        # The probe reads each agent's health port and policy from the
+        # group's endpoint map: one source for systemd, Podman and verify.
+        return "python3 %s --timeout 3 --config %s" % (CONTAINER_PROBE, CONTAINER_CONFIG)
 
     def has_health(self, group: Group) -> bool:
         if not group.health.enabled:
@@ -342,13 +343,16 @@ class _HostRenderer:
                 "port": lk.agent.port,
                 "kind": "main" if lk.agent.socket == "rep" else "greeting",
                 "cross_host": lk.cross_host,
+                "policy": lk.agent.policy.as_dict(),
+                "strict": lk.strict,
+                "request": json.loads(lk.request) if lk.request else None,
             })
         health = []
         for gname in order:
             for agent in host.groups[gname].probed_agents:
                 health.append({"name": agent.name, "group": gname, "container": gname,
                                "address": "127.0.0.1", "port": agent.health_port,
-                               "kind": "health"})
+                               "kind": "health", "policy": agent.policy.as_dict()})
         gpu_units = [u for u in units if u["gpu"]]
         images: Dict[str, List[str]] = {}
         for u in units:

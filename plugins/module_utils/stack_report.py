@@ -13,11 +13,16 @@ playbook gathered on each host against the host's plan (``stack_plan``):
 * ``links``  ``zmq_check`` from inside each consuming container: every agent a
   group ``connects_to`` answers;
 * ``health`` ``zmq_check`` inside each container: every agent's health socket
-  answers ``ok``.
+  answers healthy.
 
-Every check ends ``passed``, ``failed`` or ``skipped`` (with the reason); a
-skipped check is never counted as passed.  :func:`render_markdown` and
-:func:`render_text` present the report; :func:`write_report` stores it.
+Every check ends ``passed``, ``degraded``, ``failed`` or ``skipped`` (with the
+reason); a skipped check is never counted as passed.  ``degraded`` is a link or
+health socket whose agent answered but said it is degraded (``zmq_check``'s
+verdict ``degraded``): it is listed and counted apart, and fails the report
+only with ``fail_on_degraded``.  A link that is not strict passes on any
+well-formed reply (verdict ``reachable``), with the agent's words shown.
+:func:`render_markdown` and :func:`render_text` present the report;
+:func:`write_report` stores it.
 """
 
 from __future__ import annotations
@@ -32,8 +37,12 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import judge_unit
 
 FORMAT_VERSION = 1
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-STATUSES = (PASSED, FAILED, SKIPPED)
+PASSED, DEGRADED, FAILED, SKIPPED = "passed", "degraded", "failed", "skipped"
+STATUSES = (PASSED, DEGRADED, FAILED, SKIPPED)
+# zmq_check's verdicts (besides "healthy" and "failing") that the report reads.
+VERDICT_DEGRADED, VERDICT_REACHABLE = "degraded", "reachable"
+# How many degraded agents the one-line verdict names before "+N more".
+VERDICT_NAMES = 5
 CHECKS = ("gpu", "cuda", "units", "links", "health")
 CHECK_TITLES = {"gpu": "GPU", "cuda": "CUDA", "units": "units", "links": "links",
                 "health": "health sockets"}
@@ -261,7 +270,7 @@ def _unit_items(plan: Mapping[str, Any], phase: Optional[Mapping[str, Any]]) -> 
 def _zmq_item(base: Item, phase: Optional[Mapping[str, Any]],
               by_container: Optional[Dict[str, Mapping[str, Any]]], entry: Mapping[str, Any]) -> Item:
     item = dict(base, status=SKIPPED, reason=NOT_CHECKED, cause="phase:links", failed_stage=None,
-                detail=None, rtt_ms=None, reply_status=None)
+                detail=None, rtt_ms=None, reply_status=None, verdict=None, message=None)
     if phase is None or by_container is None:
         return item
     container = str(entry.get("container"))
@@ -284,19 +293,34 @@ def _zmq_item(base: Item, phase: Optional[Mapping[str, Any]],
         item.update(status=FAILED, failed_stage=CONTAINER_STAGE,
                     reason="zmq_check returned no result for this endpoint")
         return item
-    item.update(rtt_ms=found.get("rtt_ms"), reply_status=(found.get("reply") or {}).get("status")
-                if isinstance(found.get("reply"), Mapping) else None)
+    reply = found.get("reply")
+    message = found.get("message")
+    item.update(rtt_ms=found.get("rtt_ms"),
+                reply_status=reply.get("status") if isinstance(reply, Mapping) else None,
+                verdict=found.get("verdict"), message=None if message in (None, "") else str(message))
+    message = item["message"]
+    rtt = _rtt_text(found.get("rtt_ms")) or "n/a"
     if found.get("ok"):
         if entry.get("kind") == "greeting":
             zmtp = found.get("zmtp") or {}
-            text = "ZMQ greeting from a %s socket" % (zmtp.get("socket_type") or "ZMQ")
+            item.update(status=PASSED,
+                        reason="ZMQ greeting from a %s socket" % (zmtp.get("socket_type") or "ZMQ"))
+        elif item["verdict"] == VERDICT_DEGRADED:
+            # Alive and serving, but the agent says it is degraded.
+            text = "status %s" % (item["reply_status"] or VERDICT_DEGRADED)
+            item.update(status=DEGRADED, reason="%s: %s" % (text, message) if message else text)
+        elif item["verdict"] == VERDICT_REACHABLE:
+            # A link that is not strict: any well-formed reply proves it.
+            text = "reachable, rtt median %s" % rtt
+            item.update(status=PASSED, reason="%s, replied: %s" % (text, message) if message else text)
         else:
-            text = "status %s, rtt median %s" % (item["reply_status"] or "ok",
-                                                 _rtt_text(found.get("rtt_ms")) or "n/a")
-        item.update(status=PASSED, reason=text)
+            item.update(status=PASSED, reason="status %s, rtt median %s" % (item["reply_status"] or "ok", rtt))
         return item
+    reason = str(found.get("reason") or "failed")
+    if message and message not in reason:
+        reason += "; replied: %s" % message
     item.update(status=FAILED, failed_stage=found.get("failed_stage") or "unknown",
-                reason=found.get("reason") or "failed", detail=found.get("detail"))
+                reason=reason, detail=found.get("detail"))
     return item
 
 
@@ -335,11 +359,11 @@ def _counts(items: Iterable[Item]) -> Dict[str, int]:
 
 
 def _worst(statuses: Iterable[str]) -> str:
+    """Failed, else degraded (an answer that needs a look), else skipped, else passed."""
     seen = set(statuses)
-    if FAILED in seen:
-        return FAILED
-    if SKIPPED in seen:
-        return SKIPPED
+    for status in (FAILED, DEGRADED, SKIPPED):
+        if status in seen:
+            return status
     return PASSED if seen else SKIPPED
 
 
@@ -383,8 +407,8 @@ def _cause_text(host: str, cause: str, items: Sequence[Item]) -> str:
 
 
 def _lines(host: str, items: Sequence[Item], status: str) -> List[str]:
-    """Problem (or skip) lines: one per check, or one per shared cause such as
-    a container in which the ZMQ checks could not run."""
+    """Problem (or skip, or degraded) lines: one per check, or one per shared
+    cause such as a container in which the ZMQ checks could not run."""
     order: List[Tuple[str, str]] = []
     causes: Dict[str, List[Item]] = {}
     for item in items:
@@ -399,7 +423,7 @@ def _lines(host: str, items: Sequence[Item], status: str) -> List[str]:
         elif status == FAILED:
             order.append(("line", _problem_text(host, item)))
         else:
-            order.append(("line", "%s: SKIPPED: %s" % (describe(host, item), item["reason"])))
+            order.append(("line", "%s: %s: %s" % (describe(host, item), status.upper(), item["reason"])))
     return [_cause_text(host, text, causes[text]) if kind == "cause" else text
             for kind, text in order]
 
@@ -424,8 +448,22 @@ def _group_summary(plan: Mapping[str, Any], items: Mapping[str, List[Item]]) -> 
             "restarts": unit_item.get("restarts") if unit_item else None,
             "cuda": cuda["status"] if cuda else None,
             "links": _counts(links), "health_sockets": _counts(health),
+            # The group's own agents that said they are degraded.
+            "degraded_agents": sorted({str(i["name"]) for i in health if i["status"] == DEGRADED}),
         }
     return groups
+
+
+def _degraded_agents(host: str, items: Iterable[Item]) -> List[str]:
+    """``host/agent`` of every agent that said it is degraded, where it runs:
+    a health socket's agent is on ``host``, a link's on its ``to_host``."""
+    names = set()
+    for item in items:
+        if item["status"] != DEGRADED:
+            continue
+        where = item.get("to_host") if item["check"] == "links" else host
+        names.add("%s/%s" % (where or host, item.get("name")))
+    return sorted(names)
 
 
 def _host_report(name: str, plan: Mapping[str, Any], host_results: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -458,6 +496,8 @@ def _host_report(name: str, plan: Mapping[str, Any], host_results: Optional[Mapp
         "health": health,
         "groups": _group_summary(plan, items),
         "problems": _lines(name, everything, FAILED),
+        "degraded": _lines(name, everything, DEGRADED),
+        "degraded_agents": _degraded_agents(name, everything),
         "skipped": _lines(name, everything, SKIPPED),
         "warnings": ["%s: %s" % (name, w) for w in warnings],
     }
@@ -472,7 +512,7 @@ def _timestamp(now: Optional[datetime]) -> datetime:
 
 def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[str, Any],
                  hosts: Optional[Sequence[str]] = None, now: Optional[datetime] = None,
-                 fail_on_skip: bool = False) -> Dict[str, Any]:
+                 fail_on_skip: bool = False, fail_on_degraded: bool = False) -> Dict[str, Any]:
     """Judge every host's results against its plan.
 
     ``plan_hosts``: host name -> that host's plan (``stack_plan``'s ``plan``).
@@ -482,11 +522,15 @@ def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[s
     that is missing, ``None`` or skipped was not checked in this run.
     ``hosts``: the hosts that were to be verified (default: every planned
     host); one of them without results was not verified, which is a problem.
-    With ``fail_on_skip``, skipped checks count as problems too.
+    With ``fail_on_skip``, skipped checks count as problems too; with
+    ``fail_on_degraded``, so do degraded links and health sockets (by
+    default they are listed under ``degraded`` and the report stays ok).
     """
     stamp = _timestamp(now)
     wanted = list(hosts) if hosts is not None else sorted(plan_hosts)
     problems: List[str] = []
+    degraded: List[str] = []
+    degraded_agents: List[str] = []
     skipped: List[str] = []
     warnings: List[str] = []
     host_reports: Dict[str, Any] = {}
@@ -497,6 +541,8 @@ def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[s
         report = _host_report(name, plan_hosts[name], results.get(name))
         host_reports[name] = report
         problems.extend(report["problems"])
+        degraded.extend(report["degraded"])
+        degraded_agents.extend(a for a in report["degraded_agents"] if a not in degraded_agents)
         skipped.extend(report["skipped"])
         warnings.extend(report["warnings"])
     for name in sorted(plan_hosts):
@@ -505,6 +551,8 @@ def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[s
     checks = {check: {s: sum(h["checks"][check][s] for h in host_reports.values()) for s in STATUSES}
               for check in CHECKS}
     counts = {s: sum(checks[c][s] for c in CHECKS) for s in STATUSES}
+    if fail_on_degraded:
+        problems.extend("%s (degraded agents count as problems)" % line for line in degraded)
     if fail_on_skip:
         problems.extend("%s (skipped checks count as problems)" % line for line in skipped)
     return {
@@ -513,9 +561,12 @@ def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[s
         "ok": not problems,
         "complete": not skipped,
         "fail_on_skip": bool(fail_on_skip),
+        "fail_on_degraded": bool(fail_on_degraded),
         "counts": counts,
         "checks": checks,
         "problems": problems,
+        "degraded": degraded,
+        "degraded_agents": sorted(degraded_agents),
         "skipped": skipped,
         "warnings": warnings,
         "hosts": host_reports,
@@ -530,14 +581,29 @@ def _topology(plan_hosts: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
             for name, plan in sorted(plan_hosts.items())}
 
 
+def _verdict_word(report: Mapping[str, Any]) -> str:
+    """``PASSED``, ``FAILED``, or ``PASSED with`` degraded agents and/or skipped checks."""
+    if not report["ok"]:
+        return "FAILED"
+    notes = []
+    if report["counts"].get(DEGRADED):
+        notes.append("degraded agents")
+    if not report["complete"]:
+        notes.append("skipped checks")
+    return "PASSED with %s" % " and ".join(notes) if notes else "PASSED"
+
+
 def verdict(report: Mapping[str, Any]) -> str:
-    """One line: the overall result and the counts."""
+    """One line: the overall result and the counts, naming the degraded agents."""
     counts = report["counts"]
-    word = "PASSED" if report["ok"] else "FAILED"
-    if report["ok"] and not report["complete"]:
-        word = "PASSED with skipped checks"
-    return "%s: %d passed, %d failed, %d skipped" % (
-        word, counts[PASSED], counts[FAILED], counts[SKIPPED])
+    text = "%s: %d passed" % (_verdict_word(report), counts[PASSED])
+    if counts.get(DEGRADED):
+        names = list(report.get("degraded_agents") or [])
+        shown = ", ".join(names[:VERDICT_NAMES])
+        if len(names) > VERDICT_NAMES:
+            shown += ", +%d more" % (len(names) - VERDICT_NAMES)
+        text += ", %d degraded" % counts[DEGRADED] + (" (%s)" % shown if shown else "")
+    return text + ", %d failed, %d skipped" % (counts[FAILED], counts[SKIPPED])
 
 
 # --------------------------------------------------------------------------
@@ -545,13 +611,31 @@ def verdict(report: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------
 
 def _ratio(counts: Mapping[str, int]) -> str:
+    """Passed out of all, and how many of the rest are degraded."""
     total = sum(counts.values())
     if not total:
         return "-"
     text = "%d/%d" % (counts[PASSED], total)
     if counts[SKIPPED] == total:
         return "skipped"
+    if counts.get(DEGRADED):
+        text += ", %d degraded" % counts[DEGRADED]
     return text
+
+
+def _answer_text(item: Mapping[str, Any]) -> str:
+    """What a link or health socket answered, for passed and degraded ones:
+    the round trip, and the agent's words when it was degraded or replied
+    something else than a health answer (a ``reachable`` link)."""
+    text = _rtt_text(item.get("rtt_ms"))
+    said = item.get("message")
+    if item["status"] == DEGRADED:
+        said = "degraded" + (": %s" % said if said else "")
+    elif item.get("verdict") == VERDICT_REACHABLE and said:
+        said = "replied: %s" % said
+    else:
+        said = None
+    return ", ".join(t for t in (text, said) if t)
 
 
 def _unit_state(group: Mapping[str, Any]) -> str:
@@ -560,10 +644,12 @@ def _unit_state(group: Mapping[str, Any]) -> str:
     return "%s/%s" % (group["active_state"], group["sub_state"] or "?")
 
 
+TEXT_WIDTHS = (26, 20, 10, 8, 8, 7, 7)
+
+
 def render_text(report: Mapping[str, Any]) -> List[str]:
     """A readable table for the terminal, one string per line."""
     lines = ["AI system verification %s -- %s" % (report["generated_at"], verdict(report))]
-    row = "  %-26s %-20s %-10s %-8s %-8s %-7s %-7s %s"
     # HEALTH: the container's health check; SOCKETS: the agents' health sockets.
     for name, host in report["hosts"].items():
         head = "%s (%s): %s" % (name, host["lan_address"], host["status"].upper())
@@ -575,24 +661,31 @@ def render_text(report: Mapping[str, Any]) -> List[str]:
         gpu = host["gpu"]
         if gpu:
             lines.append("  GPU: %s -- %s" % (gpu["status"], gpu["reason"]))
-        lines.append(row % ("GROUP", "UNIT", "HEALTH", "RESTARTS", "CUDA", "LINKS", "SOCKETS", "RESULT"))
-        for gname, group in host["groups"].items():
-            lines.append(row % (
-                gname, _unit_state(group), group["health"] or "-",
-                "-" if group["restarts"] is None else group["restarts"],
-                group["cuda"] or "-", _ratio(group["links"]), _ratio(group["health_sockets"]),
-                group["status"]))
+        rows = [("GROUP", "UNIT", "HEALTH", "RESTARTS", "CUDA", "LINKS", "SOCKETS", "RESULT")]
+        rows += [(gname, _unit_state(group), group["health"] or "-",
+                  "-" if group["restarts"] is None else str(group["restarts"]),
+                  group["cuda"] or "-", _ratio(group["links"]), _ratio(group["health_sockets"]),
+                  group["status"]) for gname, group in host["groups"].items()]
+        # Columns as wide as their widest cell (e.g. "4/5, 1 degraded"), at least TEXT_WIDTHS.
+        widths = [max([width] + [len(r[i]) for r in rows]) for i, width in enumerate(TEXT_WIDTHS)]
+        lines.extend("  " + " ".join(cell.ljust(width) for cell, width in zip(r, widths)) + " " + r[-1]
+                     for r in rows)
         broken = [i for i in host["links"] if i["status"] == FAILED]
+        degraded = [i for i in host["links"] if i["status"] == DEGRADED]
         remote = [i for i in host["links"] if i["cross_host"]]
         if remote:
             lines.append("  links to other hosts:")
             for item in remote:
+                answer = _answer_text(item) if item["status"] in (PASSED, DEGRADED) else ""
                 lines.append("    %-26s -> %s/%s %s:%s  %s" % (
                     item["from_group"], item["to_host"], item["name"], item["address"], item["port"],
-                    _rtt_text(item.get("rtt_ms")) or item["status"]))
+                    answer or item["status"]))
         if broken:
             lines.append("  broken links: %d" % len(broken))
-    for title, key in (("Problems", "problems"), ("Skipped", "skipped"), ("Warnings", "warnings")):
+        if degraded:
+            lines.append("  links to degraded agents: %d" % len(degraded))
+    for title, key in (("Problems", "problems"), ("Degraded", "degraded"), ("Skipped", "skipped"),
+                       ("Warnings", "warnings")):
         if report[key]:
             lines.append("%s (%d):" % (title, len(report[key])))
             lines.extend("  - %s" % line for line in report[key])
@@ -619,6 +712,8 @@ def _mermaid_text(text: str) -> str:
 
 STATUS_STYLE = {
     PASSED: "fill:#dcfce7,stroke:#16a34a,color:#14532d",
+    # Amber/orange: answered, but degraded (apart from the yellow of skipped).
+    DEGRADED: "fill:#ffedd5,stroke:#ea580c,color:#7c2d12",
     FAILED: "fill:#fee2e2,stroke:#dc2626,color:#7f1d1d",
     SKIPPED: "fill:#fef9c3,stroke:#ca8a04,color:#713f12",
     "unknown": "fill:#f3f4f6,stroke:#9ca3af,color:#374151",
@@ -627,8 +722,8 @@ STATUS_STYLE = {
 
 def render_mermaid(report: Mapping[str, Any]) -> List[str]:
     """``flowchart LR``: a subgraph per host, a node per group, an edge per link
-    (solid with the agent and round trip; dotted and red when broken; dotted
-    when not checked)."""
+    (solid with the agent and round trip, orange when the agent is degraded;
+    dotted and red when broken; dotted when not checked)."""
     lines = ["flowchart LR"]
     ids: Dict[Tuple[str, str], str] = {}
     classes: Dict[str, List[str]] = {}
@@ -649,10 +744,13 @@ def render_mermaid(report: Mapping[str, Any]) -> List[str]:
             if group and group["active_state"]:
                 label += "<br/>%s" % _mermaid_text(
                     group["active_state"] + (", " + group["health"] if group["health"] else ""))
+            if group and group.get("degraded_agents"):
+                label += "<br/>%s" % _mermaid_text("degraded: " + " ".join(group["degraded_agents"]))
             lines.append('    %s["%s"]' % (node, label))
             classes.setdefault(status, []).append(node)
         lines.append("  end")
     broken: List[str] = []
+    degraded: List[str] = []
     unchecked: List[str] = []
     count = 0
     for hname, host in report["hosts"].items():
@@ -662,8 +760,13 @@ def render_mermaid(report: Mapping[str, Any]) -> List[str]:
             if not source or not target:
                 continue
             agent = _mermaid_text(item["name"])
-            if item["status"] == PASSED:
+            if item["status"] in (PASSED, DEGRADED):
                 rtt = _rtt_text(item.get("rtt_ms")) or ("ZMTP" if item["kind"] == "greeting" else "ok")
+                if item["status"] == DEGRADED:
+                    rtt += " degraded"
+                    degraded.append(str(count))
+                elif item.get("verdict") == VERDICT_REACHABLE:
+                    rtt += " reachable"
                 lines.append('  %s -->|"%s %s"| %s' % (source, agent, _mermaid_text(rtt), target))
             elif item["status"] == FAILED:
                 why = "%s: %s" % (item["failed_stage"], item["reason"]) if item.get("failed_stage") \
@@ -676,12 +779,14 @@ def render_mermaid(report: Mapping[str, Any]) -> List[str]:
                 lines.append('  %s -.->|"not checked %s"| %s' % (source, agent, target))
                 unchecked.append(str(count))
             count += 1
-    for status in (PASSED, FAILED, SKIPPED, "unknown"):
+    for status in (PASSED, DEGRADED, FAILED, SKIPPED, "unknown"):
         if classes.get(status):
             lines.append("  classDef %s %s" % (status, STATUS_STYLE[status]))
             lines.append("  class %s %s" % (",".join(classes[status]), status))
     if broken:
         lines.append("  linkStyle %s stroke:#dc2626,stroke-width:2px,color:#dc2626" % ",".join(broken))
+    if degraded:
+        lines.append("  linkStyle %s stroke:#ea580c,stroke-width:2px,color:#c2410c" % ",".join(degraded))
     if unchecked:
         lines.append("  linkStyle %s stroke:#ca8a04" % ",".join(unchecked))
     return lines
@@ -694,14 +799,30 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:
 
 
 def _status_cell(status: Optional[str]) -> str:
-    return {PASSED: "passed", FAILED: "**FAILED**", SKIPPED: "SKIPPED"}.get(status or "", "-")
+    return {PASSED: "passed", DEGRADED: "DEGRADED", FAILED: "**FAILED**",
+            SKIPPED: "SKIPPED"}.get(status or "", "-")
+
+
+def _zmq_reason(item: Mapping[str, Any]) -> Optional[str]:
+    """The Reason cell of a link or health socket: why it did not pass, or
+    what a reachable link's agent replied."""
+    if item["status"] == PASSED:
+        if item.get("verdict") == VERDICT_REACHABLE and item.get("message"):
+            return "replied: %s" % item["message"]
+        return None
+    if item["status"] == DEGRADED:
+        return item["reason"]
+    return _join(item["reason"], item.get("detail"))
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """The whole report as Markdown: verdict, per-host summary, problems,
     the Mermaid topology, then per host its GPU, groups, CUDA, links and
     health sockets."""
-    out = ["# AI system verification: %s" % ("PASSED" if report["ok"] else "FAILED"), "",
+    word = "FAILED"
+    if report["ok"]:
+        word = "PASSED with degraded agents" if report["counts"].get(DEGRADED) else "PASSED"
+    out = ["# AI system verification: %s" % word, "",
            "Generated %s. %s." % (report["generated_at"], verdict(report)), ""]
     rows = []
     for name, host in report["hosts"].items():
@@ -712,13 +833,16 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                      _ratio(host["checks"]["links"]), _ratio(host["checks"]["health"]),
                      _status_cell(host["status"])])
     out += _table(["Host", "Verified", "GPU", "CUDA", "Units", "Links", "Health sockets", "Result"], rows)
-    for title, key in (("Problems", "problems"), ("Skipped", "skipped"), ("Warnings", "warnings")):
+    for title, key in (("Problems", "problems"), ("Degraded", "degraded"), ("Skipped", "skipped"),
+                       ("Warnings", "warnings")):
         if report[key]:
             out += ["", "## %s" % title, ""]
             out += ["- %s" % " ".join(line.split()) for line in report[key]]
     out += ["", "## Topology", "",
-            "Solid edges: the link answered (agent, median round trip). Dotted: broken "
-            "(the stage that failed) or not checked.", "", "```mermaid"]
+            "Solid edges: the link answered (agent, median round trip; `reachable` when the agent "
+            "answered the health request with something else, orange and `degraded` when it said it "
+            "is degraded). Dotted: broken (the stage that failed) or not checked. Orange groups run "
+            "a degraded agent or link to one.", "", "```mermaid"]
     out += render_mermaid(report)
     out += ["```"]
     for name, host in report["hosts"].items():
@@ -756,15 +880,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
                            "Failed stage", "Reason"],
                           [[i["from_group"], i["name"], "%s/%s" % (i["to_host"], i["to_group"]),
                             "%s:%s" % (i["address"], i["port"]), i["kind"], _status_cell(i["status"]),
-                            _rtt_text(i.get("rtt_ms")), i.get("failed_stage"),
-                            None if i["status"] == PASSED else _join(i["reason"], i.get("detail"))]
+                            _rtt_text(i.get("rtt_ms")), i.get("failed_stage"), _zmq_reason(i)]
                            for i in host["links"]])
         if host["health"]:
             out += ["", "### Health sockets", ""]
             out += _table(["Group", "Agent", "Port", "Result", "RTT median", "Failed stage", "Reason"],
                           [[i["group"], i["name"], i["port"], _status_cell(i["status"]),
-                            _rtt_text(i.get("rtt_ms")), i.get("failed_stage"),
-                            None if i["status"] == PASSED else _join(i["reason"], i.get("detail"))]
+                            _rtt_text(i.get("rtt_ms")), i.get("failed_stage"), _zmq_reason(i)]
                            for i in host["health"]])
     return "\n".join(out) + "\n"
 

@@ -27,6 +27,8 @@ class Link:
     host: str
     group: str
     agent: Agent
+    strict: bool = False  # must answer a healthy status, not only answer
+    request: str = ""  # canonical JSON sent instead of the agent's policy request
 
     @property
     def cross_host(self) -> bool:
@@ -185,7 +187,8 @@ def resolve_links(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
     links: List[Link] = []
     for hname in sorted(hosts):
         for gname, group in hosts[hname].groups.items():
-            for ref in group.connects_to:
+            for connect in group.connects_to:
+                ref = connect.target
                 where = dict(host=hname, group=gname, field="connects_to")
                 target_host: Optional[str] = None
                 name = ref
@@ -213,7 +216,8 @@ def resolve_links(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
                 thost, tgroup, agent = found[0]
                 if thost == hname and tgroup == gname:
                     continue  # an agent talking to its own group needs no plumbing
-                links.append(Link(hname, gname, thost, tgroup, agent))
+                links.append(Link(hname, gname, thost, tgroup, agent,
+                                  strict=connect.strict, request=connect.request))
     return links
 
 

@@ -4,16 +4,21 @@
 """ZMQ-native health checks for the agents' REP sockets.
 
 Every agent binds a ZMQ REP socket on its main port and another on its health
-port.  Both answer ``{"action": "health_check"}`` with a JSON object carrying
-``status``, ``ready``, ``initialized``, ``message``, ``timestamp``, ``uptime``
-and ``active_threads``.
+port.  What they answer varies (see ``docs/zmq_check.md``): BaseAgent says
+``"ok"`` and, once its ready key lapses, ``"degraded"``; MemoryClient and
+KnowledgeBase say ``"HEALTHY"`` with other keys; some main sockets answer the
+health request with ``{"status": "error", "error": "Unknown action: ..."}``.
+A :class:`HealthPolicy` per agent says which statuses are healthy, which are
+degraded and which keys a reply must carry, and :func:`judge_reply` is the one
+judgement every caller uses.
 
 This file is deliberately self-contained (standard library and pyzmq only, no
 Ansible imports, Python 3.8+) because it is used in three ways:
 
 * imported by the ``ai_system.containers.zmq_check`` module;
-* copied into images and run as ``python3 zmq_health.py HOST:PORT/health`` as
-  the container HEALTHCHECK;
+* mounted into every container and run as its HEALTHCHECK,
+  ``python3 zmq_health.py --config /etc/ai-system/endpoints.json``, which
+  probes the group's agents with their own policies;
 * executed inside a container's network namespace through
   ``podman exec -i CONTAINER python3 -c SOURCE --stdin-json``.
 
@@ -26,9 +31,13 @@ Each endpoint is checked in stages, stopping at the first one that fails:
              security mechanism (and, for NULL security, its socket type);
              endpoints of kind ``greeting`` (non-REP sockets such as PUB)
              stop here;
-``reply``    send the JSON request on a fresh REQ socket per attempt and parse
-             the JSON reply;
-``status``   the reply's ``status`` must equal the expected value.
+``reply``    send the endpoint's request on a fresh REQ socket per attempt
+             and parse the reply, which must be one JSON object; a link
+             (``main``, not ``strict``) passes here as ``reachable``: a live
+             REP peer parsed the request and answered;
+``status``   health sockets (and strict links) judge the reply with the
+             policy: ``healthy`` or ``degraded`` pass, anything else fails
+             quoting the agent's own message.
 
 All endpoints are checked concurrently, each with its own timeout, so a batch
 of endpoints that all time out costs about one timeout.
@@ -65,7 +74,13 @@ __all__ = [
     "HAS_ZMQ",
     "KINDS",
     "MAX_WORKERS",
-    "REPLY_KEYS",
+    "VERDICTS",
+    "HealthPolicy",
+    "PolicyError",
+    "judge_reply",
+    "merge_policies",
+    "normalize_policy",
+    "policy_problems",
     "STAGES",
     "ZMQ_IMPORT_ERROR",
     "Endpoint",
@@ -84,25 +99,8 @@ STAGES: Tuple[str, ...] = ("resolve", "tcp", "zmtp", "reply", "status")
 KINDS: Tuple[str, ...] = ("main", "health", "greeting")
 DEFAULT_TIMEOUT = 3.0
 DEFAULT_ATTEMPTS = 3
-DEFAULT_EXPECT_STATUS = "ok"
 #: Upper bound on worker threads; endpoints beyond it are checked in waves.
 MAX_WORKERS = 128
-#: Keys every healthy reply carries (the agents' health protocol).
-REPLY_KEYS: Tuple[str, ...] = (
-    "status",
-    "ready",
-    "initialized",
-    "message",
-    "timestamp",
-    "uptime",
-    "active_threads",
-)
-#: Both the health port and the main port answer this request.
-REQUESTS: Dict[str, Dict[str, str]] = {
-    "main": {"action": "health_check"},
-    "health": {"action": "health_check"},
-}
-
 # ZMTP 3.x greeting: signature (10 bytes), version (2), mechanism (20),
 # as-server (1), filler (31).  libzmq sends the signature on connect, its
 # major version once it has our signature, and the rest once it has our
@@ -117,10 +115,226 @@ _Z85_KEY_LENGTH = 40
 _Z85_ALPHABET = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
 
 
-class Endpoint:
-    """One ZMQ link to check; build it with :func:`normalize_endpoint`."""
+# --------------------------------------------------------------------------
+# Health policy: what an agent's reply means
+# --------------------------------------------------------------------------
 
-    __slots__ = ("name", "address", "port", "kind", "expect_status", "server_key", "group")
+#: What a reply is judged to be.  ``reachable`` is a link (not strict) whose
+#: peer gave a well-formed reply that says nothing about its health, such as
+#: ``{"status": "error", "error": "Unknown action: health_check"}``.
+HEALTHY, DEGRADED, FAILING, REACHABLE = "healthy", "degraded", "failing", "reachable"
+VERDICTS: Tuple[str, ...] = (HEALTHY, DEGRADED, FAILING, REACHABLE)
+POLICY_KEYS: Tuple[str, ...] = ("request", "healthy", "degraded", "required_keys")
+DEFAULT_REQUEST: Dict[str, Any] = {"action": "health_check"}
+DEFAULT_HEALTHY: Tuple[str, ...] = ("ok", "healthy")
+DEFAULT_DEGRADED: Tuple[str, ...] = ("degraded",)
+DEFAULT_REQUIRED_KEYS: Tuple[str, ...] = ("status",)
+#: Keys of an agent's reply that carry its own words, in order of preference.
+MESSAGE_KEYS: Tuple[str, ...] = ("message", "error")
+
+
+class PolicyError(ValueError):
+    """A health policy is malformed; ``problems`` holds (field, message, fix) triples."""
+
+    def __init__(self, problems: Sequence[Tuple[str, str, str]]) -> None:
+        super().__init__("; ".join("%s: %s" % (fld, msg) for fld, msg, _fix in problems))
+        self.problems = list(problems)
+
+
+class HealthPolicy:
+    """How one agent's health reply is judged.
+
+    ``request`` is sent to the health port (and, unless a link says otherwise,
+    to the main port); a reply must carry ``required_keys``; its ``status`` is
+    healthy when it is one of ``healthy`` and degraded when it is one of
+    ``degraded`` (both compared case-insensitively); anything else fails.
+    Build one with :func:`normalize_policy`.
+    """
+
+    __slots__ = ("request", "healthy", "degraded", "required_keys")
+
+    def __init__(
+        self,
+        request: Optional[Mapping[str, Any]] = None,
+        healthy: Sequence[str] = DEFAULT_HEALTHY,
+        degraded: Sequence[str] = DEFAULT_DEGRADED,
+        required_keys: Sequence[str] = DEFAULT_REQUIRED_KEYS,
+    ) -> None:
+        self.request = dict(DEFAULT_REQUEST if request is None else request)
+        self.healthy = tuple(s.lower() for s in healthy)
+        self.degraded = tuple(s.lower() for s in degraded)
+        self.required_keys = tuple(required_keys)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {
+            "request": dict(self.request),
+            "healthy": list(self.healthy),
+            "degraded": list(self.degraded),
+            "required_keys": list(self.required_keys),
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, HealthPolicy) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.as_dict(), sort_keys=True))
+
+    def __repr__(self) -> str:
+        return "HealthPolicy(%r)" % (self.as_dict(),)
+
+
+def _status_list(value: Any, key: str, problems: List[Tuple[str, str, str]]) -> Optional[Tuple[str, ...]]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        problems.append((key, "must be a list of statuses", "write e.g. %s: [ok, healthy]" % key))
+        return None
+    out: List[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            problems.append((key, "entry %r is not a non-empty status text" % (item,), "write each status as text"))
+            return None
+        if item.strip().lower() not in out:
+            out.append(item.strip().lower())
+    if not out:
+        example = "[ok, healthy]" if key == "healthy" else "[degraded]"
+        problems.append((key, "is empty", "list at least one status, e.g. %s" % example))
+        return None
+    return tuple(out)
+
+
+def policy_problems(spec: Any) -> Tuple[Dict[str, Any], List[Tuple[str, str, str]]]:
+    """Check a (merged) policy mapping; return its normalized values and every problem.
+
+    Each problem is ``(field, message, fix)`` with ``field`` such as
+    ``health_policy.degraded``.  Keys left out are not filled in here.
+    """
+    problems: List[Tuple[str, str, str]] = []
+    values: Dict[str, Any] = {}
+    if spec is None:
+        return values, problems
+    if not isinstance(spec, Mapping):
+        problems.append(("health_policy", "must be a mapping", "write keys among %s" % ", ".join(POLICY_KEYS)))
+        return values, problems
+    for key in spec:
+        if key not in POLICY_KEYS:
+            problems.append(
+                ("health_policy.%s" % key, "unknown key '%s' in health_policy" % key, "allowed keys: %s" % ", ".join(POLICY_KEYS))
+            )
+    if "request" in spec:
+        request = spec["request"]
+        if not isinstance(request, Mapping) or not request:
+            problems.append(
+                ("health_policy.request", "must be a non-empty mapping (the JSON object sent)", 'write e.g. request: {action: health_check}')
+            )
+        else:
+            try:
+                values["request"] = json.loads(json.dumps(dict(request)))
+            except (TypeError, ValueError) as exc:
+                problems.append(("health_policy.request", "is not JSON-serializable: %s" % exc, "use text, numbers and lists"))
+    for key in ("healthy", "degraded"):
+        if key in spec:
+            parsed = _status_list(spec[key], key, problems)
+            if parsed is not None:
+                values[key] = parsed
+    if "required_keys" in spec:
+        keys = spec["required_keys"]
+        if isinstance(keys, str):
+            keys = [keys]
+        if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) and k for k in keys):
+            problems.append(("health_policy.required_keys", "must be a list of key names", "write e.g. [status]"))
+        elif "status" not in keys:
+            problems.append(
+                ("health_policy.required_keys", "must include 'status': the verdict is read from it", "write e.g. [status, ready]")
+            )
+        else:
+            values["required_keys"] = tuple(dict.fromkeys(keys))
+    for i, (fld, msg, fix) in enumerate(problems):
+        if not fld.startswith("health_policy"):
+            fld = "health_policy.%s" % fld
+        if not msg.startswith("unknown key"):
+            msg = "%s %s" % (fld, msg)
+        problems[i] = (fld, msg, fix)
+    healthy = values.get("healthy", DEFAULT_HEALTHY if "healthy" not in spec else None)
+    degraded = values.get("degraded", DEFAULT_DEGRADED if "degraded" not in spec else None)
+    if healthy is not None and degraded is not None:
+        both = sorted(set(healthy) & set(degraded))
+        if both:
+            problems.append(
+                (
+                    "health_policy.degraded",
+                    "lists %s, which healthy lists too" % ", ".join(repr(s) for s in both),
+                    "list each status in one of healthy and degraded",
+                )
+            )
+    return values, problems
+
+
+def normalize_policy(spec: Any = None) -> HealthPolicy:
+    """A :class:`HealthPolicy` from a mapping (missing keys take the defaults).
+
+    Raises :class:`PolicyError` naming every bad field.
+    """
+    if isinstance(spec, HealthPolicy):
+        return spec
+    values, problems = policy_problems(spec)
+    if problems:
+        raise PolicyError(problems)
+    return HealthPolicy(**values)
+
+
+def merge_policies(*layers: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """Merge policy mappings key by key, the last (most specific) winning."""
+    merged: Dict[str, Any] = {}
+    for layer in layers:
+        if isinstance(layer, Mapping):
+            merged.update(layer)
+    return merged
+
+
+def reply_message(reply: Mapping[str, Any]) -> Optional[str]:
+    """The agent's own words in a reply (its ``message`` or ``error``)."""
+    for key in MESSAGE_KEYS:
+        value = reply.get(key)
+        if value not in (None, ""):
+            return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return None
+
+
+def judge_reply(reply: Mapping[str, Any], policy: HealthPolicy) -> Tuple[str, Optional[str]]:
+    """The one health judgement: ``(verdict, why)`` for a parsed JSON reply.
+
+    ``verdict`` is ``healthy``, ``degraded`` or ``failing``; ``why`` is
+    ``None`` when healthy, else a short reason quoting the agent's message.
+    The container health probe, ``zmq_check``, the deploy's health wait (it
+    reads the probe's result through Podman) and verify all judge through here.
+    """
+    missing = [key for key in policy.required_keys if key not in reply]
+    if missing:
+        return FAILING, "reply lacks %s (keys: %s)" % (", ".join(missing), ", ".join(sorted(reply)) or "none")
+    status = reply.get("status")
+    if isinstance(status, str) and status.lower() in policy.healthy:
+        return HEALTHY, None
+    message = reply_message(reply)
+    said = "status %s" % (json.dumps(status),)
+    if message:
+        said += ": %s" % message
+    if isinstance(status, str) and status.lower() in policy.degraded:
+        return DEGRADED, said
+    return FAILING, said
+
+
+class Endpoint:
+    """One ZMQ link to check; build it with :func:`normalize_endpoint`.
+
+    ``policy`` judges the reply.  A ``health`` endpoint is always judged by
+    it; a ``main`` endpoint only when ``strict``: otherwise any well-formed
+    reply proves the link (an agent's main socket may answer the health
+    request with "Unknown action").  ``request`` overrides the policy's
+    request for this endpoint.
+    """
+
+    __slots__ = ("name", "address", "port", "kind", "policy", "strict", "request", "server_key", "group")
 
     def __init__(
         self,
@@ -128,7 +342,9 @@ class Endpoint:
         port: int,
         kind: str = "main",
         name: Optional[str] = None,
-        expect_status: str = DEFAULT_EXPECT_STATUS,
+        policy: Optional[HealthPolicy] = None,
+        strict: bool = False,
+        request: Optional[Mapping[str, Any]] = None,
         server_key: Optional[str] = None,
         group: Optional[str] = None,
     ) -> None:
@@ -136,12 +352,20 @@ class Endpoint:
         self.port = port
         self.kind = kind
         self.name = name or _hostport(address, port)
-        self.expect_status = expect_status
+        self.policy = policy or HealthPolicy()
+        self.strict = strict or kind == "health"
+        self.request = dict(request) if request else None
         self.server_key = server_key
         self.group = group
 
+    @property
+    def payload(self) -> bytes:
+        return json.dumps(self.request or self.policy.request, sort_keys=True).encode("utf-8")
+
     def as_dict(self) -> Dict[str, Any]:
-        return {slot: getattr(self, slot) for slot in self.__slots__}
+        out = {slot: getattr(self, slot) for slot in self.__slots__}
+        out["policy"] = self.policy.as_dict()
+        return out
 
     def __repr__(self) -> str:
         return "Endpoint(%r)" % (self.as_dict(),)
@@ -177,7 +401,8 @@ def normalize_endpoint(spec: Mapping[str, Any]) -> Endpoint:
     """Validate one endpoint mapping and return an :class:`Endpoint`.
 
     Accepted keys: ``address`` and ``port`` (required), ``name``, ``kind``
-    (``main``/``health``), ``expect_status``, ``server_key``, ``group``.
+    (``main``/``health``/``greeting``), ``policy`` (a health policy mapping),
+    ``strict``, ``request``, ``server_key``, ``group``.
     Keys whose value is ``None`` take their defaults.  Raises ``ValueError``.
     """
     if not isinstance(spec, Mapping):
@@ -204,7 +429,16 @@ def normalize_endpoint(spec: Mapping[str, Any]) -> Endpoint:
     kind = spec.get("kind") or "main"
     if kind not in KINDS:
         raise ValueError("endpoint %s: kind must be one of %s, got %r" % (address, ", ".join(KINDS), kind))
-    expect_status = spec.get("expect_status") or DEFAULT_EXPECT_STATUS
+    try:
+        policy = normalize_policy(spec.get("policy"))
+    except PolicyError as exc:
+        raise ValueError("endpoint %s: %s" % (address, exc))
+    request = spec.get("request") or None
+    if request is not None and not isinstance(request, Mapping):
+        raise ValueError("endpoint %s: request must be a mapping (the JSON object sent)" % address)
+    strict = spec.get("strict") or False
+    if not isinstance(strict, bool):
+        raise ValueError("endpoint %s: strict must be true or false" % address)
     server_key = spec.get("server_key") or None
     if server_key is not None:
         if not isinstance(server_key, str):
@@ -217,7 +451,9 @@ def normalize_endpoint(spec: Mapping[str, Any]) -> Endpoint:
         port=port,
         kind=kind,
         name=str(name) if name else None,
-        expect_status=str(expect_status),
+        policy=policy,
+        strict=strict,
+        request=request,
         server_key=server_key,
         group=str(group) if group else None,
     )
@@ -469,8 +705,10 @@ def _exchange_greeting(sock: socket.socket, timeout: float, mechanism: str) -> D
     Returns ``{"version": "3.1", "mechanism": "NULL", "as_server": False,
     "socket_type": "REP"}``; fields the peer did not send in time are
     ``None`` (``socket_type`` is only learnt from NULL-mechanism peers).
-    Fails with "not a ZMQ peer" when the peer sends nothing or something
-    other than a ZMTP signature, with "security mismatch" when its mechanism
+    Fails with "timed out" when the peer sends nothing in time (a frozen
+    agent, a black hole), "connection closed" when it hangs up without a
+    word, "not a ZMQ peer" only when it sends bytes that are not a ZMTP
+    greeting, with "security mismatch" when its mechanism
     differs from ours (``CURVE`` with a ``server_key``, else ``NULL``), and
     with "handshake refused" when it answers our greeting with an ERROR.
     """
@@ -487,12 +725,12 @@ def _exchange_greeting(sock: socket.socket, timeout: float, mechanism: str) -> D
     data, stopped = _read_greeting(sock, deadline)
     if not data:
         if stopped == "timeout":
-            detail = "no greeting within %gs" % timeout
-        elif stopped == "closed":
-            detail = "peer closed the connection without a greeting"
-        else:
-            detail = "%s before a greeting" % stopped
-        raise _StageError("zmtp", "not a ZMQ peer", detail)
+            # Silence is not proof of a non-ZMQ peer: a frozen (paused) agent
+            # or a black hole that accepts TCP says nothing either.
+            raise _StageError("zmtp", "timed out", "no greeting within %gs" % timeout)
+        if stopped == "closed":
+            raise _StageError("zmtp", "connection closed", "peer closed the connection without a greeting")
+        raise _StageError("zmtp", stopped, "before a greeting arrived")
     if data[0] != 0xFF:
         raise _StageError("zmtp", "not a ZMQ peer", "peer sent %s" % _preview(data))
     if len(data) < 10:
@@ -526,11 +764,11 @@ def _zmq_url(family: int, sockaddr: Tuple[Any, ...]) -> str:
     return "tcp://%s:%d" % (sockaddr[0], sockaddr[1])
 
 
-def _validate_reply(raw: List[bytes], expect_status: str) -> Dict[str, Any]:
-    """Parse one reply; raise a ``reply`` stage error when it is malformed.
+def _parse_reply(raw: List[bytes]) -> Dict[str, Any]:
+    """Parse one reply; raise a ``reply`` stage error unless it is one JSON object.
 
-    The ``status`` key is always required; the other protocol keys only when
-    the status is the expected one (an error reply may carry just a message).
+    A well-formed reply is all a link needs: whatever it says, a live REP
+    peer parsed the request and answered.
     """
     if len(raw) != 1:
         raise _StageError("reply", "wrong reply: %d frames, expected 1" % len(raw))
@@ -540,13 +778,50 @@ def _validate_reply(raw: List[bytes], expect_status: str) -> Dict[str, Any]:
         raise _StageError("reply", "wrong reply: not JSON", "reply was %s" % _preview(raw[0], 60))
     if not isinstance(reply, dict):
         raise _StageError("reply", "wrong reply: not a JSON object", "reply was %s" % _preview(raw[0], 60))
-    if "status" not in reply:
-        raise _StageError("reply", "wrong reply: missing keys: status", "reply keys: %s" % ", ".join(sorted(reply)))
-    if reply.get("status") == expect_status:
-        missing = [key for key in REPLY_KEYS if key not in reply]
-        if missing:
-            raise _StageError("reply", "wrong reply: missing keys: %s" % ", ".join(missing))
     return reply
+
+
+#: Monitor events that tell why a CURVE handshake did not complete.
+_HANDSHAKE_EVENTS: Dict[str, int] = {
+    name: getattr(zmq, name)
+    for name in ("EVENT_HANDSHAKE_FAILED_AUTH", "EVENT_HANDSHAKE_FAILED_PROTOCOL", "EVENT_HANDSHAKE_FAILED_NO_DETAIL")
+    if HAS_ZMQ and hasattr(zmq, name)
+}
+
+
+def _handshake_failure(monitor: Any) -> Optional[Tuple[str, int]]:
+    """The last handshake failure event the monitor saw: (event name, value)."""
+    from zmq.utils.monitor import recv_monitor_message  # pylint: disable=import-outside-toplevel
+
+    seen = None
+    names = {value: name for name, value in _HANDSHAKE_EVENTS.items()}
+    while monitor.poll(0, zmq.POLLIN):
+        event = recv_monitor_message(monitor, zmq.NOBLOCK)
+        if event.get("event") in names:
+            seen = (names[event["event"]], int(event.get("value") or 0))
+    return seen
+
+
+def _curve_stall(monitor: Any, timeout: float) -> _StageError:
+    """Why a CURVE handshake did not complete, as a ``zmtp`` stage error.
+
+    A server whose ZAP handler refuses our client key answers with an ERROR
+    command (an authentication failure with a ZAP status code); a wrong
+    ``server_key`` makes the server drop the connection without a word.
+    """
+    failure = _handshake_failure(monitor) if monitor is not None else None
+    if failure and failure[0] == "EVENT_HANDSHAKE_FAILED_AUTH":
+        return _StageError(
+            "zmtp",
+            "handshake refused",
+            "the server refused this check's client key (ZAP status %d): it admits only the client keys it knows"
+            % failure[1],
+        )
+    if failure and failure[0] == "EVENT_HANDSHAKE_FAILED_PROTOCOL":
+        return _StageError("zmtp", "handshake refused", "CURVE protocol error (code %d)" % failure[1])
+    return _StageError(
+        "zmtp", "timed out", "CURVE handshake did not complete within %gs (wrong server_key?)" % timeout
+    )
 
 
 def _request_once(
@@ -556,7 +831,6 @@ def _request_once(
     payload: bytes,
     timeout: float,
     curve: Optional[Tuple[str, bytes, bytes]],
-    expect_status: str,
 ) -> Tuple[float, Dict[str, Any]]:
     """One request on a fresh REQ socket; return (rtt seconds, reply).
 
@@ -567,6 +841,7 @@ def _request_once(
     timeout_ms = max(1, int(timeout * 1000))
     deadline = time.monotonic() + timeout
     sock = ctx.socket(zmq.REQ)
+    monitor = None
     try:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -579,11 +854,16 @@ def _request_once(
             sock.setsockopt(zmq.CURVE_SERVERKEY, server_key.encode("ascii"))
             sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
             sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+            if _HANDSHAKE_EVENTS:
+                events = 0
+                for value in _HANDSHAKE_EVENTS.values():
+                    events |= value
+                monitor = sock.get_monitor_socket(events)
         sock.connect(url)
         if not sock.poll(timeout_ms, zmq.POLLOUT):
-            what = "CURVE handshake" if curve is not None else "ZMQ handshake"
-            hint = " (wrong server_key?)" if curve is not None else ""
-            raise _StageError("reply", "timed out", "%s did not complete within %gs%s" % (what, timeout, hint))
+            if curve is not None:
+                raise _curve_stall(monitor, timeout)
+            raise _StageError("reply", "timed out", "ZMQ handshake did not complete within %gs" % timeout)
         started = time.perf_counter()
         sock.send(payload)
         remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
@@ -596,8 +876,11 @@ def _request_once(
     except zmq.ZMQError as exc:
         raise _StageError("reply", "zmq error: %s" % exc)
     finally:
+        if monitor is not None:
+            sock.disable_monitor()
+            monitor.close(linger=0)
         sock.close(linger=0)
-    return rtt, _validate_reply(raw, expect_status)
+    return rtt, _parse_reply(raw)
 
 
 def _rtt_stats(samples: Sequence[float]) -> Optional[Dict[str, float]]:
@@ -619,6 +902,8 @@ def _check_one(ctx: "zmq.Context[Any]", endpoint: Endpoint, timeout: float, atte
         "port": endpoint.port,
         "kind": endpoint.kind,
         "ok": False,
+        "verdict": None,
+        "message": None,
         "stage_reached": None,
         "failed_stage": None,
         "reason": None,
@@ -662,30 +947,34 @@ def _check_one(ctx: "zmq.Context[Any]", endpoint: Endpoint, timeout: float, atte
                 raise _StageError("reply", "CURVE is not supported by this libzmq")
             public, secret = zmq.curve_keypair()
             curve = (endpoint.server_key, public, secret)
-        payload = json.dumps(REQUESTS[endpoint.kind]).encode("utf-8")
+        payload = endpoint.payload
         url = _zmq_url(family, sockaddr)
         reply: Dict[str, Any] = {}
         try:
             for _attempt in range(attempts):
-                rtt, reply = _request_once(
-                    ctx, url, family == socket.AF_INET6, payload, timeout, curve, endpoint.expect_status
-                )
+                rtt, reply = _request_once(ctx, url, family == socket.AF_INET6, payload, timeout, curve)
                 samples.append(rtt)
                 result["reply"] = reply
         finally:
             result["rtt_ms"] = _rtt_stats(samples)
         result["stage_reached"] = "reply"
+        result["message"] = reply_message(reply)
+        if not endpoint.strict:
+            result["verdict"] = REACHABLE
+            result["ok"] = True
+            return _finish(result, started)
 
-        status = reply.get("status")
-        if status != endpoint.expect_status:
-            message = reply.get("message") or reply.get("error")
-            reason = "status not ok: %s" % (status,)
-            if message:
-                reason += ": %s" % (message,)
-            detail = None
-            if endpoint.expect_status != DEFAULT_EXPECT_STATUS:
-                detail = "expected status %r" % endpoint.expect_status
-            raise _StageError("status", reason, detail)
+        verdict, why = judge_reply(reply, endpoint.policy)
+        result["verdict"] = verdict
+        if verdict == FAILING:
+            missing = [key for key in endpoint.policy.required_keys if key not in reply]
+            if missing:
+                raise _StageError("reply", "wrong reply: missing keys: %s" % ", ".join(missing), why)
+            detail = "healthy: %s; degraded: %s" % (
+                ", ".join(endpoint.policy.healthy),
+                ", ".join(endpoint.policy.degraded) or "none",
+            )
+            raise _StageError("status", why or "failing", detail)
         result["stage_reached"] = "status"
         result["ok"] = True
     except _StageError as exc:
@@ -783,10 +1072,16 @@ def describe_success(result: Mapping[str, Any]) -> str:
             zmtp.get("socket_type") or "unknown",
         )
     rtt = result.get("rtt_ms") or {}
-    return "%s (%s): status %s, rtt median %.3f ms (min %.3f, max %.3f)" % (
+    status = (result.get("reply") or {}).get("status")
+    said = "status %s" % (json.dumps(status),)
+    if result.get("verdict") in (REACHABLE, DEGRADED) and result.get("message"):
+        said += ": %s" % result["message"]
+    if result.get("verdict") == REACHABLE:
+        said = "reachable, replied %s" % said
+    return "%s (%s): %s, rtt median %.3f ms (min %.3f, max %.3f)" % (
         label,
         result["kind"],
-        (result.get("reply") or {}).get("status"),
+        said,
         rtt.get("median", 0.0),
         rtt.get("min", 0.0),
         rtt.get("max", 0.0),
@@ -800,15 +1095,17 @@ def run_checks(
 ) -> Dict[str, Any]:
     """Check ``endpoints`` and return the aggregate document.
 
-    ``{"endpoints": [...], "ok_count": int, "failed_count": int,
-    "summary": [one line per broken link]}`` -- the shape the
-    ``zmq_check`` module returns and ``--stdin-json`` prints.
+    ``{"endpoints": [...], "ok_count": int, "degraded_count": int,
+    "failed_count": int, "summary": [one line per broken link]}`` -- the
+    shape the ``zmq_check`` module returns and ``--stdin-json`` prints.
+    ``ok_count`` counts every endpoint that did not fail, degraded ones too.
     """
     results = check_endpoints(endpoints, timeout=timeout, attempts=attempts)
     failed = [result for result in results if not result["ok"]]
     return {
         "endpoints": results,
         "ok_count": len(results) - len(failed),
+        "degraded_count": sum(1 for result in results if result["verdict"] == DEGRADED),
         "failed_count": len(failed),
         "summary": [describe_failure(result) for result in failed],
     }
@@ -826,8 +1123,8 @@ EXIT_USAGE = 2
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zmq_health.py",
-        description="ZMQ-native health check of agent REP sockets. "
-        "Exit 0 when every endpoint is ok, 1 when any is not, 2 on bad input.",
+        description="ZMQ-native health check of agent REP sockets. Exit 0 when every endpoint is "
+        "healthy, degraded or (for links) reachable, 1 when any fails, 2 on bad input.",
     )
     parser.add_argument(
         "endpoints",
@@ -836,11 +1133,26 @@ def _build_parser() -> argparse.ArgumentParser:
         help="HOST:PORT, HOST:PORT/main, HOST:PORT/health or HOST:PORT/greeting ([IPV6]:PORT for IPv6)",
     )
     parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="a group's endpoint map (endpoints.json): probe the health port of each of its "
+        "request/reply agents on ADDRESS with that agent's health_policy",
+    )
+    parser.add_argument(
+        "--address", default="127.0.0.1", help="where --config's agents listen (default %(default)s)"
+    )
+    parser.add_argument(
         "--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per network step (default %(default)s)"
     )
     parser.add_argument(
         "--attempts", type=int, default=DEFAULT_ATTEMPTS, help="requests per endpoint (default %(default)s)"
     )
+    policy = parser.add_argument_group("health policy of the ENDPOINT arguments")
+    policy.add_argument("--request", metavar="JSON", help='JSON object to send (default {"action": "health_check"})')
+    policy.add_argument("--healthy", metavar="S,S", help="statuses that mean healthy (default ok,healthy)")
+    policy.add_argument("--degraded", metavar="S,S", help="statuses that mean degraded (default degraded)")
+    policy.add_argument("--require", metavar="K,K", help="keys every reply must carry (default status)")
+    policy.add_argument("--strict", action="store_true", help="judge main sockets' replies too, not only reachability")
     parser.add_argument("--json", action="store_true", help="print the result document as JSON")
     parser.add_argument(
         "--stdin-json",
@@ -850,8 +1162,53 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _policy_from_args(args: argparse.Namespace) -> Dict[str, Any]:
+    spec: Dict[str, Any] = {}
+    if args.request is not None:
+        try:
+            spec["request"] = json.loads(args.request)
+        except ValueError as exc:
+            raise ValueError("--request is not JSON: %s" % exc)
+    for option, key in (("healthy", "healthy"), ("degraded", "degraded"), ("require", "required_keys")):
+        value = getattr(args, option)
+        if value is not None:
+            spec[key] = [item.strip() for item in value.split(",") if item.strip()]
+    normalize_policy(spec)  # refuse a bad policy before any endpoint is checked
+    return spec
+
+
+def config_endpoints(document: Any, address: str = "127.0.0.1", source: str = "config") -> List[Dict[str, Any]]:
+    """The health endpoints of a group's endpoint map, each with its agent's policy."""
+    if not isinstance(document, dict) or not isinstance(document.get("agents"), dict):
+        raise ValueError('%s: expected an object with an "agents" mapping' % source)
+    out = []
+    for name, spec in sorted(document["agents"].items()):
+        if not isinstance(spec, dict):
+            raise ValueError("%s: agent %s is not an object" % (source, name))
+        if spec.get("socket", "rep") != "rep" or not spec.get("health_port"):
+            continue
+        out.append(
+            {
+                "name": name,
+                "address": address,
+                "port": spec["health_port"],
+                "kind": "health",
+                "policy": spec.get("health_policy"),
+                "group": document.get("group"),
+            }
+        )
+    return out
+
+
 def _error_document(message: str) -> Dict[str, Any]:
-    return {"error": message, "endpoints": [], "ok_count": 0, "failed_count": 0, "summary": []}
+    return {"error": message, "endpoints": [], "ok_count": 0, "degraded_count": 0, "failed_count": 0, "summary": []}
+
+
+def _line(item: Mapping[str, Any]) -> str:
+    if not item["ok"]:
+        return "FAIL     %s" % describe_failure(item)
+    word = "DEGRADED" if item.get("verdict") == DEGRADED else "OK      "
+    return "%s %s" % (word, describe_success(item))
 
 
 def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Any = None) -> int:
@@ -871,7 +1228,25 @@ def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Any = 
 
     if not HAS_ZMQ:
         return fail_usage("pyzmq is not installed for %s" % sys.executable)
-    timeout, attempts, endpoints = args.timeout, args.attempts, list(args.endpoints)
+    timeout, attempts = args.timeout, args.attempts
+    try:
+        policy = _policy_from_args(args)
+    except ValueError as exc:
+        return fail_usage(str(exc))
+    endpoints: List[Any] = []
+    for text in args.endpoints:
+        try:
+            endpoint = parse_endpoint(text).as_dict()
+        except ValueError as exc:
+            return fail_usage(str(exc))
+        endpoint.update(policy=policy, strict=args.strict)
+        endpoints.append(endpoint)
+    if args.config:
+        try:
+            with open(args.config, encoding="utf-8") as handle:
+                endpoints += config_endpoints(json.load(handle), args.address, args.config)
+        except (OSError, ValueError) as exc:
+            return fail_usage("%s: %s" % (args.config, exc))
     if args.stdin_json:
         try:
             document = json.loads(stdin.read())
@@ -893,10 +1268,7 @@ def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Any = 
         stdout.write(json.dumps(result, sort_keys=True) + "\n")
     else:
         for item in result["endpoints"]:
-            if item["ok"]:
-                stdout.write("OK   %s\n" % describe_success(item))
-            else:
-                stdout.write("FAIL %s\n" % describe_failure(item))
+            stdout.write(_line(item) + "\n")
     stdout.flush()
     return EXIT_OK if result["failed_count"] == 0 else EXIT_FAILED
 

@@ -19,12 +19,21 @@ description:
     group's unit active and its container running and healthy. C(links) and C(health)
     (M(ai_system.containers.zmq_check), run inside each container) need every agent a group connects to,
     and every agent's health socket, to answer.
-  - Every check ends V(passed), V(failed) or V(skipped) with its reason. A skipped check, such as a CUDA
-    check on a lab host without a driver, is reported as skipped and never counted as passed.
+  - Every check ends V(passed), V(degraded), V(failed) or V(skipped) with its reason. A skipped check, such as a
+    CUDA check on a lab host without a driver, is reported as skipped and never counted as passed.
+  - A link or health socket is V(degraded) when M(ai_system.containers.zmq_check) judged the reply
+    C(degraded), that is the agent answers and serves, but says it is degraded. Degraded checks are counted
+    and listed apart (RV(degraded_checks)), with the reply's status and the agent's own message, and leave the
+    report ok unless O(fail_on_degraded).
+  - "A link that is not strict passes when a live peer gave any well-formed reply (verdict C(reachable)); the
+    report shows what the agent replied next to the round trip, for example
+    C(rtt median 0.41 ms, replied: Unknown action: health_check). A failing agent's reason quotes its own
+    message."
   - Writes one report under O(dest) on the controller, C(verify-<UTC time>.json) and C(verify-<UTC time>.md),
     and copies both to C(latest.json) and C(latest.md). The Markdown has a summary per host and group, the
     problems, a Mermaid C(flowchart LR) of the hosts, groups and links (broken links dotted and red, each
-    labelled with the stage that failed), and tables of every check.
+    labelled with the stage that failed; groups and links of degraded agents orange), and tables of every
+    check.
   - Returns the report as a text table for the terminal (RV(text)) and fails with one line per problem
     when anything is broken (O(fail_on_problems)).
 options:
@@ -71,6 +80,14 @@ options:
   fail_on_skip:
     description:
       - Count skipped checks as problems, for a run that must prove everything, GPUs included.
+    type: bool
+    default: false
+  fail_on_degraded:
+    description:
+      - Count degraded links and health sockets as problems, so that a degraded agent fails the report
+        (RV(ok) is V(false) and each degraded check is a line of RV(problems)).
+      - When V(false), degraded checks are reported under RV(degraded_checks) and the verdict reads
+        C(PASSED with degraded agents), naming them.
     type: bool
     default: false
 attributes:
@@ -123,7 +140,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ok:
-  description: Whether every check passed or was skipped (with O(fail_on_skip), whether every check passed).
+  description: Whether every check passed, was degraded or was skipped (with O(fail_on_skip), none may be
+    skipped; with O(fail_on_degraded), none may be degraded).
   returned: always
   type: bool
   sample: false
@@ -133,15 +151,18 @@ complete:
   type: bool
   sample: true
 counts:
-  description: Number of checks that V(passed), V(failed) and were V(skipped).
+  description: Number of checks that V(passed), were V(degraded), V(failed) and were V(skipped).
   returned: always
   type: dict
-  sample: {passed: 244, failed: 1, skipped: 0}
+  sample: {passed: 243, degraded: 1, failed: 1, skipped: 0}
 checks:
   description: The same counts per kind of check, C(gpu), C(cuda), C(units), C(links) and C(health).
   returned: always
   type: dict
-  sample: {links: {passed: 13, failed: 1, skipped: 0}, units: {passed: 16, failed: 0, skipped: 0}}
+  sample:
+    links: {passed: 13, degraded: 0, failed: 1, skipped: 0}
+    health: {passed: 74, degraded: 1, failed: 0, skipped: 0}
+    units: {passed: 16, degraded: 0, failed: 0, skipped: 0}
 problems:
   description: One line per problem, naming the host, the check and why it failed; for a link, the stage that
     failed. Checks failing for one reason, such as a container in which the ZMQ checks could not run, share one
@@ -152,6 +173,21 @@ problems:
   sample:
     - "pc2: link pc2-memory-system -> mainpc/core-services SystemDigitalTwin 192.168.100.16:7120 (main): tcp failed:
       connection refused"
+degraded_checks:
+  description: One line per degraded link or health socket, with the reply's status and the agent's message.
+    With O(fail_on_degraded) the same lines are in RV(problems) too.
+  returned: always
+  type: list
+  elements: str
+  sample:
+    - "pc2: health socket pc2-memory-system/MemoryOrchestratorService 127.0.0.1:7141 (health): DEGRADED: status
+      degraded: Redis unavailable, using the local cache"
+degraded_agents:
+  description: Every agent that said it is degraded, as C(host/agent) where the agent runs, sorted.
+  returned: always
+  type: list
+  elements: str
+  sample: ["pc2/MemoryOrchestratorService"]
 skipped_checks:
   description: One line per skipped check (or per phase that did not run), with the reason.
   returned: always
@@ -191,5 +227,5 @@ report:
     the topology).
   returned: always
   type: dict
-  sample: {format: 1, generated_at: "2026-11-29T16:15:00Z", ok: true, hosts: {}}
+  sample: {format: 1, generated_at: "2026-11-29T16:15:00Z", ok: true, fail_on_degraded: false, hosts: {}}
 """

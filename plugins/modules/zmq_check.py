@@ -15,12 +15,16 @@ description:
   - >-
     Every endpoint is checked in stages and the first one that fails is reported with a plain reason.
     C(resolve) looks the address up, C(tcp) opens a TCP connection, C(zmtp) swaps ZMTP greetings so a non-ZMQ
-    listener is told apart from a ZMQ peer, C(reply) sends C({"action": "health_check"}) on a fresh REQ socket per
-    attempt and parses the JSON reply, and C(status) compares the reply's C(status) with O(endpoints[].expect_status).
+    listener is told apart from a ZMQ peer, C(reply) sends the request (by default C({"action": "health_check"})) on a fresh REQ socket per
+    attempt and parses the JSON reply, and C(status) judges the reply with the endpoint's health policy.
+  - >-
+    A health socket (and a strict link) is C(healthy) when its C(status) is one of the policy's healthy statuses,
+    C(degraded) when it is one of the degraded ones (not a failure), and fails otherwise, quoting the agent's message.
+    A link to a main socket passes as C(reachable) on any well-formed reply.
   - >-
     Reasons are C(name does not resolve), C(connection refused), C(timed out), C(host unreachable),
-    C(not a ZMQ peer), C(security mismatch), C(handshake refused), C(wrong socket type: <type>),
-    C(wrong reply: ...) and C(status not ok: <status>: <message>).
+    C(connection closed), C(not a ZMQ peer) (the peer sent bytes that are not ZMTP), C(security mismatch),
+    C(handshake refused), C(wrong socket type: <type>), C(wrong reply: ...) and C(status "<status>": <message>).
   - The checks run on the managed host, or inside a container's network namespace with O(container), which runs the
     check code with the container's own Python through C(podman exec).
   - The module only reads; it never changes anything.
@@ -65,18 +69,56 @@ options:
         description:
           - Which of the agent's sockets this is.
           - >-
-            V(main) is the agent's main REP socket, V(health) its health socket. Both are sent
-            C({"action": "health_check"}) and answer with the same JSON object.
+            V(main) is the agent's main REP socket, V(health) its health socket. Both are sent the request;
+            a health socket's reply is judged by O(endpoints[].policy), a main socket's only with O(endpoints[].strict).
           - V(greeting) is any other ZMQ socket, such as a PUB socket, that cannot answer a request.
             Its check ends after the C(zmtp) stage, which proves a ZMQ peer listens there.
         type: str
         choices: [main, health, greeting]
         default: main
-      expect_status:
+      policy:
         description:
-          - The value the reply's C(status) must have.
-        type: str
-        default: ok
+          - How the agent's reply is judged (its health policy); keys left out take their defaults.
+          - Health sockets are always judged by it; main sockets only with O(endpoints[].strict).
+        type: dict
+        suboptions:
+          request:
+            description:
+              - >-
+                The JSON object sent. Defaults to C({"action": "health_check"}).
+            type: dict
+          healthy:
+            description:
+              - Statuses that mean healthy, compared case-insensitively. Defaults to C(ok) and C(healthy).
+            type: list
+            elements: str
+          degraded:
+            description:
+              - >-
+                Statuses that mean degraded: the agent answers and serves but says it is not well.
+                A degraded endpoint is not a failure; it is reported with RV(endpoints[].verdict=degraded).
+                Defaults to C(degraded).
+            type: list
+            elements: str
+          required_keys:
+            description:
+              - Keys every reply must carry; must include C(status). Defaults to C(status) only.
+            type: list
+            elements: str
+      strict:
+        description:
+          - >-
+            For O(endpoints[].kind=main), judge the reply with O(endpoints[].policy) instead of accepting any
+            well-formed reply. Without it, a live REP peer that answers at all, even with
+            C({"status": "error", "error": "Unknown action: health_check"}), proves the link.
+        type: bool
+        default: false
+      request:
+        description:
+          - >-
+            The JSON object sent to this endpoint instead of the policy's request, for example
+            C({"command": "health_check"}) for an agent that dispatches on C(command).
+        type: dict
       server_key:
         description:
           - The agent's CurveZMQ public key (40 Z85 characters).
@@ -122,7 +164,8 @@ options:
     default: true
 notes:
   - Only the ZMQ sockets are consulted; no Podman or systemd state is read, except to enter O(container).
-  - The same check code runs as a container HEALTHCHECK with C(python3 zmq_health.py HOST:PORT/health);
+  - The same check code and judgement run as each container's HEALTHCHECK with
+    C(python3 zmq_health.py --config /etc/ai-system/endpoints.json);
     see C(docs/zmq_check.md) in the collection.
 """
 
@@ -151,13 +194,24 @@ EXAMPLES = r"""
     var: zmq_links_result.summary
   when: zmq_links_result.failed_count > 0
 
-- name: Accept agents that are still loading their models
+- name: Judge agents that answer "HEALTHY" and call "initializing" degraded, not failed
   ai_system.containers.zmq_check:
     endpoints:
       - address: 127.0.0.1
-        port: 5570
+        port: 6715
         kind: health
-        expect_status: initializing
+        policy:
+          healthy: [ok, healthy]
+          degraded: [degraded, initializing]
+
+- name: A link to an agent that dispatches on "command", which must answer healthy
+  ai_system.containers.zmq_check:
+    endpoints:
+      - name: UnifiedWebAgent
+        address: 192.168.100.17
+        port: 7126
+        strict: true
+        request: {command: health_check}
 
 - name: Check that a PUB socket listens (no request is sent to it)
   ai_system.containers.zmq_check:
@@ -188,6 +242,8 @@ endpoints:
       port: 7140
       kind: main
       ok: false
+      verdict: null
+      message: null
       stage_reached: resolve
       failed_stage: tcp
       reason: connection refused
@@ -224,10 +280,22 @@ endpoints:
       type: str
       sample: main
     ok:
-      description: Whether every stage passed.
+      description: Whether the endpoint passed, that is its verdict is V(healthy), V(degraded) or V(reachable).
       returned: always
       type: bool
       sample: true
+    verdict:
+      description:
+        - V(healthy), V(degraded) or V(failing) for a judged reply (health sockets, strict links);
+          V(reachable) for a link whose peer gave a well-formed reply; V(null) when a stage before the reply failed.
+      returned: always
+      type: str
+      sample: degraded
+    message:
+      description: The agent's own words from its reply (its C(message) or C(error)), V(null) if it gave none.
+      returned: always
+      type: str
+      sample: "Unknown action: health_check"
     stage_reached:
       description: The last stage that passed (V(resolve), V(tcp), V(zmtp), V(reply), V(status)), V(null) if none did.
       returned: always
@@ -320,10 +388,15 @@ endpoints:
       type: float
       sample: 4.2
 ok_count:
-  description: Number of healthy endpoints.
+  description: Number of endpoints that passed (healthy, degraded or reachable).
   returned: always
   type: int
   sample: 5
+degraded_count:
+  description: Number of endpoints whose agent says it is degraded (counted in RV(ok_count) too).
+  returned: always
+  type: int
+  sample: 1
 failed_count:
   description: Number of endpoints that failed a stage.
   returned: always
@@ -362,7 +435,17 @@ ARGUMENT_SPEC: Dict[str, Any] = dict(
             address=dict(type="str", required=True),
             port=dict(type="int", required=True),
             kind=dict(type="str", choices=["main", "health", "greeting"], default="main"),
-            expect_status=dict(type="str", default="ok"),
+            policy=dict(
+                type="dict",
+                options=dict(
+                    request=dict(type="dict"),
+                    healthy=dict(type="list", elements="str"),
+                    degraded=dict(type="list", elements="str"),
+                    required_keys=dict(type="list", elements="str", no_log=False),
+                ),
+            ),
+            strict=dict(type="bool", default=False),
+            request=dict(type="dict"),
             server_key=dict(type="str", no_log=False),
             group=dict(type="str"),
         ),
@@ -434,7 +517,7 @@ def run_zmq_check(module: Any) -> Dict[str, Any]:
 
     ``module`` needs ``params`` and, with ``container``, ``get_bin_path`` and
     ``run_command`` (an AnsibleModule or a test double).  The result holds
-    ``changed`` (always false), ``endpoints``, ``ok_count``, ``failed_count``
+    ``changed`` (always false), ``endpoints``, ``ok_count``, ``degraded_count``, ``failed_count``
     and ``summary``.  Raises :class:`ZmqCheckError` when the checks cannot run.
     """
     params = module.params
@@ -458,6 +541,7 @@ def run_zmq_check(module: Any) -> Dict[str, Any]:
         "changed": False,
         "endpoints": result["endpoints"],
         "ok_count": result["ok_count"],
+        "degraded_count": result.get("degraded_count", 0),
         "failed_count": result["failed_count"],
         "summary": result["summary"],
     }
@@ -472,7 +556,10 @@ def main() -> None:
         module.fail_json(msg=exc.msg, changed=False, **extra)
     if result["failed_count"] and module.params["fail_on_error"]:
         module.fail_json(msg="\n".join(result["summary"]), **result)
-    module.exit_json(msg="%d of %d ZMQ endpoints ok" % (result["ok_count"], len(result["endpoints"])), **result)
+    msg = "%d of %d ZMQ endpoints ok" % (result["ok_count"], len(result["endpoints"]))
+    if result["degraded_count"]:
+        msg += " (%d degraded)" % result["degraded_count"]
+    module.exit_json(msg=msg, **result)
 
 
 if __name__ == "__main__":
