@@ -1,13 +1,53 @@
 """Stand-in for the system's ZMQ agents.
 
 Binds, for every agent the deployment plan gives this container, a ZMQ REP
-socket on the agent's main port and one on its health port, and answers the
-agents' health protocol on both:
+socket on the agent's main port and one on its health port, and answers
+them the way the real agent does. The real agents do not all answer alike,
+so each agent plays a *profile* (default ``base``):
 
-* health port: any request is answered with the health reply;
-* main port: ``{"action": "ping" | "health" | "health_check"}`` is answered
-  with the health reply, any other action or a request that is not a JSON
-  object with an error reply.
+``base``
+    BaseAgent. Health port: any request gets the full BaseAgent health
+    reply (``status``, ``ready``, ``initialized``, ``message``,
+    ``timestamp`` (ISO 8601, UTC), ``uptime``, ``active_threads``,
+    ``health_status`` and ``health_checks`` {``redis_connected``,
+    ``ready_signal``, ``port_accessible``}): ``status`` "ok" and
+    ``health_status`` "healthy", then, ``AI_SYSTEM_STANDIN_DEGRADE_AFTER``
+    seconds after start (BaseAgent's Redis "ready" key expires after 300 s),
+    ``status`` and ``health_status`` "degraded" with
+    ``health_checks.ready_signal`` false; ``ready`` and ``initialized`` stay
+    true and the agent keeps serving. Main port:
+    ``{"action": "ping" | "health" | "health_check"}`` gets the health reply,
+    any other action ``{"status": "error", "error": "Unknown action: <action>"}``
+    and a request that is not a JSON object an error reply.
+``memory-client``
+    MemoryClient. Health reply: ``status`` "HEALTHY" (never degrades) plus
+    ``service`` (the agent's name), ``request_count`` (requests this agent
+    has received on either port, this one included), ``uptime_seconds`` and
+    the base fields. Main port as ``base``.
+``knowledge-base``
+    KnowledgeBase. Health reply: exactly ``status`` "HEALTHY", ``service``,
+    ``request_count``, ``timestamp`` (epoch seconds, a float) and
+    ``uptime_seconds``. Main port as ``base``.
+``unknown-action-error``
+    SystemDigitalTwin, whose own request handler knows none of the health
+    actions: the main port answers every request
+    ``{"status": "error", "error": "Unknown action: <action>"}``. Health
+    port as ``base``.
+``unknown-action-message``
+    MemoryOrchestratorService, HealthMonitor: the same with the text under
+    ``"message"`` instead of ``"error"``.
+``command``
+    UnifiedWebAgent, which dispatches on ``"command"``: the main port
+    answers ``{"command": "ping" | "health" | "health_check"}`` with the
+    health reply and anything else with
+    ``{"status": "error", "message": "Unknown command: <command>"}`` (a
+    request with only ``"action"`` has command None). Health port as
+    ``base``.
+``broken``
+    A health handler that raises (MemoryOrchestratorService at the original
+    HEAD): every health reply is ``{"status": "error", "error":
+    "'<Agent>' object has no attribute 'error_bus_pub'"}``, on the health
+    port and for the main port's health actions. Main port as ``base``.
 
 The agent list comes from the JSON file named by ``AI_SYSTEM_CONFIG``
 (default ``/etc/ai-system/endpoints.json``)::
@@ -17,20 +57,32 @@ The agent list comes from the JSON file named by ``AI_SYSTEM_CONFIG``
      "endpoints": {...}}
 
 and, when that file does not exist, from ``AI_SYSTEM_AGENTS``
-(``Name:port:health_port,Name2:port:health_port``).
+(``Name:port:health_port,Name2:port:health_port``). Other keys of an
+agent's entry (``socket``, ...) are ignored: every agent, a PUB one too, is
+served by two REP sockets.
 
-Other settings: ``AI_SYSTEM_BIND_ADDRESS`` (interface to bind, default
-``*``) and ``AI_SYSTEM_STANDIN_STATUS`` (the status to report, default
-``ok``; anything else makes the stand-in report itself not ready, for fault
-tests).
+Other settings:
 
-Exits 0 on SIGTERM or SIGINT, 2 on a configuration error and 1 when a port
-cannot be bound.
+* ``AI_SYSTEM_STANDIN_PROFILES``: ``Agent=profile,Agent2=profile``; agents
+  not listed play ``base``, entries for agents this container does not serve
+  are ignored (one list may serve a whole host). A malformed entry or an
+  unknown profile is a configuration error.
+* ``AI_SYSTEM_STANDIN_DEGRADE_AFTER``: seconds after start at which the
+  profiles with BaseAgent's health reply turn "degraded" (default 300); a
+  value <= 0 means never.
+* ``AI_SYSTEM_STANDIN_STATUS``: any value but ``ok`` makes every health
+  reply carry that status (and, where the reply has them, ``ready`` and
+  ``initialized`` false), whatever the profile: for fault tests.
+* ``AI_SYSTEM_BIND_ADDRESS``: the interface to bind (default ``*``).
+
+Prints one line per agent (its sockets and profile). Exits 0 on SIGTERM or
+SIGINT, 2 on a configuration error and 1 when a port cannot be bound.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import socket
@@ -44,6 +96,19 @@ import zmq
 
 DEFAULT_CONFIG = "/etc/ai-system/endpoints.json"
 HEALTH_ACTIONS = frozenset({"ping", "health", "health_check"})
+DEFAULT_DEGRADE_AFTER = 300.0
+
+#: Profile -> (health reply kind, main-port kind).
+PROFILES: Dict[str, Tuple[str, str]] = {
+    "base": ("base", "action"),
+    "memory-client": ("memory-client", "action"),
+    "knowledge-base": ("knowledge-base", "action"),
+    "unknown-action-error": ("base", "unknown-action-error"),
+    "unknown-action-message": ("base", "unknown-action-message"),
+    "command": ("base", "command"),
+    "broken": ("broken", "action"),
+}
+DEFAULT_PROFILE = "base"
 
 
 class ConfigError(Exception):
@@ -144,13 +209,72 @@ def load_agents(environ: Dict[str, str]) -> Tuple[List[Agent], Dict[str, Any], s
     return agents, context, source
 
 
+def parse_profiles(value: str) -> Dict[str, str]:
+    """``Agent=profile,...`` from ``AI_SYSTEM_STANDIN_PROFILES``."""
+    valid = ", ".join(PROFILES)
+    result: Dict[str, str] = {}
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, profile = (part.strip() for part in item.partition("="))
+        if not sep or not name or not profile:
+            raise ConfigError(
+                f"AI_SYSTEM_STANDIN_PROFILES: {item!r} is not Agent=profile "
+                f"(profiles: {valid})"
+            )
+        if profile not in PROFILES:
+            raise ConfigError(
+                f"AI_SYSTEM_STANDIN_PROFILES: {item!r} names unknown profile {profile!r} "
+                f"(profiles: {valid})"
+            )
+        if name in result and result[name] != profile:
+            raise ConfigError(
+                f"AI_SYSTEM_STANDIN_PROFILES: {name} is given two profiles, "
+                f"{result[name]!r} and {profile!r}"
+            )
+        result[name] = profile
+    return result
+
+
+def parse_degrade_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from start to "degraded"; None: never."""
+    if value is None or not value.strip():
+        return DEFAULT_DEGRADE_AFTER
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(
+            f"AI_SYSTEM_STANDIN_DEGRADE_AFTER: expected a number of seconds, got {value!r}"
+        ) from None
+    if math.isnan(seconds):
+        raise ConfigError(
+            f"AI_SYSTEM_STANDIN_DEGRADE_AFTER: expected a number of seconds, got {value!r}"
+        )
+    if seconds <= 0 or math.isinf(seconds):
+        return None
+    return seconds
+
+
 class StandIn:
     """Serves every agent's main and health socket from one poll loop."""
 
-    def __init__(self, agents: List[Agent], bind_address: str = "*", status: str = "ok"):
+    def __init__(
+        self,
+        agents: List[Agent],
+        bind_address: str = "*",
+        status: str = "ok",
+        profiles: Optional[Dict[str, str]] = None,
+        degrade_after: Optional[float] = DEFAULT_DEGRADE_AFTER,
+    ):
         self.agents = agents
         self.bind_address = bind_address
-        self.status = status
+        # None: each profile reports its own status.
+        self.status_override = status if status and status != "ok" else None
+        profiles = profiles or {}
+        self.profiles = {agent.name: profiles.get(agent.name, DEFAULT_PROFILE) for agent in agents}
+        self.degrade_after = degrade_after
+        self.request_counts = {agent.name: 0 for agent in agents}
         self.started = time.monotonic()
         self.context = zmq.Context()
         self.poller = zmq.Poller()
@@ -160,31 +284,98 @@ class StandIn:
         self._wakeup_w: Optional[socket.socket] = None
         self._stopping = False
 
-    def health_reply(self, agent: Agent) -> Dict[str, Any]:
-        ok = self.status == "ok"
+    # -- health replies ----------------------------------------------------
+    def uptime(self) -> float:
+        return time.monotonic() - self.started
+
+    def degraded(self) -> bool:
+        """Whether BaseAgent's ready signal has lapsed."""
+        return self.degrade_after is not None and self.uptime() >= self.degrade_after
+
+    def base_fields(self, agent: Agent, degrades: bool) -> Dict[str, Any]:
+        """BaseAgent's health reply (status "ok" or "degraded")."""
+        degraded = degrades and self.degraded()
+        if degraded:
+            message = (
+                f"{agent.name} stand-in degraded: ready signal lapsed "
+                f"{self.degrade_after:g}s after start"
+            )
+        else:
+            message = f"{agent.name} stand-in ready"
         return {
-            "status": self.status,
-            "ready": ok,
-            "initialized": ok,
-            "message": f"{agent.name} stand-in ready" if ok else f"{agent.name} stand-in reports {self.status}",
+            "status": "degraded" if degraded else "ok",
+            "ready": True,
+            "initialized": True,
+            "message": message,
             "timestamp": datetime.now(timezone.utc).isoformat(),
-            "uptime": time.monotonic() - self.started,
+            "uptime": self.uptime(),
             "active_threads": threading.active_count(),
+            "health_status": "degraded" if degraded else "healthy",
+            "health_checks": {
+                "redis_connected": True,
+                "ready_signal": not degraded,
+                "port_accessible": True,
+            },
         }
 
+    def health_reply(self, agent: Agent) -> Dict[str, Any]:
+        kind = PROFILES[self.profiles[agent.name]][0]
+        if kind == "broken":
+            reply: Dict[str, Any] = {
+                "status": "error",
+                "error": f"'{agent.name}' object has no attribute 'error_bus_pub'",
+            }
+        elif kind == "knowledge-base":
+            reply = {
+                "status": "HEALTHY",
+                "service": agent.name,
+                "request_count": self.request_counts[agent.name],
+                "timestamp": time.time(),
+                "uptime_seconds": self.uptime(),
+            }
+        elif kind == "memory-client":
+            reply = self.base_fields(agent, degrades=False)
+            reply.update(
+                {
+                    "status": "HEALTHY",
+                    "service": agent.name,
+                    "request_count": self.request_counts[agent.name],
+                    "uptime_seconds": self.uptime(),
+                }
+            )
+        else:
+            reply = self.base_fields(agent, degrades=True)
+        if self.status_override is not None:
+            reply["status"] = self.status_override
+            if "ready" in reply:
+                reply["ready"] = False
+                reply["initialized"] = False
+                reply["message"] = f"{agent.name} stand-in reports {self.status_override}"
+                reply["health_status"] = "unhealthy"
+        return reply
+
+    # -- requests ------------------------------------------------------------
     def reply_to(self, agent: Agent, health_socket: bool, request: bytes) -> Dict[str, Any]:
+        self.request_counts[agent.name] += 1
         if health_socket:
             return self.health_reply(agent)
+        main_kind = PROFILES[self.profiles[agent.name]][1]
+        key = "error" if main_kind in ("action", "unknown-action-error") else "message"
         try:
             message = json.loads(request.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
-            return {"status": "error", "message": "invalid request: not JSON"}
+            return {"status": "error", key: "invalid request: not JSON"}
         if not isinstance(message, dict):
-            return {"status": "error", "message": "invalid request: expected a JSON object"}
+            return {"status": "error", key: "invalid request: expected a JSON object"}
+        if main_kind == "command":
+            command = message.get("command")
+            if command in HEALTH_ACTIONS:
+                return self.health_reply(agent)
+            return {"status": "error", "message": f"Unknown command: {command}"}
         action = message.get("action")
-        if action in HEALTH_ACTIONS:
+        if main_kind == "action" and action in HEALTH_ACTIONS:
             return self.health_reply(agent)
-        return {"status": "error", "message": f"unknown action {action!r}"}
+        return {"status": "error", key: f"Unknown action: {action}"}
 
     def bind(self) -> None:
         for agent in self.agents:
@@ -201,7 +392,11 @@ class StandIn:
                 self.sockets[sock] = (agent, health)
                 self.poller.register(sock, zmq.POLLIN)
                 endpoints.append(endpoint)
-            print(f"{agent.name}: serving {endpoints[0]} (main) and {endpoints[1]} (health)", flush=True)
+            print(
+                f"{agent.name}: serving {endpoints[0]} (main) and {endpoints[1]} (health), "
+                f"profile {self.profiles[agent.name]}",
+                flush=True,
+            )
 
     def install_signal_handlers(self) -> None:
         # The C-level handler writes to the wakeup socket, which wakes the
@@ -241,6 +436,8 @@ class StandIn:
 def main() -> int:
     try:
         agents, context, source = load_agents(dict(os.environ))
+        profiles = parse_profiles(os.environ.get("AI_SYSTEM_STANDIN_PROFILES", ""))
+        degrade_after = parse_degrade_after(os.environ.get("AI_SYSTEM_STANDIN_DEGRADE_AFTER"))
     except ConfigError as exc:
         print(f"stand-in-agent: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -254,6 +451,8 @@ def main() -> int:
         agents,
         bind_address=os.environ.get("AI_SYSTEM_BIND_ADDRESS") or "*",
         status=os.environ.get("AI_SYSTEM_STANDIN_STATUS") or "ok",
+        profiles=profiles,
+        degrade_after=degrade_after,
     )
     server.install_signal_handlers()
     try:

@@ -22,7 +22,17 @@ import pytest
 import zmq
 
 AGENT = Path(__file__).resolve().parents[3] / "images" / "stand-in-agent" / "agent.py"
-HEALTH_KEYS = {"status", "ready", "initialized", "message", "timestamp", "uptime", "active_threads"}
+HEALTH_KEYS = {
+    "status", "ready", "initialized", "message", "timestamp", "uptime", "active_threads",
+    "health_status", "health_checks",
+}
+HEALTH_CHECK_KEYS = {"redis_connected", "ready_signal", "port_accessible"}
+MEMORY_CLIENT_KEYS = HEALTH_KEYS | {"service", "request_count", "uptime_seconds"}
+KNOWLEDGE_BASE_KEYS = {"status", "service", "request_count", "timestamp", "uptime_seconds"}
+PROFILES = [
+    "base", "memory-client", "knowledge-base", "unknown-action-error",
+    "unknown-action-message", "command", "broken",
+]
 START_TIMEOUT = 10.0
 REPLY_TIMEOUT_MS = 3000
 
@@ -134,15 +144,35 @@ def request(ctx, port, payload):
         sock.close()
 
 
-def assert_health_reply(reply, agent, *, status="ok", min_uptime=0.0):
-    assert set(reply) == HEALTH_KEYS
+def assert_health_reply(reply, agent, *, status="ok", min_uptime=0.0, keys=HEALTH_KEYS,
+                        degraded_after=None):
+    """BaseAgent's health reply: `status` "ok", "degraded" (the ready signal
+    lapsed `degraded_after` seconds after start) or a fault status."""
+    assert set(reply) == keys
     assert reply["status"] == status
-    healthy = status == "ok"
-    assert reply["ready"] is healthy
-    assert reply["initialized"] is healthy
-    if healthy:
+    checks = reply["health_checks"]
+    assert set(checks) == HEALTH_CHECK_KEYS
+    assert checks["redis_connected"] is True
+    assert checks["port_accessible"] is True
+    if degraded_after is not None:
+        assert status == "degraded"
+        assert reply["ready"] is True
+        assert reply["initialized"] is True
+        assert reply["health_status"] == "degraded"
+        assert checks["ready_signal"] is False
+        assert reply["message"] == (
+            f"{agent} stand-in degraded: ready signal lapsed {degraded_after:g}s after start"
+        )
+    elif status in ("ok", "HEALTHY"):
+        assert reply["ready"] is True
+        assert reply["initialized"] is True
+        assert reply["health_status"] == "healthy"
+        assert checks["ready_signal"] is True
         assert reply["message"] == f"{agent} stand-in ready"
     else:
+        assert reply["ready"] is False
+        assert reply["initialized"] is False
+        assert reply["health_status"] == "unhealthy"
         assert reply["message"] == f"{agent} stand-in reports {status}"
     stamp = datetime.fromisoformat(reply["timestamp"])
     assert stamp.utcoffset() == timedelta(0)
@@ -174,7 +204,7 @@ def test_logs_one_line_per_bound_agent(two_agents):
     for line, (name, ports) in zip(two_agents.lines[1:], two_agents.ports.items()):
         assert line == (
             f"{name}: serving tcp://127.0.0.1:{ports['main']} (main) "
-            f"and tcp://127.0.0.1:{ports['health']} (health)"
+            f"and tcp://127.0.0.1:{ports['health']} (health), profile base"
         )
 
 
@@ -202,9 +232,9 @@ def test_uptime_grows(two_agents, zmq_context):
 def test_main_port_unknown_action(two_agents, zmq_context):
     port = two_agents.ports["RequestCoordinator"]["main"]
     reply = request(zmq_context, port, b'{"action": "reboot"}')
-    assert reply == {"status": "error", "message": "unknown action 'reboot'"}
+    assert reply == {"status": "error", "error": "Unknown action: reboot"}
     reply = request(zmq_context, port, b'{"command": "ping"}')
-    assert reply == {"status": "error", "message": "unknown action None"}
+    assert reply == {"status": "error", "error": "Unknown action: None"}
 
 
 @pytest.mark.parametrize(
@@ -219,7 +249,7 @@ def test_main_port_unknown_action(two_agents, zmq_context):
 )
 def test_main_port_rejects_malformed_requests(two_agents, zmq_context, payload, message):
     port = two_agents.ports["SystemDigitalTwin"]["main"]
-    assert request(zmq_context, port, payload) == {"status": "error", "message": message}
+    assert request(zmq_context, port, payload) == {"status": "error", "error": message}
     # A REP socket that failed to answer would be stuck; it still answers.
     assert_health_reply(request(zmq_context, port, b'{"action": "ping"}'), "SystemDigitalTwin")
 
@@ -339,3 +369,271 @@ def test_port_in_use_exits_1(tmp_path):
         holder.term()
     assert result.returncode == 1
     assert f"A: cannot bind tcp://127.0.0.1:{health}" in result.stderr
+
+
+# -- profiles ------------------------------------------------------------------
+
+def standin_env(tmp_path, agents, **extra):
+    """Env for a stand-in serving `agents` (name -> (port, health_port)) from a
+    config file whose entries carry keys the stand-in does not use."""
+    config = tmp_path / "endpoints.json"
+    config.write_text(
+        json.dumps(
+            {
+                "group": "lab",
+                "host": "mainpc",
+                "agents": {
+                    name: {"port": port, "health_port": health, "socket": "rep",
+                           "health_policy": {"request": {"action": "health_check"},
+                                             "healthy": ["ok", "healthy"],
+                                             "degraded": ["degraded"],
+                                             "required_keys": ["status"]}}
+                    for name, (port, health) in agents.items()
+                },
+                "endpoints": {},
+            }
+        )
+    )
+    env = {"AI_SYSTEM_CONFIG": str(config)}
+    env.update(extra)
+    return env
+
+
+def start_agents(start_stand_in, tmp_path, profiles, **extra):
+    """A stand-in serving one agent per entry of `profiles` (agent -> profile,
+    None: not listed); returns it with .ports filled in."""
+    ports = free_ports(2 * len(profiles))
+    agents = {name: (ports[2 * i], ports[2 * i + 1]) for i, name in enumerate(profiles)}
+    listed = ",".join(f"{name}={profile}" for name, profile in profiles.items() if profile)
+    # Entries for agents this container does not serve are ignored.
+    listed += ",ModelManagerAgent=broken, ,"
+    env = standin_env(tmp_path, agents, AI_SYSTEM_STANDIN_PROFILES=listed, **extra)
+    stand_in = start_stand_in(env, expect_agents=len(agents))
+    stand_in.ports = {name: {"main": main, "health": health}
+                      for name, (main, health) in agents.items()}
+    return stand_in
+
+
+ALL_PROFILES = {
+    "SystemDigitalTwin": "unknown-action-error",
+    "MemoryClient": "memory-client",
+    "KnowledgeBase": "knowledge-base",
+    "MemoryOrchestratorService": "unknown-action-message",
+    "UnifiedWebAgent": "command",
+    "BrokenAgent": "broken",
+    "ModelManagerSuite": "base",
+    "RequestCoordinator": None,  # not listed: base
+}
+
+
+@pytest.fixture
+def every_profile(start_stand_in, tmp_path):
+    return start_agents(start_stand_in, tmp_path, ALL_PROFILES)
+
+
+def send(ctx, port, message):
+    return request(ctx, port, json.dumps(message).encode())
+
+
+def test_logs_each_agents_profile(every_profile):
+    assert every_profile.lines[0].startswith("stand-in-agent: 8 agent(s) from ")
+    for line, (name, profile) in zip(every_profile.lines[1:], ALL_PROFILES.items()):
+        ports = every_profile.ports[name]
+        assert line == (
+            f"{name}: serving tcp://127.0.0.1:{ports['main']} (main) "
+            f"and tcp://127.0.0.1:{ports['health']} (health), profile {profile or 'base'}"
+        )
+
+
+@pytest.mark.parametrize("name", ["ModelManagerSuite", "RequestCoordinator"])
+def test_base_profile(every_profile, zmq_context, name):
+    ports = every_profile.ports[name]
+    assert_health_reply(request(zmq_context, ports["health"], b"anything"), name)
+    for action in ("ping", "health", "health_check"):
+        assert_health_reply(send(zmq_context, ports["main"], {"action": action}), name)
+    assert send(zmq_context, ports["main"], {"action": "get_state"}) == {
+        "status": "error", "error": "Unknown action: get_state"}
+    assert send(zmq_context, ports["main"], {"command": "health_check"}) == {
+        "status": "error", "error": "Unknown action: None"}
+    assert request(zmq_context, ports["main"], b"[1]") == {
+        "status": "error", "error": "invalid request: expected a JSON object"}
+
+
+def test_memory_client_profile(every_profile, zmq_context):
+    ports = every_profile.ports["MemoryClient"]
+    first = request(zmq_context, ports["health"], b'{"action": "health_check"}')
+    assert_health_reply(first, "MemoryClient", status="HEALTHY", keys=MEMORY_CLIENT_KEYS)
+    assert first["service"] == "MemoryClient"
+    assert first["request_count"] == 1
+    assert isinstance(first["uptime_seconds"], float) and 0 <= first["uptime_seconds"] < 60
+    second = send(zmq_context, ports["main"], {"action": "health_check"})
+    assert_health_reply(second, "MemoryClient", status="HEALTHY", keys=MEMORY_CLIENT_KEYS)
+    assert second["request_count"] == 2
+    assert second["uptime_seconds"] >= first["uptime_seconds"]
+    assert send(zmq_context, ports["main"], {"action": "store"}) == {
+        "status": "error", "error": "Unknown action: store"}
+    assert request(zmq_context, ports["health"], b"x")["request_count"] == 4
+
+
+def test_knowledge_base_profile(every_profile, zmq_context):
+    ports = every_profile.ports["KnowledgeBase"]
+    for count, (port, payload) in enumerate(
+        [(ports["health"], b"x"), (ports["main"], b'{"action": "ping"}')], start=1
+    ):
+        reply = request(zmq_context, port, payload)
+        assert set(reply) == KNOWLEDGE_BASE_KEYS
+        assert reply["status"] == "HEALTHY"
+        assert reply["service"] == "KnowledgeBase"
+        assert reply["request_count"] == count
+        assert isinstance(reply["timestamp"], float)
+        assert abs(time.time() - reply["timestamp"]) < 30
+        assert isinstance(reply["uptime_seconds"], float) and 0 <= reply["uptime_seconds"] < 60
+    assert send(zmq_context, ports["main"], {"action": "search"}) == {
+        "status": "error", "error": "Unknown action: search"}
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("SystemDigitalTwin", "error"), ("MemoryOrchestratorService", "message")],
+)
+def test_unknown_action_profiles(every_profile, zmq_context, name, key):
+    ports = every_profile.ports[name]
+    for action in ("ping", "health", "health_check", "register_agent"):
+        assert send(zmq_context, ports["main"], {"action": action}) == {
+            "status": "error", key: f"Unknown action: {action}"}
+    assert send(zmq_context, ports["main"], {}) == {"status": "error", key: "Unknown action: None"}
+    assert request(zmq_context, ports["main"], b"ping") == {
+        "status": "error", key: "invalid request: not JSON"}
+    # Their health port is BaseAgent's.
+    assert_health_reply(request(zmq_context, ports["health"], b"x"), name)
+
+
+def test_command_profile(every_profile, zmq_context):
+    ports = every_profile.ports["UnifiedWebAgent"]
+    for command in ("ping", "health", "health_check"):
+        assert_health_reply(send(zmq_context, ports["main"], {"command": command}), "UnifiedWebAgent")
+    assert send(zmq_context, ports["main"], {"command": "navigate"}) == {
+        "status": "error", "message": "Unknown command: navigate"}
+    assert send(zmq_context, ports["main"], {"action": "health_check"}) == {
+        "status": "error", "message": "Unknown command: None"}
+    assert request(zmq_context, ports["main"], b'"x"') == {
+        "status": "error", "message": "invalid request: expected a JSON object"}
+    assert_health_reply(request(zmq_context, ports["health"], b"x"), "UnifiedWebAgent")
+
+
+def test_broken_profile(every_profile, zmq_context):
+    ports = every_profile.ports["BrokenAgent"]
+    broken = {"status": "error", "error": "'BrokenAgent' object has no attribute 'error_bus_pub'"}
+    assert request(zmq_context, ports["health"], b'{"action": "health_check"}') == broken
+    assert send(zmq_context, ports["main"], {"action": "health_check"}) == broken
+    assert send(zmq_context, ports["main"], {"action": "other"}) == {
+        "status": "error", "error": "Unknown action: other"}
+
+
+def test_base_health_degrades_after_delay(start_stand_in, tmp_path, zmq_context):
+    delay = 1.5
+    stand_in = start_agents(
+        start_stand_in, tmp_path,
+        {"SystemDigitalTwin": "unknown-action-error", "UnifiedWebAgent": "command",
+         "HealthMonitor": "unknown-action-message", "ModelManagerSuite": None,
+         "MemoryClient": "memory-client", "KnowledgeBase": "knowledge-base"},
+        AI_SYSTEM_STANDIN_DEGRADE_AFTER=str(delay),
+    )
+    ports = stand_in.ports
+    first = request(zmq_context, ports["ModelManagerSuite"]["health"], b"x")
+    if first["uptime"] < delay:  # a slow start may already be past the delay
+        assert_health_reply(first, "ModelManagerSuite")
+    deadline = time.monotonic() + 10
+    while request(zmq_context, ports["ModelManagerSuite"]["health"], b"x")["status"] == "ok":
+        assert time.monotonic() < deadline, "never turned degraded"
+        time.sleep(0.1)
+    for name in ("SystemDigitalTwin", "UnifiedWebAgent", "HealthMonitor", "ModelManagerSuite"):
+        reply = request(zmq_context, ports[name]["health"], b"x")
+        assert_health_reply(reply, name, status="degraded", degraded_after=delay, min_uptime=delay)
+    # The main ports keep answering as before, health actions with "degraded".
+    assert_health_reply(send(zmq_context, ports["ModelManagerSuite"]["main"], {"action": "ping"}),
+                        "ModelManagerSuite", status="degraded", degraded_after=delay)
+    assert_health_reply(send(zmq_context, ports["UnifiedWebAgent"]["main"], {"command": "health"}),
+                        "UnifiedWebAgent", status="degraded", degraded_after=delay)
+    assert send(zmq_context, ports["SystemDigitalTwin"]["main"], {"action": "ping"}) == {
+        "status": "error", "error": "Unknown action: ping"}
+    assert send(zmq_context, ports["HealthMonitor"]["main"], {"action": "ping"}) == {
+        "status": "error", "message": "Unknown action: ping"}
+    # MemoryClient and KnowledgeBase say HEALTHY regardless.
+    reply = request(zmq_context, ports["MemoryClient"]["health"], b"x")
+    assert_health_reply(reply, "MemoryClient", status="HEALTHY", keys=MEMORY_CLIENT_KEYS,
+                        min_uptime=delay)
+    assert request(zmq_context, ports["KnowledgeBase"]["health"], b"x")["status"] == "HEALTHY"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "inf"])
+def test_degrade_after_zero_or_less_never_degrades(start_stand_in, tmp_path, zmq_context, value):
+    stand_in = start_agents(start_stand_in, tmp_path, {"SystemDigitalTwin": None},
+                            AI_SYSTEM_STANDIN_DEGRADE_AFTER=value)
+    time.sleep(0.2)
+    assert_health_reply(request(zmq_context, stand_in.ports["SystemDigitalTwin"]["health"], b"x"),
+                        "SystemDigitalTwin")
+
+
+def test_fault_status_wins_over_profiles(start_stand_in, tmp_path, zmq_context):
+    stand_in = start_agents(
+        start_stand_in, tmp_path,
+        {"MemoryClient": "memory-client", "KnowledgeBase": "knowledge-base",
+         "BrokenAgent": "broken", "UnifiedWebAgent": "command"},
+        AI_SYSTEM_STANDIN_STATUS="down",
+    )
+    ports = stand_in.ports
+    reply = request(zmq_context, ports["MemoryClient"]["health"], b"x")
+    assert_health_reply(reply, "MemoryClient", status="down", keys=MEMORY_CLIENT_KEYS)
+    reply = request(zmq_context, ports["KnowledgeBase"]["health"], b"x")
+    assert set(reply) == KNOWLEDGE_BASE_KEYS and reply["status"] == "down"
+    assert request(zmq_context, ports["BrokenAgent"]["health"], b"x") == {
+        "status": "down", "error": "'BrokenAgent' object has no attribute 'error_bus_pub'"}
+    assert_health_reply(send(zmq_context, ports["UnifiedWebAgent"]["main"], {"command": "ping"}),
+                        "UnifiedWebAgent", status="down")
+
+
+def test_pub_agent_is_served_like_any_other(start_stand_in, tmp_path, zmq_context):
+    port, health = free_ports(2)
+    env = standin_env(tmp_path, {"ErrorBusService": (port, health)})
+    config = json.loads(Path(env["AI_SYSTEM_CONFIG"]).read_text())
+    config["agents"]["ErrorBusService"]["socket"] = "pub"
+    Path(env["AI_SYSTEM_CONFIG"]).write_text(json.dumps(config))
+    start_stand_in(env, expect_agents=1)
+    assert_health_reply(request(zmq_context, health, b"x"), "ErrorBusService")
+    assert_health_reply(send(zmq_context, port, {"action": "ping"}), "ErrorBusService")
+
+
+VALID_PROFILES = "profiles: " + ", ".join(PROFILES)
+
+
+@pytest.mark.parametrize(
+    ("variables", "error"),
+    [
+        ({"AI_SYSTEM_STANDIN_PROFILES": "A=fancy"},
+         f"AI_SYSTEM_STANDIN_PROFILES: 'A=fancy' names unknown profile 'fancy' ({VALID_PROFILES})"),
+        # Unknown profiles are errors even for agents this container does not serve.
+        ({"AI_SYSTEM_STANDIN_PROFILES": "A=base,Elsewhere=Base"},
+         f"'Elsewhere=Base' names unknown profile 'Base' ({VALID_PROFILES})"),
+        ({"AI_SYSTEM_STANDIN_PROFILES": "A"},
+         f"AI_SYSTEM_STANDIN_PROFILES: 'A' is not Agent=profile ({VALID_PROFILES})"),
+        ({"AI_SYSTEM_STANDIN_PROFILES": "A:base"}, "'A:base' is not Agent=profile"),
+        ({"AI_SYSTEM_STANDIN_PROFILES": "=base"}, "'=base' is not Agent=profile"),
+        ({"AI_SYSTEM_STANDIN_PROFILES": "A="}, "'A=' is not Agent=profile"),
+        ({"AI_SYSTEM_STANDIN_PROFILES": "A=base,A=broken"},
+         "A is given two profiles, 'base' and 'broken'"),
+        ({"AI_SYSTEM_STANDIN_DEGRADE_AFTER": "soon"},
+         "AI_SYSTEM_STANDIN_DEGRADE_AFTER: expected a number of seconds, got 'soon'"),
+        ({"AI_SYSTEM_STANDIN_DEGRADE_AFTER": "nan"},
+         "AI_SYSTEM_STANDIN_DEGRADE_AFTER: expected a number of seconds, got 'nan'"),
+    ],
+)
+def test_bad_profile_settings_exit_2(tmp_path, variables, error):
+    port, health = free_ports(2)
+    env = {"AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"), "AI_SYSTEM_AGENTS": f"A:{port}:{health}"}
+    env.update(variables)
+    result = run_to_exit(env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("stand-in-agent: AI_SYSTEM_STANDIN_")
+    assert error in result.stderr
+    assert result.stdout == ""

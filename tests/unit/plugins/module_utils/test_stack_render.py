@@ -14,8 +14,13 @@ from ansible_collections.ai_system.containers.plugins.module_utils import quadle
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
     build_plan, env_name,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+    config_endpoints,
+)
 
 QUADLET = "/usr/libexec/podman/quadlet"
+DEFAULT_POLICY = {"request": {"action": "health_check"}, "healthy": ["ok", "healthy"],
+                  "degraded": ["degraded"], "required_keys": ["status"]}
 
 
 def plan_of(inventory):
@@ -62,7 +67,8 @@ def test_start_order_follows_dependencies(production):
     for unit in host["units"]:
         for dep in unit["depends_on_groups"]:
             assert order.index(dep) < order.index(unit["group"])
-    assert order[0] == "core-services"
+    # Redis first: BaseAgent writes its ready key there once, at start.
+    assert order[:2] == ["mainpc-redis", "core-services"]
 
 
 def test_only_consumed_ports_are_published_on_the_lan_address(inventory):
@@ -102,7 +108,8 @@ def test_endpoint_map_same_host_by_name_remote_by_lan(inventory):
     doc = json.loads(hosts["mainpc"]["config"]["groups/models/endpoints.json"])
     assert doc["group"] == "models" and doc["host"] == "mainpc"
     assert doc["agents"] == {"ModelManager": {"port": 5570, "health_port": 6570,
-                                              "socket": "rep"}}
+                                              "socket": "rep",
+                                              "health_policy": DEFAULT_POLICY}}
     assert doc["endpoints"]["Twin"] == {
         "host": "mainpc", "group": "core", "address": "core", "port": 7120,
         "health_port": 8120, "socket": "rep", "remote": False, "url": "tcp://core:7120"}
@@ -133,10 +140,14 @@ def test_secrets_are_named_never_valued(inventory):
 
 
 def test_health_check_speaks_zmq_to_every_rep_agent(inventory):
-    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
+    hosts = plan_of(inventory)
+    unit = hosts["mainpc"]["quadlet"]["ai-core.container"]
+    # The probe reads the agents and their policies from the endpoint map.
     assert keys(unit, "HealthCmd") == [
         "python3 /usr/local/lib/ai-system/zmq_health.py --timeout 3 "
-        "127.0.0.1:8121/health 127.0.0.1:8120/health"]
+        "--config /etc/ai-system/endpoints.json"]
+    doc = json.loads(hosts["mainpc"]["config"]["groups/core/endpoints.json"])
+    assert [e["port"] for e in config_endpoints(doc)] == [8121, 8120]
     assert "Notify=healthy" in unit and "HealthOnFailure=kill" in unit
     redis = plan_of(inventory)["pc2"]["quadlet"]["ai-redis.container"]
     assert keys(redis, "HealthCmd") == ["redis-cli ping"]
@@ -173,9 +184,9 @@ def test_checks_for_verify(inventory):
     assert checks["links"] == [{
         "name": "Memory", "from_group": "models", "container": "models", "to_host": "pc2",
         "to_group": "store", "address": "10.0.0.17", "port": 7140, "kind": "main",
-        "cross_host": True}]
+        "cross_host": True, "policy": DEFAULT_POLICY, "strict": False, "request": None}]
     assert {"name": "Twin", "group": "core", "container": "core", "address": "127.0.0.1",
-            "port": 8120, "kind": "health"} in checks["health"]
+            "port": 8120, "kind": "health", "policy": DEFAULT_POLICY} in checks["health"]
     assert checks["units"] == ["ai-core.service", "ai-models.service"]
 
 
@@ -273,3 +284,45 @@ def test_quadlet_generator_rejects_a_broken_unit(tmp_path):
 def test_quadlet_binary_present_when_podman_is():
     if shutil.which("podman") and not os.path.exists(QUADLET):
         pytest.fail("podman is installed without Quadlet (%s): Podman >= 4.4 is needed" % QUADLET)
+
+
+def _policy(hosts, host, group, agent):
+    doc = json.loads(hosts[host]["config"]["groups/%s/endpoints.json" % group])
+    return doc["agents"][agent]["health_policy"]
+
+
+def test_health_policy_most_specific_layer_wins_key_by_key(inventory):
+    for host in ("mainpc", "pc2"):  # group_vars/all reaches every host
+        inventory[host]["ai_group_defaults"] = dict(
+            inventory[host].get("ai_group_defaults") or {},
+            health_policy={"degraded": ["degraded", "initializing"]})
+    inventory["mainpc"]["ai_host_group_defaults"] = {"health_policy": {"healthy": ["ok"]}}
+    core = inventory["mainpc"]["ai_groups"]["core"]
+    core["health_policy"] = {"required_keys": ["status", "ready"]}
+    core["agents"]["Twin"] = {"port": 7120, "health_port": 8120,
+                              "health_policy": {"healthy": ["HEALTHY"]}}
+    hosts = plan_of(inventory)
+    # The agent's own key wins; the group's, the host's and the global ones fill in.
+    assert _policy(hosts, "mainpc", "core", "Twin") == {
+        "request": {"action": "health_check"}, "healthy": ["healthy"],
+        "degraded": ["degraded", "initializing"], "required_keys": ["status", "ready"]}
+    other = [a for a in json.loads(hosts["mainpc"]["config"]["groups/core/endpoints.json"])
+             ["agents"] if a != "Twin"][0]
+    assert _policy(hosts, "mainpc", "core", other)["healthy"] == ["ok"]
+    # pc2 has its own host layer: only the global default reaches it.
+    assert _policy(hosts, "pc2", "store", "Memory") == dict(
+        DEFAULT_POLICY, degraded=["degraded", "initializing"])
+    # verify judges with the same policy the probe reads.
+    health = {(c["container"], c["name"]): c["policy"] for c in hosts["mainpc"]["checks"]["health"]}
+    assert health[("core", "Twin")] == _policy(hosts, "mainpc", "core", "Twin")
+
+
+def test_a_link_carries_the_target_agents_policy_and_can_be_strict(inventory):
+    inventory["pc2"]["ai_groups"]["store"]["agents"]["Memory"] = {
+        "port": 7140, "health_port": 7141, "health_policy": {"request": {"command": "health_check"}}}
+    inventory["mainpc"]["ai_groups"]["models"]["connects_to"] = [
+        {"agent": "Memory", "strict": True}, {"agent": "Twin", "request": {"action": "ping"}}]
+    links = {lk["name"]: lk for lk in plan_of(inventory)["mainpc"]["checks"]["links"]}
+    assert links["Memory"]["strict"] is True and links["Memory"]["request"] is None
+    assert links["Memory"]["policy"]["request"] == {"command": "health_check"}
+    assert links["Twin"]["strict"] is False and links["Twin"]["request"] == {"action": "ping"}

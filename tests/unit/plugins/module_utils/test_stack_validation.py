@@ -37,7 +37,7 @@ def test_production_inventory_renders_cleanly(production):
     assert result["errors"] == []
     assert result["warnings"] == []
     assert sorted(result["hosts"]) == ["mainpc", "pc2"]
-    assert len(result["hosts"]["mainpc"]["units"]) == 10
+    assert len(result["hosts"]["mainpc"]["units"]) == 11  # 10 agent groups and Redis
     assert len(result["hosts"]["pc2"]["units"]) == 6
     agents = sum(len(u["agents"]) for p in result["hosts"].values() for u in p["units"])
     assert agents == 76
@@ -358,3 +358,81 @@ def test_volume_syntax(inventory):
 def test_service_port_group_needs_a_health_command(inventory):
     del groups(inventory, "pc2")["redis"]["health"]
     assert "set health.cmd (e.g. 'redis-cli ping') or health: false" in only_error(inventory)
+
+
+# -- health policy -------------------------------------------------------------------
+
+
+def only_problem(inventory):
+    """The one problem, as located data (host, group, agent, field, message, fix)."""
+    result = build_plan(inventory)
+    assert len(result["problems"]) == 1, result["errors"]
+    assert result["hosts"] == {}
+    return result["problems"][0]
+
+
+def test_health_policy_unknown_key_names_host_group_agent_and_field(inventory):
+    inventory["mainpc"]["ai_groups"]["core"]["agents"]["Twin"] = {
+        "port": 7120, "health_port": 8120, "health_policy": {"healty": ["ok"]}}
+    problem = only_problem(inventory)
+    assert (problem["host"], problem["group"], problem["agent"], problem["field"]) == (
+        "mainpc", "core", "Twin", "health_policy.healty")
+    assert "unknown key 'healty'" in problem["message"]
+    assert "request, healthy, degraded, required_keys" in problem["fix"]
+
+
+def test_a_status_in_both_sets_is_refused_case_insensitively(inventory):
+    inventory["mainpc"]["ai_groups"]["core"]["health_policy"] = {"degraded": ["OK"]}
+    problem = only_problem(inventory)
+    assert (problem["host"], problem["group"], problem["agent"], problem["field"]) == (
+        "mainpc", "core", "", "health_policy.degraded")
+    assert "'ok'" in problem["message"] and "healthy" in problem["message"]
+
+
+def test_a_conflict_made_by_two_layers_is_located_at_the_agent(inventory):
+    inventory["mainpc"]["ai_groups"]["core"]["health_policy"] = {"degraded": ["sick"]}
+    inventory["mainpc"]["ai_groups"]["core"]["agents"]["Twin"] = {
+        "port": 7120, "health_port": 8120, "health_policy": {"healthy": ["sick"]}}
+    problem = only_problem(inventory)
+    assert (problem["group"], problem["agent"], problem["field"]) == (
+        "core", "Twin", "health_policy.degraded")
+
+
+@pytest.mark.parametrize("policy, fld, words", [
+    ({"healthy": []}, "health_policy.healthy", "is empty"),
+    ({"degraded": []}, "health_policy.degraded", "is empty"),
+    ({"healthy": "ok"}, None, None),  # one status as text is fine
+    ({"healthy": [1]}, "health_policy.healthy", "not a non-empty status"),
+    ({"request": "health_check"}, "health_policy.request", "non-empty mapping"),
+    ({"required_keys": ["ready"]}, "health_policy.required_keys", "must include 'status'"),
+])
+def test_bad_policy_values(inventory, policy, fld, words):
+    inventory["pc2"]["ai_groups"]["store"]["health_policy"] = policy
+    if fld is None:
+        assert errors_of(inventory) == []
+        return
+    problem = only_problem(inventory)
+    assert (problem["host"], problem["group"], problem["field"]) == ("pc2", "store", fld)
+    assert words in problem["message"]
+
+
+def test_a_bad_global_policy_is_reported_once_per_host_not_per_group(inventory):
+    for host in ("mainpc", "pc2"):
+        inventory[host]["ai_group_defaults"] = dict(
+            inventory[host].get("ai_group_defaults") or {}, health_policy={"healthy": []})
+    result = build_plan(inventory)
+    assert sorted((p["host"], p["group"], p["field"]) for p in result["problems"]) == [
+        ("mainpc", "", "health_policy.healthy"), ("pc2", "", "health_policy.healthy")]
+    assert result["hosts"] == {}
+
+
+def test_connects_to_entry_as_mapping(inventory):
+    group = inventory["mainpc"]["ai_groups"]["models"]
+    group["connects_to"] = [{"agent": "Memory", "strict": "yes"}]
+    problem = only_problem(inventory)
+    assert (problem["group"], problem["field"]) == ("models", "connects_to.strict")
+    group["connects_to"] = [{"agent": "Memory", "stict": True}]
+    problem = only_problem(inventory)
+    assert problem["field"] == "stict" and "did you mean 'strict'" in problem["fix"]
+    group["connects_to"] = [{"strict": True}]
+    assert "names no agent" in only_problem(inventory)["message"]
