@@ -155,6 +155,77 @@ def test_secret_reaches_the_container_but_no_file_or_environment(lab):
     assert mounted == SECRET
 
 
+# -- the real agents' health protocol ----------------------------------------------
+# The lab's stand-ins play the original agents (docs/lab.md): BaseAgent turns
+# "degraded" 20 s after start (300 s in the original), MemoryClient and
+# KnowledgeBase answer "HEALTHY", SystemDigitalTwin, MemoryOrchestratorService
+# and HealthMonitor answer the health request on their main port with
+# "Unknown action", UnifiedWebAgent dispatches on "command".
+
+DEGRADE_AFTER = 20  # AI_SYSTEM_STANDIN_DEGRADE_AFTER in inventory/lab
+HEALTH_INTERVAL = 15  # ai_group_defaults.health.interval
+
+
+def started_seconds_ago(lab, host, container):
+    """Seconds since the container started, by the lab host's own clock."""
+    code = ("import sys,datetime;t=sys.argv[1].split('.')[0];"
+            "s=datetime.datetime.strptime(t,'%Y-%m-%dT%H:%M:%S').replace(tzinfo=datetime.timezone.utc);"
+            "print((datetime.datetime.now(datetime.timezone.utc)-s).total_seconds())")
+    started = lab.exec(host, "podman", "inspect", "--format",
+                       "{{.State.StartedAt.UTC.Format \"2006-01-02T15:04:05\"}}",
+                       container).stdout.strip()
+    return float(lab.exec(host, "python3", "-c", code, started).stdout.strip())
+
+
+def test_a_degraded_agent_is_reported_degraded_and_never_restarted(lab, lab_plan):
+    # Past the switch to "degraded" and two health intervals more.
+    wait = DEGRADE_AFTER + 2 * HEALTH_INTERVAL + 5 - started_seconds_ago(lab, "pc2", LEAF)
+    if wait > 0:
+        time.sleep(wait)
+    state = lab.unit_props("pc2", [LEAF_SERVICE])[LEAF_SERVICE]
+    assert (state["ActiveState"], state["NRestarts"]) == ("active", "0"), state
+    assert lab.health("pc2", LEAF) == "healthy"
+    # The probe Podman runs says DEGRADED, and passes.
+    probe = lab.exec("pc2", "podman", "exec", LEAF, "python3",
+                     "/usr/local/lib/ai-system/zmq_health.py", "--config",
+                     "/etc/ai-system/endpoints.json", check=False)
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    lines = probe.stdout.splitlines()
+    assert len(lines) == 4 and all(line.startswith("DEGRADED ") for line in lines), lines
+    run = verify(lab)
+    assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
+    report = lab.latest_report()
+    assert report["ok"] is True
+    health = {(i["group"], i["name"]): i for i in report["hosts"]["pc2"]["health"]}
+    leaf_agents = [u for u in units_of(lab_plan, "pc2") if u["group"] == LEAF][0]["agents"]
+    for agent in leaf_agents:
+        item = health[(LEAF, agent)]
+        assert item["status"] == "degraded", item
+        assert "ready signal lapsed" in item["reason"], item
+    # MemoryClient and KnowledgeBase answer "HEALTHY" and never degrade.
+    mainpc = {i["name"]: i for i in report["hosts"]["mainpc"]["health"]}
+    assert mainpc["MemoryClient"]["status"] == "passed"
+    assert mainpc["KnowledgeBase"]["status"] == "passed"
+    assert lab.unit_props("pc2", [LEAF_SERVICE])[LEAF_SERVICE]["NRestarts"] == "0"
+
+
+def test_links_to_agents_answering_unknown_action_pass_and_show_the_reply(lab):
+    report = lab.latest_report()
+    by_name = {}
+    for link in links(report):
+        by_name.setdefault(link["name"], []).append(link)
+    for name in ("SystemDigitalTwin", "MemoryOrchestratorService", "HealthMonitor"):
+        assert by_name[name], name
+        for link in by_name[name]:
+            assert link["status"] == "passed", link
+            assert link["verdict"] == "reachable", link
+            assert link["message"] == "Unknown action: health_check", link
+    # UnifiedWebAgent is asked with "command", which it understands.
+    web = by_name["UnifiedWebAgent"]
+    assert [lk["status"] for lk in web] == ["passed"]
+    assert "Unknown" not in (web[0]["message"] or ""), web
+
+
 # -- changes to the inventory ------------------------------------------------------
 
 def test_memory_change_restarts_that_unit_only(lab, lab_plan):
@@ -213,6 +284,41 @@ def test_back_to_the_shipped_inventory(lab, lab_plan):
     # The leaf comes back (started, or restarted if a failed unit was left running);
     # nothing else is touched.
     assert result["started"] + result["restarted"] == [LEAF_SERVICE]
+    lab.wait_all_healthy(lab_plan, timeout=120)
+
+
+def test_a_broken_health_handler_makes_exactly_its_group_unhealthy(lab, lab_plan):
+    """VisionProcessingAgent's health handler raises, as MemoryOrchestratorService's
+    does at the original HEAD: its group is unhealthy, no other, and verify names
+    the agent and quotes its reply."""
+    def edit(groups):
+        group = groups["pc2"]["ai_groups"][LEAF]
+        group["env"] = dict(group.get("env") or {},
+                            AI_SYSTEM_STANDIN_PROFILES="VisionProcessingAgent=broken")
+        # Fast, and not killed, so that the unhealthy container can be read.
+        group["health"] = {"start_period": "5s", "interval": "5s", "on_failure": "none"}
+
+    inventory = lab.edited_inventory("broken", edit)
+    run = lab.playbook(inventory=inventory, tags=["stack"],
+                       extravars={"stack_health_timeout": 45})
+    assert run.rc != 0
+    messages = [f["res"].get("msg", "") for f in run.failures() if f["host"] == "pc2"]
+    assert any(LEAF in m for m in messages), messages
+    assert not [f for f in run.failures() if f["host"] == "mainpc"]
+    run = lab.playbook("playbooks/verify.yml", inventory=inventory)
+    assert run.rc != 0
+    report = lab.latest_report()
+    units = {u["group"]: u for h in lab.hosts for u in report["hosts"][h]["units"]}
+    assert {g for g, u in units.items() if u["status"] != "passed"} == {LEAF}
+    failed = [i for h in lab.hosts for i in report["hosts"][h]["health"]
+              if i["status"] == "failed"]
+    assert [(i["group"], i["name"]) for i in failed] == [(LEAF, "VisionProcessingAgent")]
+    assert "'VisionProcessingAgent' object has no attribute 'error_bus_pub'" in \
+        failed[0]["reason"], failed[0]
+    # Back to the shipped inventory.
+    run = lab.playbook(tags=["stack"])
+    assert run.rc == 0
+    assert stack_units_result(run, "pc2")["restarted"] == [LEAF_SERVICE]
     lab.wait_all_healthy(lab_plan, timeout=120)
 
 
@@ -275,21 +381,25 @@ def test_a_blocked_port_is_reported_at_the_tcp_stage(lab):
         lab.exec("pc2", "systemctl", "restart", "ai-system-firewall.service")
 
 
-def test_a_plain_tcp_server_is_not_a_zmq_peer(lab):
-    """Redis answers TCP but is no ZMQ peer: checked from inside a pc2 container."""
+def test_a_silent_tcp_server_times_out_at_the_zmtp_stage(lab):
+    """Redis accepts TCP but, waiting for a command line, never sends a ZMTP
+    greeting: checked from inside a pc2 container, the peer is timed out (as a
+    frozen agent or a black hole would be), not called a non-ZMQ peer."""
     private = lab.tmp_root / "adhoc"
     private.mkdir(exist_ok=True)
     res = ansible_runner.run(
         private_data_dir=str(private), inventory=LAB_INVENTORY,
         host_pattern="pc2", module="ai_system.containers.zmq_check",
         module_args=json.dumps({"container": "pc2-memory-system", "fail_on_error": False,
+                                "timeout": 1.5,
                                 "endpoints": [{"name": "redis", "address": "pc2-redis",
                                                "port": 6379}]}),
         envvars={"ANSIBLE_CONFIG": REPO + "/ansible.cfg"}, quiet=True)
     results = [ev["event_data"]["res"] for ev in res.events if ev["event"] == "runner_on_ok"]
     assert results, [ev.get("stdout") for ev in res.events][-5:]
     endpoint = results[0]["endpoints"][0]
-    assert endpoint["failed_stage"] == "zmtp" and endpoint["reason"] == "not a ZMQ peer"
+    assert (endpoint["failed_stage"], endpoint["reason"]) == ("zmtp", "timed out"), endpoint
+    assert endpoint["detail"] == "no greeting within 1.5s"
 
 
 # -- reboot ------------------------------------------------------------------------------
