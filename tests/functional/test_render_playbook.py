@@ -16,7 +16,7 @@ def test_production_renders_and_second_run_changes_nothing(playbook, tmp_path):
     first = playbook("playbooks/render.yml", "inventory/production", extra)
     assert first.rc == 0, first.failures()
     assert first.count("changed", "mainpc") == 2 and first.count("changed", "pc2") == 2
-    assert len(os.listdir(out / "mainpc" / "quadlet")) == 11  # 10 groups + network
+    assert len(os.listdir(out / "mainpc" / "quadlet")) == 13  # 11 groups, network, redis volume
     assert len(os.listdir(out / "pc2" / "quadlet")) == 8  # 6 groups, network, redis volume
     doc = json.loads((out / "pc2" / "config" / "groups" / "pc2-memory-system" /
                       "endpoints.json").read_text())

@@ -16,7 +16,7 @@ import sys
 import yaml
 
 REPORT_TASK = "Judge every host's results and write the report"
-UNITS = {"mainpc": 10, "pc2": 6}
+UNITS = {"mainpc": 11, "pc2": 6}  # 10 agent groups and Redis on mainpc
 
 
 def extra(tmp_path, **more):
@@ -100,7 +100,7 @@ def test_stack_report_fails_by_default_with_one_line_per_problem(playbook, tmp_p
     assert lines[0].startswith("Verification FAILED: 0 passed, ")
     assert lines[1:] == [
         "- mainpc: not verified: no results: unreachable, or failed before its checks ran (1 GPU check, "
-        "2 CUDA checks, 10 units, 9 links, 48 health sockets)",
+        "2 CUDA checks, 11 units, 9 links, 48 health sockets)",
         "- pc2: not verified: no results: unreachable, or failed before its checks ran (1 GPU check, "
         "1 CUDA check, 6 units, 5 links, 27 health sockets)"]
     assert (tmp_path / "out" / "latest.json").exists()

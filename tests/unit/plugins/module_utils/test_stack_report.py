@@ -110,9 +110,9 @@ def test_healthy_system_passes_every_check(plan, results):
     report = sr.build_report(plan, results, now=NOW)
     assert report["ok"] is True and report["complete"] is True
     assert report["generated_at"] == "2026-11-29T16:15:00Z"
-    assert report["counts"] == {"passed": total_checks(plan), "failed": 0, "skipped": 0}
+    assert report["counts"] == {"passed": total_checks(plan), "degraded": 0, "failed": 0, "skipped": 0}
     assert report["problems"] == [] and report["skipped"] == [] and report["warnings"] == []
-    assert report["checks"]["units"]["passed"] == 16
+    assert report["checks"]["units"]["passed"] == sum(len(p["units"]) for p in plan.values())
     assert report["checks"]["cuda"]["passed"] == 3
     assert report["checks"]["gpu"]["passed"] == 2
     assert report["checks"]["links"]["passed"] == sum(len(p["checks"]["links"]) for p in plan.values())
@@ -159,7 +159,7 @@ def test_markdown_has_tables_and_a_mermaid_flowchart(plan, results):
     assert sum(1 for line in mermaid if line.strip().startswith("subgraph ")) == 2
     assert '  subgraph h1["pc2 192.168.100.17"]' in mermaid
     nodes = [line for line in mermaid if re.match(r'^    n\d+\["', line)]
-    assert len(nodes) == 16
+    assert len(nodes) == sum(len(p["units"]) for p in plan.values())
     edges = [line for line in mermaid if "-->" in line or "-.->" in line]
     assert len(edges) == sum(len(p["checks"]["links"]) for p in plan.values())
     assert all("-->|" in e for e in edges)
@@ -191,7 +191,7 @@ def test_broken_link_is_named_with_its_failing_stage(plan, results):
     host = report["hosts"]["pc2"]
     assert host["status"] == "failed"
     assert host["groups"]["pc2-memory-system"]["status"] == "failed"
-    assert host["groups"]["pc2-memory-system"]["links"] == {"passed": 0, "failed": 1, "skipped": 0}
+    assert host["groups"]["pc2-memory-system"]["links"] == {"passed": 0, "degraded": 0, "failed": 1, "skipped": 0}
     link = next(i for i in host["links"] if i["from_group"] == "pc2-memory-system")
     assert (link["status"], link["failed_stage"], link["reason"]) == ("failed", "tcp", "connection refused")
 
@@ -288,8 +288,8 @@ def test_skipped_cuda_checks_show_as_skipped_with_the_reason(plan, results):
     cuda = report["hosts"]["pc2"]["cuda"]
     assert [(c["container"], c["status"], c["reason"]) for c in cuda] == [
         ("pc2-ai-models", "skipped", LAB_SKIP)]
-    assert report["checks"]["cuda"] == {"passed": 2, "failed": 0, "skipped": 1}
-    assert report["checks"]["gpu"] == {"passed": 1, "failed": 0, "skipped": 1}
+    assert report["checks"]["cuda"] == {"passed": 2, "degraded": 0, "failed": 0, "skipped": 1}
+    assert report["checks"]["gpu"] == {"passed": 1, "degraded": 0, "failed": 0, "skipped": 1}
     assert report["ok"] is True and report["complete"] is False
     assert report["skipped"] == [
         "pc2: GPU: SKIPPED: lab host: no NVIDIA driver: NVML Shared Library Not Found",
@@ -364,7 +364,7 @@ def test_phases_that_did_not_run_are_skipped_once_per_phase(plan, results):
     assert report["ok"] is True
     assert report["skipped"] == [
         "mainpc: CUDA: not checked in this run (2 CUDA checks)",
-        "mainpc: units: not checked in this run (10 units)",
+        "mainpc: units: not checked in this run (%d units)" % len(plan["mainpc"]["units"]),
         "mainpc: links: not checked in this run (9 links)",
         "mainpc: health sockets: not checked in this run (48 health sockets)",
     ]
@@ -429,15 +429,18 @@ def test_host_without_a_gpu_has_no_gpu_check(plan, results):
 # --------------------------------------------------------------------------
 
 def test_unit_problems_and_restart_notes(plan, results):
-    units = results["pc2"]["units"]["units"]
-    units[1].update(active_state="failed", sub_state="failed", result="exit-code", restarts=5)
-    units[2].update(restarts=2)
-    units[0].update(health=None)  # the plan gives pc2-core-infrastructure a health check
+    units = {u["service"]: u for u in results["pc2"]["units"]["units"]}
+    units["ai-pc2-redis.service"].update(active_state="failed", sub_state="failed", result="exit-code",
+                                         restarts=5)
+    units["ai-pc2-memory-system.service"].update(restarts=2)
+    # the plan gives pc2-core-infrastructure a health check
+    units["ai-pc2-core-infrastructure.service"].update(health=None)
     report = sr.build_report(plan, results, now=NOW)
+    # In the plan's order of the units.
     assert report["problems"] == [
+        "pc2: unit ai-pc2-redis.service: unit is failed (failed), result exit-code, restarted 5 times",
         "pc2: unit ai-pc2-core-infrastructure.service: container pc2-core-infrastructure has no health "
         "check, but its unit defines one",
-        "pc2: unit ai-pc2-redis.service: unit is failed (failed), result exit-code, restarted 5 times",
     ]
     assert report["warnings"] == [
         "pc2: unit ai-pc2-redis.service was restarted 5 times by systemd",
@@ -554,3 +557,227 @@ def test_report_does_not_change_its_inputs(plan, results):
     before_plan, before_results = copy.deepcopy(plan), copy.deepcopy(results)
     sr.build_report(plan, results, now=NOW)
     assert plan == before_plan and results == before_results
+
+
+# --------------------------------------------------------------------------
+# Degraded agents, reachable links and the agents' own words
+# --------------------------------------------------------------------------
+
+DEGRADED_SAYS = "Redis unavailable, using the local cache"
+MOS_ERROR = "'MemoryOrchestratorService' object has no attribute 'error_bus_pub'"
+
+
+def degrade(endpoint, message=DEGRADED_SAYS):
+    """What zmq_check returns for an agent that answers but says it is degraded."""
+    endpoint.update(ok=True, verdict="degraded", message=message, stage_reached="status",
+                    reply={"status": "degraded", "message": message})
+
+
+def degraded_health_socket(results):
+    dummy, endpoint = endpoint_result(results, "pc2", "pc2-memory-system", "MemoryOrchestratorService",
+                                      "health")
+    degrade(endpoint)
+    return endpoint
+
+
+def test_degraded_health_socket_is_degraded_not_failed(plan, results):
+    degraded_health_socket(results)
+    report = sr.build_report(plan, results, now=NOW)
+    assert report["ok"] is True and report["complete"] is True
+    assert report["problems"] == [] and report["skipped"] == []
+    assert report["counts"] == {"passed": total_checks(plan) - 1, "degraded": 1, "failed": 0, "skipped": 0}
+    assert report["checks"]["health"]["degraded"] == 1
+    assert report["degraded"] == [
+        "pc2: health socket pc2-memory-system/MemoryOrchestratorService 127.0.0.1:7141 (health): DEGRADED: "
+        "status degraded: " + DEGRADED_SAYS]
+    assert report["degraded_agents"] == ["pc2/MemoryOrchestratorService"]
+    host = report["hosts"]["pc2"]
+    assert host["status"] == "degraded" and host["counts"]["degraded"] == 1
+    group = host["groups"]["pc2-memory-system"]
+    assert group["status"] == "degraded"
+    assert group["health_sockets"] == {"passed": 4, "degraded": 1, "failed": 0, "skipped": 0}
+    assert group["degraded_agents"] == ["MemoryOrchestratorService"]
+    item = next(i for i in host["health"] if i["name"] == "MemoryOrchestratorService")
+    assert (item["status"], item["verdict"], item["message"], item["reason"], item["failed_stage"]) == (
+        "degraded", "degraded", DEGRADED_SAYS, "status degraded: " + DEGRADED_SAYS, None)
+
+    verdict = "PASSED with degraded agents: %d passed, 1 degraded (pc2/MemoryOrchestratorService), " \
+        "0 failed, 0 skipped" % (total_checks(plan) - 1)
+    assert sr.verdict(report) == verdict
+    text = sr.render_text(report)
+    assert text[0] == "AI system verification 2026-11-29T16:15:00Z -- " + verdict
+    assert "pc2 (192.168.100.17): DEGRADED" in text
+    row = next(line for line in text if line.strip().startswith("pc2-memory-system "))
+    assert row.split()[-4:] == ["4/5,", "1", "degraded", "degraded"]
+    assert text[-2:] == ["Degraded (1):", "  - " + report["degraded"][0]]
+
+
+def test_degraded_link_names_the_agent_where_it_runs(plan, results):
+    dummy, endpoint = endpoint_result(results, "mainpc", "memory-system", "MemoryOrchestratorService", "main")
+    degrade(endpoint)
+    degraded_health_socket(results)
+    report = sr.build_report(plan, results, now=NOW)
+    assert report["ok"] is True
+    assert report["counts"]["degraded"] == 2
+    assert report["checks"]["links"]["degraded"] == 1 and report["checks"]["health"]["degraded"] == 1
+    # One agent, seen degraded from its own container and over the link.
+    assert report["degraded_agents"] == ["pc2/MemoryOrchestratorService"]
+    assert "2 degraded (pc2/MemoryOrchestratorService)" in sr.verdict(report)
+    link = next(i for i in report["hosts"]["mainpc"]["links"] if i["name"] == "MemoryOrchestratorService")
+    assert (link["status"], link["reason"]) == ("degraded", "status degraded: " + DEGRADED_SAYS)
+    assert report["degraded"][0] == (
+        "mainpc: link memory-system -> pc2/pc2-memory-system MemoryOrchestratorService 192.168.100.17:7140 "
+        "(main): DEGRADED: status degraded: " + DEGRADED_SAYS)
+    assert report["hosts"]["mainpc"]["groups"]["memory-system"]["status"] == "degraded"
+
+    text = sr.render_text(report)
+    assert any("-> pc2/MemoryOrchestratorService 192.168.100.17:7140  0.25 ms, degraded: " + DEGRADED_SAYS
+               in line for line in text)
+    assert "  links to degraded agents: 1" in text
+
+    md = sr.render_markdown(report)
+    edges = [line for line in md.split("```mermaid\n")[1].split("```")[0].splitlines()
+             if "-->" in line or "-.->" in line]
+    degraded = [line for line in edges if "degraded" in line]
+    assert len(degraded) == 1
+    assert re.match(r'^  n\d+ -->\|"MemoryOrchestratorService 0\.25 ms degraded"\| n\d+$', degraded[0])
+    assert "  linkStyle %d stroke:#ea580c,stroke-width:2px,color:#c2410c" % edges.index(degraded[0]) in md
+    assert "| memory-system | MemoryOrchestratorService | pc2/pc2-memory-system | 192.168.100.17:7140 | main " \
+        "| DEGRADED | 0.25 ms | - | status degraded: %s |" % DEGRADED_SAYS in md
+
+
+def test_reachable_link_passes_and_shows_the_reply(plan, results):
+    dummy, endpoint = endpoint_result(results, "pc2", "pc2-memory-system", "SystemDigitalTwin", "main")
+    endpoint.update(ok=True, verdict="reachable", message="Unknown action: health_check",
+                    stage_reached="reply", rtt_ms={"min": 0.3, "median": 0.41, "max": 0.5},
+                    reply={"status": "error", "error": "Unknown action: health_check"})
+    report = sr.build_report(plan, results, now=NOW)
+    assert report["ok"] is True and report["counts"]["degraded"] == 0 and report["degraded"] == []
+    link = next(i for i in report["hosts"]["pc2"]["links"] if i["from_group"] == "pc2-memory-system")
+    assert (link["status"], link["verdict"], link["reply_status"]) == ("passed", "reachable", "error")
+    assert link["reason"] == "reachable, rtt median 0.41 ms, replied: Unknown action: health_check"
+    assert sr.verdict(report).startswith("PASSED: ")
+
+    text = sr.render_text(report)
+    line = next(t for t in text if t.strip().startswith("pc2-memory-system ") and "->" in t)
+    assert line.endswith("-> mainpc/SystemDigitalTwin 192.168.100.16:7120  "
+                         "0.41 ms, replied: Unknown action: health_check")
+
+    md = sr.render_markdown(report)
+    assert "| pc2-memory-system | SystemDigitalTwin | mainpc/core-services | 192.168.100.16:7120 | main " \
+        "| passed | 0.41 ms | - | replied: Unknown action: health_check |" in md
+    assert re.search(r'\n  n\d+ -->\|"SystemDigitalTwin 0\.41 ms reachable"\| n\d+\n', md)
+
+
+def test_failing_agent_quotes_its_own_message(plan, results):
+    dummy, endpoint = endpoint_result(results, "pc2", "pc2-memory-system", "MemoryOrchestratorService",
+                                      "health")
+    endpoint.update(ok=False, verdict="failing", message=MOS_ERROR, failed_stage="status",
+                    reason='status "error": ' + MOS_ERROR, detail="healthy: ok, healthy; degraded: degraded",
+                    reply={"status": "error", "error": MOS_ERROR})
+    report = sr.build_report(plan, results, now=NOW)
+    assert report["ok"] is False and report["counts"]["degraded"] == 0
+    assert report["problems"] == [
+        "pc2: health socket pc2-memory-system/MemoryOrchestratorService 127.0.0.1:7141 (health): status "
+        "failed: status \"error\": %s (healthy: ok, healthy; degraded: degraded)" % MOS_ERROR]
+    item = next(i for i in report["hosts"]["pc2"]["health"] if i["name"] == "MemoryOrchestratorService")
+    assert (item["status"], item["verdict"], item["message"]) == ("failed", "failing", MOS_ERROR)
+    assert "| MemoryOrchestratorService | 7141 | **FAILED** | 0.25 ms | status | status \"error\": %s " \
+        "(healthy: ok, healthy; degraded: degraded) |" % MOS_ERROR in sr.render_markdown(report)
+
+
+def test_failure_whose_reason_lacks_the_message_gets_it(plan, results):
+    dummy, endpoint = endpoint_result(results, "pc2", "pc2-memory-system", "CacheManager", "health")
+    endpoint.update(ok=False, verdict="failing", message="cache warming", failed_stage="reply",
+                    reason="wrong reply: missing keys: status", detail=None, reply={"error": "cache warming"})
+    report = sr.build_report(plan, results, now=NOW)
+    assert report["problems"] == [
+        "pc2: health socket pc2-memory-system/CacheManager 127.0.0.1:8102 (health): reply failed: wrong reply: "
+        "missing keys: status; replied: cache warming"]
+
+
+def test_fail_on_degraded_turns_degraded_agents_into_problems(plan, results):
+    degraded_health_socket(results)
+    report = sr.build_report(plan, results, now=NOW, fail_on_degraded=True)
+    assert report["ok"] is False and report["fail_on_degraded"] is True
+    assert report["problems"] == [line + " (degraded agents count as problems)" for line in report["degraded"]]
+    assert len(report["problems"]) == 1 and "status degraded: " + DEGRADED_SAYS in report["problems"][0]
+    assert sr.verdict(report) == (
+        "FAILED: %d passed, 1 degraded (pc2/MemoryOrchestratorService), 0 failed, 0 skipped"
+        % (total_checks(plan) - 1))
+    assert sr.render_markdown(report).startswith("# AI system verification: FAILED\n")
+    assert sr.build_report(plan, results, now=NOW)["fail_on_degraded"] is False
+
+
+def test_verdict_with_degraded_agents_and_skipped_checks(plan, results):
+    degraded_health_socket(results)
+    lab_host(results, "pc2")
+    report = sr.build_report(plan, results, now=NOW)
+    assert report["ok"] is True and report["complete"] is False
+    assert sr.verdict(report) == (
+        "PASSED with degraded agents and skipped checks: %d passed, 1 degraded "
+        "(pc2/MemoryOrchestratorService), 0 failed, 2 skipped" % (total_checks(plan) - 3))
+    # Degraded is worse than skipped for the host and the groups.
+    assert report["hosts"]["pc2"]["status"] == "degraded"
+    assert report["hosts"]["pc2"]["groups"]["pc2-ai-models"]["status"] == "skipped"
+    with_failure = copy.deepcopy(results)
+    with_failure["pc2"]["units"]["units"][1].update(active_state="failed", sub_state="failed")
+    failed = sr.build_report(plan, with_failure, now=NOW)
+    assert sr.verdict(failed).startswith("FAILED: %d passed, 1 degraded (pc2/MemoryOrchestratorService), "
+                                         "1 failed, 2 skipped" % (total_checks(plan) - 4))
+    assert failed["hosts"]["pc2"]["status"] == "failed"
+
+
+def test_verdict_names_at_most_five_degraded_agents(plan, results):
+    for entry in results["pc2"]["zmq"]["results"]:
+        for endpoint in entry["endpoints"]:
+            if endpoint["kind"] == "health":
+                degrade(endpoint)
+    report = sr.build_report(plan, results, now=NOW)
+    names = report["degraded_agents"]
+    assert len(names) == 27 and names == sorted(names) and all(n.startswith("pc2/") for n in names)
+    assert "27 degraded (%s, +22 more)" % ", ".join(names[:5]) in sr.verdict(report)
+
+
+def test_markdown_and_mermaid_mark_degraded_agents(plan, results):
+    degraded_health_socket(results)
+    report = sr.build_report(plan, results, now=NOW)
+    md = sr.render_markdown(report)
+    assert md.startswith("# AI system verification: PASSED with degraded agents\n")
+    assert "PASSED with degraded agents: %d passed, 1 degraded" % (total_checks(plan) - 1) in md
+    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 26/27, 1 degraded | DEGRADED |" in md
+    assert "## Degraded\n\n- pc2: health socket pc2-memory-system/MemoryOrchestratorService" in md
+    assert "| pc2-memory-system | MemoryOrchestratorService | 7141 | DEGRADED | 0.25 ms | - | " \
+        "status degraded: %s |" % DEGRADED_SAYS in md
+    assert "| pc2-memory-system | ai-pc2-memory-system.service | active/running | healthy | 0 | " \
+        "Sun 2026-11-29 16:05:00 UTC | - | 1/1 | 4/5, 1 degraded | DEGRADED |" in md
+    mermaid = md.split("```mermaid\n", 1)[1].split("```", 1)[0].splitlines()
+    node = next(line for line in mermaid if '["pc2-memory-system<br/>' in line)
+    assert node.endswith('<br/>active, healthy<br/>degraded: MemoryOrchestratorService"]')
+    node_id = node.split("[")[0].strip()
+    assert "  classDef degraded fill:#ffedd5,stroke:#ea580c,color:#7c2d12" in mermaid
+    assert "  class %s degraded" % node_id in mermaid
+    # The diagram's classes: degraded is apart from passed, and the only degraded group.
+    passed = next(line for line in mermaid if line.endswith(" passed") and line.startswith("  class "))
+    assert node_id not in passed.split()[1].split(",")
+
+
+def test_json_counts_degraded_apart(plan, results, tmp_path):
+    degraded_health_socket(results)
+    report = sr.build_report(plan, results, now=NOW)
+    sr.write_report(str(tmp_path), report, sr.render_markdown(report))
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert data["counts"] == {"passed": total_checks(plan) - 1, "degraded": 1, "failed": 0, "skipped": 0}
+    assert data["checks"]["health"]["degraded"] == 1 and data["checks"]["links"]["degraded"] == 0
+    assert data["hosts"]["pc2"]["checks"]["health"] == {"passed": 26, "degraded": 1, "failed": 0, "skipped": 0}
+    assert data["hosts"]["mainpc"]["counts"]["degraded"] == 0 and data["hosts"]["mainpc"]["degraded"] == []
+    assert data["degraded"] == report["degraded"] and data["degraded_agents"] == ["pc2/MemoryOrchestratorService"]
+    assert data["ok"] is True and data["fail_on_degraded"] is False
+
+
+def test_degraded_verdict_on_a_failed_endpoint_stays_failed(plan, results):
+    # zmq_check sets ok for degraded ones; a result that is not ok failed, whatever its verdict.
+    endpoint = degraded_health_socket(results)
+    endpoint.update(ok=False, failed_stage="status", reason="status degraded")
+    report = sr.build_report(plan, results, now=NOW)
+    assert report["counts"]["degraded"] == 0 and report["counts"]["failed"] == 1
