@@ -22,10 +22,10 @@ import pytest
 import zmq
 
 AGENT = Path(__file__).resolve().parents[3] / "images" / "stand-in-agent" / "agent.py"
-HEALTH_KEYS = {
+HEALTH_KEYS = frozenset({
     "status", "ready", "initialized", "message", "timestamp", "uptime", "active_threads",
     "health_status", "health_checks",
-}
+})
 HEALTH_CHECK_KEYS = {"redis_connected", "ready_signal", "port_accessible"}
 MEMORY_CLIENT_KEYS = HEALTH_KEYS | {"service", "request_count", "uptime_seconds"}
 KNOWLEDGE_BASE_KEYS = {"status", "service", "request_count", "timestamp", "uptime_seconds"}
