@@ -137,7 +137,9 @@ class PolicyError(ValueError):
     """A health policy is malformed; ``problems`` holds (field, message, fix) triples."""
 
     def __init__(self, problems: Sequence[Tuple[str, str, str]]) -> None:
-        super().__init__("; ".join("%s: %s" % (fld, msg) for fld, msg, _fix in problems))
+        super().__init__(
+            "; ".join(msg if msg.startswith(fld) else "%s: %s" % (fld, msg) for fld, msg, _fix in problems)
+        )
         self.problems = list(problems)
 
 
@@ -429,10 +431,14 @@ def normalize_endpoint(spec: Mapping[str, Any]) -> Endpoint:
     kind = spec.get("kind") or "main"
     if kind not in KINDS:
         raise ValueError("endpoint %s: kind must be one of %s, got %r" % (address, ", ".join(KINDS), kind))
+    policy_spec = spec.get("policy")
+    if isinstance(policy_spec, Mapping):
+        # Keys left unset (None, as Ansible's argument spec passes them) take the defaults.
+        policy_spec = {key: value for key, value in policy_spec.items() if value is not None}
     try:
-        policy = normalize_policy(spec.get("policy"))
+        policy = normalize_policy(policy_spec)
     except PolicyError as exc:
-        raise ValueError("endpoint %s: %s" % (address, exc))
+        raise ValueError("endpoint %s: %s" % (spec.get("name") or address, exc))
     request = spec.get("request") or None
     if request is not None and not isinstance(request, Mapping):
         raise ValueError("endpoint %s: request must be a mapping (the JSON object sent)" % address)
@@ -720,7 +726,9 @@ def _exchange_greeting(sock: socket.socket, timeout: float, mechanism: str) -> D
         sock.settimeout(timeout)
         sock.sendall(_ZMTP_SIGNATURE + _ZMTP_MAJOR)
     except OSError as exc:
-        raise _StageError("zmtp", "not a ZMQ peer", "sending our greeting failed: %s" % _os_error_reason(exc))
+        # Nothing was received: whatever the peer is, it sent no bytes.
+        reason = "connection closed" if isinstance(exc, BrokenPipeError) else _os_error_reason(exc)
+        raise _StageError("zmtp", reason, "sending our greeting failed")
 
     data, stopped = _read_greeting(sock, deadline)
     if not data:
@@ -981,6 +989,10 @@ def _check_one(ctx: "zmq.Context[Any]", endpoint: Endpoint, timeout: float, atte
         result["failed_stage"] = exc.stage
         result["reason"] = exc.reason
         result["detail"] = exc.detail
+        # stage_reached is the last stage that passed, before the one that failed.
+        failed = STAGES.index(exc.stage)
+        if result["stage_reached"] is not None and STAGES.index(result["stage_reached"]) >= failed:
+            result["stage_reached"] = STAGES[failed - 1] if failed else None
     except Exception as exc:  # a bug or an unexpected OS condition: report, don't crash the batch
         stage_index = STAGES.index(result["stage_reached"]) + 1 if result["stage_reached"] else 0
         result["failed_stage"] = STAGES[min(stage_index, len(STAGES) - 1)]
@@ -1244,9 +1256,13 @@ def main(argv: Optional[Sequence[str]] = None, stdin: Any = None, stdout: Any = 
     if args.config:
         try:
             with open(args.config, encoding="utf-8") as handle:
-                endpoints += config_endpoints(json.load(handle), args.address, args.config)
+                document = json.load(handle)
         except (OSError, ValueError) as exc:
             return fail_usage("%s: %s" % (args.config, exc))
+        try:
+            endpoints += config_endpoints(document, args.address, args.config)
+        except ValueError as exc:
+            return fail_usage(str(exc))
     if args.stdin_json:
         try:
             document = json.loads(stdin.read())

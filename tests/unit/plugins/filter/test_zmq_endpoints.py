@@ -11,11 +11,15 @@ import os
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ai_system.containers.plugins.filter.zmq_endpoints import (
     FilterModule, zmq_endpoints,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+    normalize_endpoint, normalize_policy,
+)
 from ansible_collections.ai_system.containers.plugins.modules.zmq_check import ARGUMENT_SPEC
 
 HERE = os.path.dirname(__file__)
@@ -68,6 +72,32 @@ def test_defaults_duplicates_and_empty_input():
     assert zmq_endpoints([]) == [] and zmq_endpoints(None) == []
 
 
+POLICY = {"request": {"action": "health_check"}, "healthy": ["healthy"], "degraded": ["degraded"],
+          "required_keys": ["status", "service"]}
+
+
+def test_policy_strict_and_request_pass_through_when_present():
+    health = dict(HEALTH, name="KnowledgeBase", port=6715, policy=POLICY)
+    link = dict(LINK, name="UnifiedWebAgent", port=7126, strict=True, request={"command": "health_check"},
+                policy=POLICY)
+    lenient = dict(LINK, strict=False)  # false is passed through too; only None/absent is dropped
+    unset = dict(LINK, name="Twin", policy=None, strict=None, request=None)
+    [group] = zmq_endpoints([health, link, lenient, unset])
+    by_name = {e["name"]: e for e in group["endpoints"]}
+    assert by_name["KnowledgeBase"] == {"name": "KnowledgeBase", "address": "127.0.0.1", "port": 6715,
+                                        "kind": "health", "group": "pc2-memory-system", "policy": POLICY}
+    assert by_name["UnifiedWebAgent"] == {"name": "UnifiedWebAgent", "address": "192.168.100.16", "port": 7126,
+                                          "kind": "main", "group": "mainpc/core-services", "policy": POLICY,
+                                          "strict": True, "request": {"command": "health_check"}}
+    assert by_name["SystemDigitalTwin"]["strict"] is False
+    assert "policy" not in by_name["SystemDigitalTwin"]
+    assert set(by_name["Twin"]) == {"name", "address", "port", "kind", "group"}
+    # every key the filter emits is one zmq_check accepts
+    allowed = set(ARGUMENT_SPEC["endpoints"]["options"])
+    assert all(set(e) <= allowed for e in group["endpoints"])
+    assert set(ARGUMENT_SPEC["endpoints"]["options"]["policy"]["options"]) == set(POLICY)
+
+
 @pytest.mark.parametrize("value, message", [
     ({"container": "c"}, "zmq_endpoints expects a list of check entries, got a dict"),
     ("c", "zmq_endpoints expects a list of check entries, got a str"),
@@ -103,6 +133,27 @@ def test_production_plan_every_check_once_in_its_own_container(production):
             group = next(g for g in groups if g["container"] == entry["container"])
             assert any(e["port"] == entry["port"] and e["address"] == entry["address"]
                        for e in group["endpoints"])
+
+
+def test_production_policies_reach_zmq_check_intact(production):
+    """What the filter hands zmq_check passes its argument spec and endpoint validation
+    with the plan's policy, strictness and request unchanged."""
+    plan = build_plan(production)["hosts"]
+    validator = ArgumentSpecValidator(ARGUMENT_SPEC)
+    for host in plan.values():
+        checks = host["checks"]["links"] + host["checks"]["health"]
+        for group in zmq_endpoints(checks):
+            validation = validator.validate({"endpoints": group["endpoints"]})
+            assert validation.error_messages == []
+            for raw, validated in zip(group["endpoints"], validation.validated_parameters["endpoints"]):
+                entry = next(c for c in checks if c["container"] == group["container"]
+                             and c["port"] == raw["port"] and c["address"] == raw["address"]
+                             and c["kind"] == raw["kind"])
+                endpoint = normalize_endpoint(validated)
+                if entry.get("policy") is not None:
+                    assert endpoint.policy == normalize_policy(entry["policy"])
+                assert endpoint.strict is (bool(entry.get("strict")) or entry["kind"] == "health")
+                assert endpoint.request == entry.get("request")
 
 
 def test_registered_and_documented():

@@ -13,6 +13,7 @@ import ast
 import io
 import json
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -26,14 +27,21 @@ import zmq
 
 from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
-    REPLY_KEYS,
     STAGES,
+    VERDICTS,
     Endpoint,
+    HealthPolicy,
+    PolicyError,
     check_endpoints,
+    config_endpoints,
     describe_failure,
+    judge_reply,
     main,
+    merge_policies,
     normalize_endpoint,
+    normalize_policy,
     parse_endpoint,
+    policy_problems,
     run_checks,
 )
 from support.net import closed_port
@@ -41,6 +49,18 @@ from support.net import closed_port
 SOURCE_PATH = Path(zmq_health.__file__)
 T = 0.3  # timeout for the cases that have to wait for one
 MAIN_ACTIONS = ("ping", "health", "health_check")
+DEFAULT_DETAIL = "healthy: ok, healthy; degraded: degraded"  # the default policy, as a status failure names it
+BASE_KEYS = {
+    "status",
+    "ready",
+    "initialized",
+    "message",
+    "timestamp",
+    "uptime",
+    "active_threads",
+    "health_status",
+    "health_checks",
+}
 
 Handler = Callable[[List[bytes]], List[bytes]]
 
@@ -51,16 +71,81 @@ Handler = Callable[[List[bytes]], List[bytes]]
 
 
 def health_reply(status: str = "ok", message: str = "Agent is healthy") -> Dict[str, Any]:
-    """A reply as the agents send it."""
+    """BaseAgent's health reply: "ok", or "degraded" once its Redis ready key lapsed."""
+    healthy = status == "ok"
     return {
         "status": status,
-        "ready": status == "ok",
+        "ready": healthy or status == "degraded",
         "initialized": status != "initializing",
         "message": message,
         "timestamp": datetime.now(timezone.utc).isoformat(),
         "uptime": 12.5,
         "active_threads": 4,
+        "health_status": "healthy" if healthy else status,
+        "health_checks": {"redis_connected": True, "ready_signal": healthy, "port_accessible": True},
     }
+
+
+# The replies of the real agents (see docs/zmq_check.md and the stand-in agent).
+
+DEGRADED_MESSAGE = "SystemDigitalTwin: ready signal lapsed"
+BASE_ERROR = "Error 111 connecting to localhost:6379. Connection refused."
+BROKEN_ERROR = "'MemoryOrchestratorService' object has no attribute 'error_bus_pub'"
+
+
+def base_ok() -> Dict[str, Any]:
+    return health_reply("ok", "SystemDigitalTwin is healthy")
+
+
+def base_degraded() -> Dict[str, Any]:
+    return health_reply("degraded", DEGRADED_MESSAGE)
+
+
+def base_error() -> Dict[str, Any]:
+    """BaseAgent when its health check itself raised."""
+    return {"status": "error", "error": BASE_ERROR}
+
+
+def memory_client() -> Dict[str, Any]:
+    """MemoryClient: "HEALTHY" (upper case), its own keys and the base fields."""
+    reply = health_reply("ok", "MemoryClient is healthy")
+    reply.update(status="HEALTHY", service="MemoryClient", request_count=7, uptime_seconds=12.5)
+    return reply
+
+
+def knowledge_base() -> Dict[str, Any]:
+    """KnowledgeBase: exactly these five keys; timestamp in epoch seconds."""
+    return {
+        "status": "HEALTHY",
+        "service": "KnowledgeBase",
+        "request_count": 3,
+        "timestamp": time.time(),
+        "uptime_seconds": 12.5,
+    }
+
+
+def broken() -> Dict[str, Any]:
+    """MemoryOrchestratorService's health port: its health handler raises."""
+    return {"status": "error", "error": BROKEN_ERROR}
+
+
+def unknown_action(key: str) -> Handler:
+    """A main port that knows none of the health actions: SystemDigitalTwin
+    says why under "error", MemoryOrchestratorService and HealthMonitor under "message"."""
+
+    def handler(frames: List[bytes]) -> List[bytes]:
+        action = json.loads(frames[0]).get("action")
+        return [json.dumps({"status": "error", key: "Unknown action: %s" % action}).encode()]
+
+    return handler
+
+
+def unified_web_agent(frames: List[bytes]) -> List[bytes]:
+    """UnifiedWebAgent's main port dispatches on "command", not "action"."""
+    command = json.loads(frames[0]).get("command")
+    if command in MAIN_ACTIONS:
+        return [json.dumps(health_reply("ok", "UnifiedWebAgent is healthy")).encode()]
+    return [json.dumps({"status": "error", "message": "Unknown command: %s" % command}).encode()]
 
 
 def json_handler(reply: Any) -> Handler:
@@ -127,8 +212,11 @@ class ZmqPeer:
 class TcpPeer:
     """A plain TCP server on a random loopback port.
 
-    ``behaviour``: ``silent`` accepts and sends nothing, ``http`` answers
-    like an HTTP server, ``close`` closes every connection at once.
+    ``behaviour``: ``silent`` accepts and sends nothing (a frozen agent, a
+    black hole), ``http`` answers like an HTTP server, ``close`` reads what
+    the client sends and hangs up (FIN), ``reset`` reads and aborts (RST).
+    Reading first keeps the outcome deterministic: a socket closed with
+    unread data would send RST instead of FIN.
     """
 
     def __init__(self, behaviour: str) -> None:
@@ -159,6 +247,10 @@ class TcpPeer:
                 conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
                 conn.close()
             else:
+                conn.settimeout(2)
+                self.received += conn.recv(1024)
+                if self.behaviour == "reset":
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 conn.close()
 
     def close(self) -> None:
@@ -179,6 +271,8 @@ def zmq_peer(ctx: zmq.Context) -> Iterator[Callable[..., ZmqPeer]]:
         return peer
 
     yield make
+    for peer in peers:  # stop every serving thread first, then wait for each
+        peer._stop.set()
     for peer in peers:
         peer.close()
 
@@ -217,14 +311,16 @@ def test_ok_peer_reports_every_field(zmq_peer: Callable[..., ZmqPeer]) -> None:
     reply = health_reply()
     peer = zmq_peer(json_handler(reply))
 
-    result = check_one(endpoint(peer.port, name="MemoryOrchestratorService", group="pc2"), attempts=3)
+    result = check_one(endpoint(peer.port, name="MemoryOrchestratorService", group="pc2", kind="health"), attempts=3)
 
     assert result["name"] == "MemoryOrchestratorService"
     assert result["group"] == "pc2"
     assert result["address"] == "127.0.0.1"
     assert result["port"] == peer.port
-    assert result["kind"] == "main"
+    assert result["kind"] == "health"
     assert result["ok"] is True
+    assert result["verdict"] == "healthy"
+    assert result["message"] == "Agent is healthy"
     assert result["stage_reached"] == "status"
     assert result["failed_stage"] is None
     assert result["reason"] is None
@@ -234,7 +330,7 @@ def test_ok_peer_reports_every_field(zmq_peer: Callable[..., ZmqPeer]) -> None:
     assert result["zmtp"]["mechanism"] == "NULL"
     assert result["zmtp"]["socket_type"] == "REP"
     assert result["reply"] == reply
-    assert set(REPLY_KEYS) <= set(result["reply"])
+    assert set(result["reply"]) == BASE_KEYS
     rtt = result["rtt_ms"]
     assert set(rtt) == {"min", "median", "max"}
     assert 0 < rtt["min"] <= rtt["median"] <= rtt["max"] < 2000
@@ -256,12 +352,13 @@ def test_main_port_action_is_checked_by_the_peer(zmq_peer: Callable[..., ZmqPeer
     peer = zmq_peer(main_port_handler)
     result = check_one(endpoint(peer.port, kind="main"))
     assert result["ok"] is True, result
+    assert (result["verdict"], result["stage_reached"]) == ("reachable", "reply")
     actions = [json.loads(frames[0])["action"] for frames in peer.requests]
     assert actions == ["health_check"] * 3
     assert set(actions) <= set(MAIN_ACTIONS)
 
 
-def test_peer_that_rejects_the_action_reports_its_error(zmq_peer: Callable[..., ZmqPeer]) -> None:
+def test_peer_that_rejects_the_action_proves_the_link_unless_strict(zmq_peer: Callable[..., ZmqPeer]) -> None:
     def ping_only(frames: List[bytes]) -> List[bytes]:
         action = json.loads(frames[0]).get("action")
         if action == "ping":
@@ -269,9 +366,18 @@ def test_peer_that_rejects_the_action_reports_its_error(zmq_peer: Callable[..., 
         return [json.dumps({"status": "error", "message": "Unknown action: %s" % action}).encode()]
 
     peer = zmq_peer(ping_only)
-    result = check_one(endpoint(peer.port))
-    assert result["failed_stage"] == "status"
-    assert result["reason"] == "status not ok: error: Unknown action: health_check"
+    link = check_one(endpoint(peer.port), attempts=1)
+    assert (link["ok"], link["verdict"], link["failed_stage"]) == (True, "reachable", None)
+    assert link["message"] == "Unknown action: health_check"
+
+    strict = check_one(endpoint(peer.port, strict=True), attempts=1)
+    assert (strict["ok"], strict["verdict"], strict["failed_stage"]) == (False, "failing", "status")
+    assert strict["reason"] == 'status "error": Unknown action: health_check'
+
+    # the same link asked what this agent understands is judged healthy
+    asked = check_one(endpoint(peer.port, strict=True, request={"action": "ping"}), attempts=1)
+    assert (asked["ok"], asked["verdict"]) == (True, "healthy"), asked
+    assert json.loads(peer.requests[-1][0]) == {"action": "ping"}
 
 
 def test_every_attempt_uses_a_fresh_socket(zmq_peer: Callable[..., ZmqPeer]) -> None:
@@ -291,11 +397,28 @@ def test_name_lookup_tries_every_address(zmq_peer: Callable[..., ZmqPeer]) -> No
     assert result["resolved_address"] == "127.0.0.1"
 
 
-def test_expect_status_other_than_ok(zmq_peer: Callable[..., ZmqPeer]) -> None:
+def test_policy_can_call_another_status_healthy(zmq_peer: Callable[..., ZmqPeer]) -> None:
     peer = zmq_peer(json_handler(health_reply("initializing", "Loading model")))
-    result = check_one(endpoint(peer.port, expect_status="initializing"))
-    assert result["ok"] is True
+    result = check_one(endpoint(peer.port, kind="health", policy={"healthy": ["initializing"]}), attempts=1)
+    assert (result["ok"], result["verdict"], result["stage_reached"]) == (True, "healthy", "status")
     assert result["reply"]["status"] == "initializing"
+
+
+def test_policy_can_call_another_status_degraded(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(health_reply("initializing", "Loading model")))
+    spec = endpoint(peer.port, kind="health", policy={"degraded": ["degraded", "initializing"]})
+    document = run_checks([spec], timeout=2.0, attempts=1)
+    [result] = document["endpoints"]
+    assert (result["ok"], result["verdict"], result["failed_stage"]) == (True, "degraded", None)
+    assert result["message"] == "Loading model"
+    assert (document["ok_count"], document["degraded_count"], document["failed_count"]) == (1, 1, 0)
+    # without that policy, "initializing" is a failure
+    plain = check_one(endpoint(peer.port, kind="health"), attempts=1)
+    assert (plain["ok"], plain["verdict"], plain["reason"]) == (
+        False,
+        "failing",
+        'status "initializing": Loading model',
+    )
 
 
 # --------------------------------------------------------------------------
@@ -306,36 +429,46 @@ def test_expect_status_other_than_ok(zmq_peer: Callable[..., ZmqPeer]) -> None:
 @pytest.mark.parametrize(
     ("status", "message", "reason"),
     [
-        ("initializing", "Loading model", "status not ok: initializing: Loading model"),
-        ("error", "CUDA out of memory", "status not ok: error: CUDA out of memory"),
-        ("error", "", "status not ok: error"),
+        ("initializing", "Loading model", 'status "initializing": Loading model'),
+        ("error", "CUDA out of memory", 'status "error": CUDA out of memory'),
+        ("error", "", 'status "error"'),
     ],
 )
 def test_wrong_status(zmq_peer: Callable[..., ZmqPeer], status: str, message: str, reason: str) -> None:
     peer = zmq_peer(json_handler(health_reply(status, message)))
-    result = check_one(endpoint(peer.port))
+    result = check_one(endpoint(peer.port, kind="health"))
     assert result["ok"] is False
+    assert result["verdict"] == "failing"
+    assert result["message"] == (message or None)
     assert result["failed_stage"] == "status"
     assert result["stage_reached"] == "reply"
     assert result["reason"] == reason
-    assert result["detail"] is None
+    assert result["detail"] == DEFAULT_DETAIL
     assert result["reply"]["status"] == status
     assert result["rtt_ms"] is not None
+    assert len(peer.requests) == 3  # every attempt answered; the status is judged once
+
+
+@pytest.mark.parametrize("status", [None, 1, ["ok"], True])
+def test_status_that_is_not_text_fails(zmq_peer: Callable[..., ZmqPeer], status: Any) -> None:
+    peer = zmq_peer(json_handler({"status": status}))
+    result = check_one(endpoint(peer.port, kind="health"), attempts=1)
+    assert (result["failed_stage"], result["reason"]) == ("status", "status %s" % json.dumps(status))
 
 
 def test_error_reply_with_only_status_and_message_is_a_status_failure(zmq_peer: Callable[..., ZmqPeer]) -> None:
     peer = zmq_peer(json_handler({"status": "error", "message": "model load failed"}))
-    result = check_one(endpoint(peer.port))
+    result = check_one(endpoint(peer.port, kind="health"))
     assert result["failed_stage"] == "status"
-    assert result["reason"] == "status not ok: error: model load failed"
+    assert result["reason"] == 'status "error": model load failed'
 
 
-def test_unexpected_status_names_the_expected_one(zmq_peer: Callable[..., ZmqPeer]) -> None:
+def test_unexpected_status_names_the_expected_ones(zmq_peer: Callable[..., ZmqPeer]) -> None:
     peer = zmq_peer(json_handler(health_reply()))
-    result = check_one(endpoint(peer.port, expect_status="initializing"))
+    result = check_one(endpoint(peer.port, kind="health", policy={"healthy": ["initializing"]}))
     assert result["failed_stage"] == "status"
-    assert result["reason"] == "status not ok: ok: Agent is healthy"
-    assert result["detail"] == "expected status 'initializing'"
+    assert result["reason"] == 'status "ok": Agent is healthy'
+    assert result["detail"] == "healthy: initializing; degraded: degraded"
 
 
 # --------------------------------------------------------------------------
@@ -359,25 +492,24 @@ def test_peer_that_never_answers_times_out(zmq_peer: Callable[..., ZmqPeer]) -> 
     assert T * 0.9 <= elapsed < T * 2 + 0.5
 
 
+@pytest.mark.parametrize("kind", ["main", "health"])
 @pytest.mark.parametrize(
     ("frames", "reason", "detail"),
     [
         ([b"not json"], "wrong reply: not JSON", "reply was b'not json'"),
         ([b"\xff\xfe"], "wrong reply: not JSON", "reply was b'\\xff\\xfe'"),
         ([b"[1, 2]"], "wrong reply: not a JSON object", "reply was b'[1, 2]'"),
-        ([b'{"ready": true}'], "wrong reply: missing keys: status", "reply keys: ready"),
-        (
-            [b'{"status": "ok", "message": "hi"}'],
-            "wrong reply: missing keys: ready, initialized, timestamp, uptime, active_threads",
-            None,
-        ),
         ([b"{}", b"{}"], "wrong reply: 2 frames, expected 1", None),
     ],
 )
-def test_wrong_reply(zmq_peer: Callable[..., ZmqPeer], frames: List[bytes], reason: str, detail: Optional[str]) -> None:
+def test_malformed_reply(
+    zmq_peer: Callable[..., ZmqPeer], kind: str, frames: List[bytes], reason: str, detail: Optional[str]
+) -> None:
+    """Not one JSON object: a failure for links too (no live REP peer parsed the request)."""
     peer = zmq_peer(lambda _request: frames)
-    result = check_one(endpoint(peer.port))
+    result = check_one(endpoint(peer.port, kind=kind))
     assert result["ok"] is False
+    assert result["verdict"] is None
     assert result["failed_stage"] == "reply"
     assert result["stage_reached"] == "zmtp"
     assert result["reason"] == reason
@@ -386,19 +518,60 @@ def test_wrong_reply(zmq_peer: Callable[..., ZmqPeer], frames: List[bytes], reas
     assert len(peer.requests) == 1  # stops at the first bad reply
 
 
+@pytest.mark.parametrize(
+    ("reply", "policy", "reason", "detail"),
+    [
+        ({"ready": True}, None, "wrong reply: missing keys: status", "reply lacks status (keys: ready)"),
+        ({}, None, "wrong reply: missing keys: status", "reply lacks status (keys: none)"),
+        (
+            {"status": "ok", "message": "hi"},
+            {"required_keys": ["status", "ready", "initialized"]},
+            "wrong reply: missing keys: ready, initialized",
+            "reply lacks ready, initialized (keys: message, status)",
+        ),
+    ],
+)
+def test_reply_without_required_keys(
+    zmq_peer: Callable[..., ZmqPeer], reply: Dict[str, Any], policy: Any, reason: str, detail: str
+) -> None:
+    peer = zmq_peer(json_handler(reply))
+    result = check_one(endpoint(peer.port, kind="health", policy=policy), attempts=1)
+    assert (result["ok"], result["verdict"]) == (False, "failing")
+    assert (result["failed_stage"], result["reason"], result["detail"]) == ("reply", reason, detail)
+    assert result["reply"] == reply
+
+    # a link is not judged: any JSON object proves it
+    link = check_one(endpoint(peer.port, policy=policy), attempts=1)
+    assert (link["ok"], link["verdict"], link["failed_stage"]) == (True, "reachable", None)
+
+
 # --------------------------------------------------------------------------
 # ZMTP stage
 # --------------------------------------------------------------------------
 
 
-def test_silent_tcp_server_is_not_a_zmq_peer(tcp_peer: Callable[[str], TcpPeer]) -> None:
+def test_silent_tcp_server_times_out(tcp_peer: Callable[[str], TcpPeer]) -> None:
+    """Silence is not proof of a non-ZMQ peer: a frozen (SIGSTOPped) agent or a
+    black hole accepts TCP and says nothing either."""
     peer = tcp_peer("silent")
-    result = check_one(endpoint(peer.port), timeout=T)
-    assert result["ok"] is False
-    assert result["failed_stage"] == "zmtp"
-    assert result["stage_reached"] == "tcp"
-    assert result["reason"] == "not a ZMQ peer"
-    assert result["detail"] == "no greeting within %gs" % T
+    kinds = ["main", "health", "greeting"]
+    started = time.monotonic()
+    results = check_endpoints([endpoint(peer.port, kind=kind) for kind in kinds], timeout=T)
+    elapsed = time.monotonic() - started
+    for kind, result in zip(kinds, results):
+        assert result["kind"] == kind
+        assert result["ok"] is False
+        assert result["verdict"] is None
+        assert result["failed_stage"] == "zmtp"
+        assert result["stage_reached"] == "tcp"
+        assert result["reason"] == "timed out"
+        assert result["detail"] == "no greeting within %gs" % T
+        assert describe_failure(result) == "127.0.0.1:%d (%s): zmtp failed: timed out (no greeting within %gs)" % (
+            peer.port,
+            kind,
+            T,
+        )
+    assert T * 0.9 <= elapsed < T + 1.0  # concurrently: about one timeout for all three
 
 
 def test_http_server_is_not_a_zmq_peer(tcp_peer: Callable[[str], TcpPeer]) -> None:
@@ -413,17 +586,28 @@ def test_http_server_is_not_a_zmq_peer(tcp_peer: Callable[[str], TcpPeer]) -> No
     assert peer.received.startswith(b"\xff")
 
 
-def test_server_that_hangs_up_is_not_a_zmq_peer(tcp_peer: Callable[[str], TcpPeer]) -> None:
+def test_server_that_hangs_up_without_a_word(tcp_peer: Callable[[str], TcpPeer]) -> None:
     peer = tcp_peer("close")
+    started = time.monotonic()
     result = check_one(endpoint(peer.port), timeout=2.0)
-    assert result["failed_stage"] == "zmtp"
-    assert result["reason"] == "not a ZMQ peer"
-    assert result["detail"] in (
-        "peer closed the connection without a greeting",
-        "connection reset before a greeting",
+    assert (result["failed_stage"], result["stage_reached"]) == ("zmtp", "tcp")
+    assert result["reason"] == "connection closed"
+    assert result["detail"] == "peer closed the connection without a greeting"
+    assert time.monotonic() - started < 1.0  # no waiting for the timeout
+    assert peer.received.startswith(b"\xff")
+
+
+def test_server_that_resets_the_connection(tcp_peer: Callable[[str], TcpPeer]) -> None:
+    peer = tcp_peer("reset")
+    result = check_one(endpoint(peer.port), timeout=2.0)
+    assert (result["failed_stage"], result["reason"], result["detail"]) == (
+        "zmtp",
+        "connection reset",
+        "before a greeting arrived",
     )
 
 
+@pytest.mark.skipif(not zmq.has("curve"), reason="libzmq is built without CURVE (zmq.has('curve') is false)")
 def test_curve_peer(zmq_peer: Callable[..., ZmqPeer]) -> None:
     public, secret = zmq.curve_keypair()
     peer = zmq_peer(json_handler(health_reply()), curve_secret=secret)
@@ -440,7 +624,7 @@ def test_curve_peer(zmq_peer: Callable[..., ZmqPeer]) -> None:
 
     wrong_public, _wrong_secret = zmq.curve_keypair()
     wrong_key = check_one(endpoint(peer.port, server_key=wrong_public.decode()), timeout=T)
-    assert wrong_key["failed_stage"] == "reply"
+    assert wrong_key["failed_stage"] == "zmtp"
     assert wrong_key["reason"] == "timed out"
     assert wrong_key["detail"] == "CURVE handshake did not complete within %gs (wrong server_key?)" % T
 
@@ -563,7 +747,9 @@ def test_mixed_batch_keeps_order_and_counts(
     )
     assert [r["name"] for r in document["endpoints"]] == ["Good", "Refused", "127.0.0.1:%d" % good.port, "Web"]
     assert document["ok_count"] == 2
+    assert document["degraded_count"] == 0
     assert document["failed_count"] == 2
+    assert [r["verdict"] for r in document["endpoints"]] == ["reachable", None, "healthy", None]
     assert document["summary"] == [
         "Refused 127.0.0.1:%d (health): tcp failed: connection refused" % refused,
         "Web 127.0.0.1:%d (main): zmtp failed: not a ZMQ peer (peer sent b'HTTP/1.1 400 Bad Request'...)" % http.port,
@@ -590,7 +776,7 @@ def test_one_context_per_batch_closed_at_the_end(
 
 def test_empty_batch() -> None:
     assert check_endpoints([]) == []
-    assert run_checks([]) == {"endpoints": [], "ok_count": 0, "failed_count": 0, "summary": []}
+    assert run_checks([]) == {"endpoints": [], "ok_count": 0, "degraded_count": 0, "failed_count": 0, "summary": []}
 
 
 # --------------------------------------------------------------------------
@@ -598,17 +784,53 @@ def test_empty_batch() -> None:
 # --------------------------------------------------------------------------
 
 
+DEFAULT_POLICY = {
+    "request": {"action": "health_check"},
+    "healthy": ["ok", "healthy"],
+    "degraded": ["degraded"],
+    "required_keys": ["status"],
+}
+
+
 def test_normalize_endpoint_defaults() -> None:
-    ep = normalize_endpoint({"address": " 10.0.0.1 ", "port": "7140", "kind": None, "expect_status": None})
+    ep = normalize_endpoint(
+        {"address": " 10.0.0.1 ", "port": "7140", "kind": None, "policy": None, "strict": None, "request": None}
+    )
     assert ep.as_dict() == {
         "name": "10.0.0.1:7140",
         "address": "10.0.0.1",
         "port": 7140,
         "kind": "main",
-        "expect_status": "ok",
+        "policy": DEFAULT_POLICY,
+        "strict": False,
+        "request": None,
         "server_key": None,
         "group": None,
     }
+    assert ep.payload == b'{"action": "health_check"}'
+    # a health socket is always judged
+    assert normalize_endpoint({"address": "h", "port": 1, "kind": "health"}).strict is True
+
+
+def test_normalize_endpoint_policy_strict_and_request() -> None:
+    ep = normalize_endpoint(
+        {
+            "address": "h",
+            "port": 1,
+            "policy": {"healthy": ["HEALTHY"], "required_keys": ["status", "service"]},
+            "strict": True,
+            "request": {"command": "health_check"},
+        }
+    )
+    assert ep.policy == HealthPolicy(healthy=("healthy",), required_keys=("status", "service"))
+    assert ep.as_dict()["policy"]["healthy"] == ["healthy"]
+    assert ep.strict is True
+    # the endpoint's request overrides the policy's
+    assert ep.payload == b'{"command": "health_check"}'
+    policy_request = normalize_endpoint({"address": "h", "port": 1, "policy": {"request": {"action": "ping"}}})
+    assert policy_request.payload == b'{"action": "ping"}'
+    # as_dict() round-trips (what zmq_check sends into a container)
+    assert normalize_endpoint(ep.as_dict()).as_dict() == ep.as_dict()
 
 
 @pytest.mark.parametrize(
@@ -627,12 +849,38 @@ def test_normalize_endpoint_defaults() -> None:
         ({"address": "h", "port": 1, "server_key": "short"}, "server_key must be a 40-character Z85 CURVE public key"),
         ({"address": "h", "port": 1, "server_key": 5}, "endpoint h: server_key must be a string"),
         ({"address": "h", "port": 1, "colour": "red"}, "endpoint has unknown keys: colour"),
+        # expect_status is gone: its policy equivalent is policy.healthy
+        ({"address": "h", "port": 1, "expect_status": "ok"}, "endpoint has unknown keys: expect_status"),
+        ({"address": "h", "port": 1, "strict": "yes"}, "endpoint h: strict must be true or false"),
+        (
+            {"address": "h", "port": 1, "request": "ping"},
+            "endpoint h: request must be a mapping (the JSON object sent)",
+        ),
     ],
 )
 def test_normalize_endpoint_errors(spec: Any, message: str) -> None:
     with pytest.raises(ValueError) as info:
         normalize_endpoint(spec)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("policy", "named"),
+    [
+        ({"colour": "red"}, "unknown key 'colour' in health_policy"),
+        ({"healthy": []}, "health_policy.healthy is empty"),
+        ({"degraded": ["OK"]}, "lists 'ok', which healthy lists too"),
+        ({"required_keys": ["ready"]}, "health_policy.required_keys must include 'status'"),
+        ({"request": []}, "health_policy.request must be a non-empty mapping"),
+        ("ok", "must be a mapping"),
+    ],
+)
+def test_normalize_endpoint_refuses_a_bad_policy(policy: Any, named: str) -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_endpoint({"address": "h", "port": 1, "policy": policy})
+    assert not isinstance(info.value, PolicyError)  # wrapped, naming the endpoint
+    assert str(info.value).startswith("endpoint h: ")
+    assert named in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -722,7 +970,7 @@ def test_cli_ok_exits_zero(zmq_peer: Callable[..., ZmqPeer]) -> None:
     assert code == 0
     lines = out.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("OK   127.0.0.1:%d (health): status ok, rtt median " % peer.port)
+    assert lines[0].startswith('OK       127.0.0.1:%d (health): status "ok", rtt median ' % peer.port)
 
 
 def test_cli_failure_exits_one(zmq_peer: Callable[..., ZmqPeer]) -> None:
@@ -730,7 +978,7 @@ def test_cli_failure_exits_one(zmq_peer: Callable[..., ZmqPeer]) -> None:
     refused = closed_port()
     code, out = run_main(["127.0.0.1:%d" % peer.port, "127.0.0.1:%d/main" % refused])
     assert code == 1
-    assert out.splitlines()[1] == "FAIL 127.0.0.1:%d (main): tcp failed: connection refused" % refused
+    assert out.splitlines()[1] == "FAIL     127.0.0.1:%d (main): tcp failed: connection refused" % refused
 
 
 def test_cli_json(zmq_peer: Callable[..., ZmqPeer]) -> None:
@@ -750,8 +998,10 @@ def test_cli_stdin_json(zmq_peer: Callable[..., ZmqPeer]) -> None:
     document = json.loads(out)
     assert document["failed_count"] == 1
     assert document["summary"] == [
-        "Loader 127.0.0.1:%d (health): status failed: status not ok: initializing: Loading model" % peer.port
+        'Loader 127.0.0.1:%d (health): status failed: status "initializing": Loading model (%s)'
+        % (peer.port, DEFAULT_DETAIL)
     ]
+    assert document["degraded_count"] == 0
     assert len(peer.requests) == 1
 
 
@@ -938,9 +1188,20 @@ def test_greeting_to_a_closed_socket_fails() -> None:
             zmq_health._exchange_greeting(ours, 0.2, "NULL")
     finally:
         ours.close()
-    assert info.value.reason == "not a ZMQ peer"
+    assert info.value.stage == "zmtp"
     assert info.value.detail is not None
-    assert info.value.detail.startswith("sending our greeting failed: ")
+    assert info.value.detail.startswith("sending our greeting failed")
+
+
+def test_greeting_to_a_closed_socket_is_not_called_a_non_zmq_peer() -> None:
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    try:
+        with pytest.raises(zmq_health._StageError) as info:
+            zmq_health._exchange_greeting(ours, 0.2, "NULL")
+    finally:
+        ours.close()
+    assert info.value.reason == "connection closed"
 
 
 @pytest.mark.parametrize(
@@ -1053,3 +1314,713 @@ def test_ipv6_loopback(ctx: zmq.Context) -> None:
         sock.close(linger=0)
     assert result["ok"] is True, result
     assert result["resolved_address"] == "::1"
+
+
+# --------------------------------------------------------------------------
+# Health policy
+# --------------------------------------------------------------------------
+
+
+def test_default_policy() -> None:
+    policy = normalize_policy()
+    assert policy == normalize_policy({}) == normalize_policy(None) == HealthPolicy()
+    assert policy.as_dict() == DEFAULT_POLICY
+    assert normalize_policy(policy) is policy
+    assert hash(policy) == hash(HealthPolicy())
+    assert set(VERDICTS) == {"healthy", "degraded", "failing", "reachable"}
+
+
+def test_policy_statuses_are_case_insensitive_and_deduplicated() -> None:
+    policy = normalize_policy(
+        {
+            "healthy": ["HEALTHY", " ok ", "Healthy"],
+            "degraded": "Degraded",
+            "required_keys": ["status", "service", "status"],
+        }
+    )
+    assert policy.healthy == ("healthy", "ok")
+    assert policy.degraded == ("degraded",)
+    assert policy.required_keys == ("status", "service")
+    assert policy.request == {"action": "health_check"}
+
+
+def test_policy_problems_returns_the_valid_values() -> None:
+    values, problems = policy_problems({"healthy": ["HEALTHY"], "request": {"command": "health_check"}})
+    assert problems == []
+    assert values == {"healthy": ("healthy",), "request": {"command": "health_check"}}
+    assert policy_problems(None) == ({}, [])
+
+
+@pytest.mark.parametrize(
+    ("spec", "field", "message"),
+    [
+        ({"colour": "red"}, "health_policy.colour", "unknown key 'colour' in health_policy"),
+        ({"expect_status": "ok"}, "health_policy.expect_status", "unknown key 'expect_status' in health_policy"),
+        # case-insensitive: "OK" is the default healthy "ok"
+        ({"degraded": ["OK"]}, "health_policy.degraded", "lists 'ok', which healthy lists too"),
+        (
+            {"healthy": ["ok", "Degraded"], "degraded": ["degraded", "initializing"]},
+            "health_policy.degraded",
+            "lists 'degraded', which healthy lists too",
+        ),
+        ({"healthy": []}, "health_policy.healthy", "health_policy.healthy is empty"),
+        ({"healthy": ""}, "health_policy.healthy", "health_policy.healthy entry '' is not a non-empty status text"),
+        ({"degraded": []}, "health_policy.degraded", "health_policy.degraded is empty"),
+        ({"healthy": {"ok": 1}}, "health_policy.healthy", "health_policy.healthy must be a list of statuses"),
+        (
+            {"required_keys": ["ready"]},
+            "health_policy.required_keys",
+            "health_policy.required_keys must include 'status': the verdict is read from it",
+        ),
+        ({"required_keys": []}, "health_policy.required_keys", "health_policy.required_keys must include 'status'"),
+        (
+            {"required_keys": [1]},
+            "health_policy.required_keys",
+            "health_policy.required_keys must be a list of key names",
+        ),
+        ({"request": "health_check"}, "health_policy.request", "health_policy.request must be a non-empty mapping"),
+        ({"request": {}}, "health_policy.request", "health_policy.request must be a non-empty mapping"),
+        ({"request": {"a": object()}}, "health_policy.request", "health_policy.request is not JSON-serializable"),
+        (["ok"], "health_policy", "must be a mapping"),
+    ],
+)
+def test_bad_policies(spec: Any, field: str, message: str) -> None:
+    _values, problems = policy_problems(spec)
+    assert [(fld, msg[: len(message)]) for fld, msg, _fix in problems] == [(field, message)]
+    assert all(fix for _fld, _msg, fix in problems)  # every problem says how to fix it
+    with pytest.raises(PolicyError) as info:
+        normalize_policy(spec)
+    assert isinstance(info.value, ValueError)
+    assert info.value.problems == problems
+    assert message in str(info.value)
+
+
+def test_every_policy_problem_is_reported_at_once() -> None:
+    _values, problems = policy_problems({"colour": 1, "healthy": [], "required_keys": ["ready"]})
+    assert [fld for fld, _msg, _fix in problems] == [
+        "health_policy.colour",
+        "health_policy.healthy",
+        "health_policy.required_keys",
+    ]
+
+
+def test_merge_policies_most_specific_wins() -> None:
+    merged = merge_policies({"healthy": ["ok"], "degraded": ["degraded"]}, None, {"healthy": ["healthy"]})
+    assert merged == {"healthy": ["healthy"], "degraded": ["degraded"]}
+
+
+KB_POLICY = {"healthy": ["healthy"], "required_keys": ["status", "service"]}
+
+
+@pytest.mark.parametrize(
+    ("reply", "policy", "verdict", "why"),
+    [
+        (base_ok(), None, "healthy", None),
+        (base_degraded(), None, "degraded", 'status "degraded": %s' % DEGRADED_MESSAGE),
+        (base_error(), None, "failing", 'status "error": %s' % BASE_ERROR),
+        (memory_client(), None, "healthy", None),
+        (memory_client(), {"healthy": ["healthy"]}, "healthy", None),
+        (memory_client(), {"healthy": ["ok"]}, "failing", 'status "HEALTHY": MemoryClient is healthy'),
+        (knowledge_base(), None, "healthy", None),
+        (knowledge_base(), KB_POLICY, "healthy", None),
+        (
+            knowledge_base(),
+            {"required_keys": ["status", "ready"]},
+            "failing",
+            "reply lacks ready (keys: request_count, service, status, timestamp, uptime_seconds)",
+        ),
+        (broken(), None, "failing", 'status "error": %s' % BROKEN_ERROR),
+        (
+            {"status": "error", "error": "Unknown action: health_check"},
+            None,
+            "failing",
+            'status "error": Unknown action: health_check',
+        ),
+        (
+            {"status": "error", "message": "Unknown action: health_check"},
+            None,
+            "failing",
+            'status "error": Unknown action: health_check',
+        ),
+        # "message" is preferred to "error"; a non-text message is quoted as JSON
+        ({"status": "error", "message": "m", "error": "e"}, None, "failing", 'status "error": m'),
+        ({"status": "error", "error": {"code": 7}}, None, "failing", 'status "error": {"code": 7}'),
+        (
+            health_reply("initializing", "Loading model"),
+            {"degraded": ["initializing"]},
+            "degraded",
+            'status "initializing": Loading model',
+        ),
+        (health_reply("degraded", "lapsed"), {"degraded": ["initializing"]}, "failing", 'status "degraded": lapsed'),
+    ],
+)
+def test_judge_reply(reply: Dict[str, Any], policy: Any, verdict: str, why: Optional[str]) -> None:
+    assert judge_reply(reply, normalize_policy(policy)) == (verdict, why)
+
+
+# --------------------------------------------------------------------------
+# The real agents' replies, end to end
+# --------------------------------------------------------------------------
+
+
+class Case:
+    """One agent socket as the real system has it, and what the check must say."""
+
+    def __init__(
+        self,
+        id: str,  # pylint: disable=redefined-builtin
+        handler: Handler,
+        spec: Dict[str, Any],
+        verdict: str,
+        said: str,
+        failed_stage: Optional[str] = None,
+        reason: Optional[str] = None,
+        message: Optional[str] = None,
+        sent: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self.id = id
+        self.handler = handler
+        self.spec = spec
+        self.verdict = verdict
+        self.said = said  # what the text line says after "HOST:PORT (kind): "
+        self.failed_stage = failed_stage
+        self.reason = reason
+        self.message = message
+        self.sent = sent or {"action": "health_check"}
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict != "failing"
+
+    @property
+    def kind(self) -> str:
+        return self.spec.get("kind", "main")
+
+    def argv(self, port: int) -> List[str]:
+        """The same check on the command line."""
+        argv = ["--timeout", "2", "--attempts", "1"]
+        policy = self.spec.get("policy") or {}
+        for key, flag in (("healthy", "--healthy"), ("degraded", "--degraded"), ("required_keys", "--require")):
+            if key in policy:
+                argv += [flag, ",".join(policy[key])]
+        request = self.spec.get("request") or policy.get("request")
+        if request:
+            argv += ["--request", json.dumps(request)]
+        if self.spec.get("strict"):
+            argv.append("--strict")
+        return argv + ["127.0.0.1:%d/%s" % (port, self.kind)]
+
+
+def _failing(stage: str, reason: str, detail: str = DEFAULT_DETAIL) -> str:
+    return "%s failed: %s (%s)" % (stage, reason, detail)
+
+
+UNKNOWN = "Unknown action: health_check"
+REAL_AGENTS = [
+    Case(
+        "base-ok",
+        json_handler(base_ok()),
+        {"kind": "health"},
+        "healthy",
+        'status "ok"',
+        message="SystemDigitalTwin is healthy",
+    ),
+    Case(
+        "base-degraded",
+        json_handler(base_degraded()),
+        {"kind": "health"},
+        "degraded",
+        'status "degraded": %s' % DEGRADED_MESSAGE,
+        message=DEGRADED_MESSAGE,
+    ),
+    Case(
+        "base-check-raised",
+        json_handler(base_error()),
+        {"kind": "health"},
+        "failing",
+        _failing("status", 'status "error": %s' % BASE_ERROR),
+        "status",
+        'status "error": %s' % BASE_ERROR,
+        BASE_ERROR,
+    ),
+    Case(
+        "memory-client",
+        json_handler(memory_client()),
+        {"kind": "health", "policy": {"healthy": ["healthy"]}},
+        "healthy",
+        'status "HEALTHY"',
+        message="MemoryClient is healthy",
+    ),
+    Case(
+        "memory-client-default-policy",
+        json_handler(memory_client()),
+        {"kind": "health"},
+        "healthy",
+        'status "HEALTHY"',
+        message="MemoryClient is healthy",
+    ),
+    Case(
+        "knowledge-base",
+        json_handler(knowledge_base()),
+        {"kind": "health", "policy": KB_POLICY},
+        "healthy",
+        'status "HEALTHY"',
+    ),
+    Case(
+        "knowledge-base-default-policy",
+        json_handler(knowledge_base()),
+        {"kind": "health"},
+        "healthy",
+        'status "HEALTHY"',
+    ),
+    Case(
+        "knowledge-base-requires-ready",
+        json_handler(knowledge_base()),
+        {"kind": "health", "policy": {"healthy": ["healthy"], "required_keys": ["status", "ready"]}},
+        "failing",
+        _failing(
+            "reply",
+            "wrong reply: missing keys: ready",
+            "reply lacks ready (keys: request_count, service, status, timestamp, uptime_seconds)",
+        ),
+        "reply",
+        "wrong reply: missing keys: ready",
+    ),
+    Case(
+        "orchestrator-broken-health",
+        json_handler(broken()),
+        {"kind": "health"},
+        "failing",
+        _failing("status", 'status "error": %s' % BROKEN_ERROR),
+        "status",
+        'status "error": %s' % BROKEN_ERROR,
+        BROKEN_ERROR,
+    ),
+    Case(
+        "twin-main-link",
+        unknown_action("error"),
+        {},
+        "reachable",
+        'reachable, replied status "error": %s' % UNKNOWN,
+        message=UNKNOWN,
+    ),
+    Case(
+        "orchestrator-main-link",
+        unknown_action("message"),
+        {},
+        "reachable",
+        'reachable, replied status "error": %s' % UNKNOWN,
+        message=UNKNOWN,
+    ),
+    Case(
+        "twin-main-strict",
+        unknown_action("error"),
+        {"strict": True},
+        "failing",
+        _failing("status", 'status "error": %s' % UNKNOWN),
+        "status",
+        'status "error": %s' % UNKNOWN,
+        UNKNOWN,
+    ),
+    Case(
+        "orchestrator-main-strict",
+        unknown_action("message"),
+        {"strict": True},
+        "failing",
+        _failing("status", 'status "error": %s' % UNKNOWN),
+        "status",
+        'status "error": %s' % UNKNOWN,
+        UNKNOWN,
+    ),
+    Case(
+        "web-main-link",
+        unified_web_agent,
+        {},
+        "reachable",
+        'reachable, replied status "error": Unknown command: None',
+        message="Unknown command: None",
+    ),
+    Case(
+        "web-main-strict-asked-action",
+        unified_web_agent,
+        {"strict": True},
+        "failing",
+        _failing("status", 'status "error": Unknown command: None'),
+        "status",
+        'status "error": Unknown command: None',
+        "Unknown command: None",
+    ),
+    Case(
+        "web-main-strict-asked-command",
+        unified_web_agent,
+        {"strict": True, "request": {"command": "health_check"}},
+        "healthy",
+        'status "ok"',
+        message="UnifiedWebAgent is healthy",
+        sent={"command": "health_check"},
+    ),
+    Case(
+        "web-main-link-asked-command",
+        unified_web_agent,
+        {"request": {"command": "health_check"}},
+        "reachable",
+        'reachable, replied status "ok": UnifiedWebAgent is healthy',
+        message="UnifiedWebAgent is healthy",
+        sent={"command": "health_check"},
+    ),
+    Case(
+        "custom-degraded-initializing",
+        json_handler(health_reply("initializing", "Loading model")),
+        {"kind": "health", "policy": {"degraded": ["initializing"]}},
+        "degraded",
+        'status "initializing": Loading model',
+        message="Loading model",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", REAL_AGENTS, ids=[case.id for case in REAL_AGENTS])
+def test_real_agent_reply(zmq_peer: Callable[..., ZmqPeer], case: Case) -> None:
+    peer = zmq_peer(case.handler)
+    result = check_one(endpoint(peer.port, name="Agent", **case.spec), attempts=2)
+    assert result["verdict"] == case.verdict, result
+    assert result["ok"] is case.ok
+    assert result["failed_stage"] == case.failed_stage
+    assert result["reason"] == case.reason
+    assert result["message"] == case.message
+    if case.verdict in ("healthy", "degraded"):
+        assert (result["stage_reached"], result["detail"]) == ("status", None)
+    elif case.verdict == "reachable":
+        assert (result["stage_reached"], result["detail"]) == ("reply", None)
+    elif case.failed_stage == "status":
+        assert result["stage_reached"] == "reply"
+    assert result["reply"] is not None and result["rtt_ms"] is not None
+    assert [json.loads(frames[0]) for frames in peer.requests] == [case.sent] * 2
+
+
+def test_real_agents_in_one_batch(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peers = [zmq_peer(case.handler) for case in REAL_AGENTS]
+    specs = [endpoint(peer.port, name=case.id, **case.spec) for case, peer in zip(REAL_AGENTS, peers)]
+    document = run_checks(specs, timeout=2.0, attempts=1)
+    assert [r["verdict"] for r in document["endpoints"]] == [case.verdict for case in REAL_AGENTS]
+    failing = [(case, peer) for case, peer in zip(REAL_AGENTS, peers) if not case.ok]
+    assert document["failed_count"] == len(failing)
+    assert document["degraded_count"] == sum(case.verdict == "degraded" for case in REAL_AGENTS) == 2
+    assert document["ok_count"] == len(REAL_AGENTS) - len(failing)
+    assert document["summary"] == [
+        "%s 127.0.0.1:%d (%s): %s" % (case.id, peer.port, case.kind, case.said) for case, peer in failing
+    ]
+
+
+@pytest.mark.parametrize("case", REAL_AGENTS, ids=[case.id for case in REAL_AGENTS])
+def test_real_agent_reply_on_the_command_line(zmq_peer: Callable[..., ZmqPeer], case: Case) -> None:
+    peer = zmq_peer(case.handler)
+    code, out = run_main(case.argv(peer.port))
+    [line] = out.splitlines()
+    where = "127.0.0.1:%d (%s): " % (peer.port, case.kind)
+    if not case.ok:
+        assert code == 1
+        assert line == "FAIL     " + where + case.said
+    else:
+        assert code == 0  # degraded passes
+        word = "DEGRADED" if case.verdict == "degraded" else "OK      "
+        assert line.startswith("%s %s%s, rtt median " % (word, where, case.said)), line
+    assert [json.loads(frames[0]) for frames in peer.requests] == [case.sent]
+
+
+def test_cli_degraded_exits_zero_but_says_so(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    ok, degraded = zmq_peer(json_handler(base_ok())), zmq_peer(json_handler(base_degraded()))
+    code, out = run_main(["--attempts", "1", "127.0.0.1:%d/health" % ok.port, "127.0.0.1:%d/health" % degraded.port])
+    assert code == 0
+    assert [line.split()[0] for line in out.splitlines()] == ["OK", "DEGRADED"]
+    code, out = run_main(["--json", "--attempts", "1", "127.0.0.1:%d/health" % degraded.port])
+    document = json.loads(out)
+    assert code == 0
+    assert (document["ok_count"], document["degraded_count"], document["failed_count"]) == (1, 1, 0)
+    assert document["endpoints"][0]["message"] == DEGRADED_MESSAGE
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--healthy", ""], "health_policy.healthy is empty"),
+        (["--healthy", " , "], "health_policy.healthy is empty"),
+        (["--degraded", "OK"], "lists 'ok', which healthy lists too"),
+        (["--require", "ready"], "health_policy.required_keys must include 'status'"),
+        (["--request", "{not json"], "--request is not JSON: "),
+        (["--request", "[1]"], "health_policy.request must be a non-empty mapping"),
+        (["--request", "{}"], "health_policy.request must be a non-empty mapping"),
+    ],
+)
+def test_cli_bad_policy_flags(zmq_peer: Callable[..., ZmqPeer], argv: List[str], message: str) -> None:
+    peer = zmq_peer(json_handler(base_ok()))
+    code, out = run_main(["--json"] + argv + ["127.0.0.1:%d/health" % peer.port])
+    assert code == 2
+    document = json.loads(out)
+    assert message in document["error"]
+    assert document["endpoints"] == [] and document["degraded_count"] == 0
+    assert peer.requests == []  # refused before anything is checked
+
+
+def test_cli_bad_policy_flag_without_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--healthy", "", "127.0.0.1:1"], stdout=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("zmq_health.py: error: ") and "health_policy.healthy is empty" in err
+
+
+# --------------------------------------------------------------------------
+# --config: the container HEALTHCHECK
+# --------------------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, agents: Dict[str, Any], group: str = "memory-system") -> str:
+    """A group's endpoint map as the plan renders it (endpoints.json)."""
+    path = tmp_path / "endpoints.json"
+    document = {"group": group, "host": "mainpc", "agents": agents, "connects_to": [], "endpoints": {}}
+    path.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    return str(path)
+
+
+def test_config_probes_each_agent_with_its_own_policy(zmq_peer: Callable[..., ZmqPeer], tmp_path: Path) -> None:
+    twin, client = zmq_peer(json_handler(base_degraded())), zmq_peer(json_handler(memory_client()))
+    kb, orchestrator = zmq_peer(json_handler(knowledge_base())), zmq_peer(json_handler(broken()))
+    main_port = closed_port()  # the main ports are not probed
+    path = write_config(
+        tmp_path,
+        {
+            "SystemDigitalTwin": {
+                "port": main_port,
+                "health_port": twin.port,
+                "socket": "rep",
+                "health_policy": {"healthy": ["ok"], "degraded": ["degraded"]},
+            },
+            "MemoryClient": {
+                "port": main_port,
+                "health_port": client.port,
+                "socket": "rep",
+                "health_policy": {"healthy": ["healthy"]},
+            },
+            # the full policy, as the plan writes it
+            "KnowledgeBase": {
+                "port": main_port,
+                "health_port": kb.port,
+                "socket": "rep",
+                "health_policy": normalize_policy(KB_POLICY).as_dict(),
+            },
+            "MemoryOrchestratorService": {"port": main_port, "health_port": orchestrator.port},
+            "ErrorBusService": {
+                "port": main_port,
+                "health_port": None,
+                "socket": "pub",
+                "health_policy": DEFAULT_POLICY,
+            },
+            "NoHealthPort": {"port": main_port, "health_port": None, "socket": "rep"},
+        },
+    )
+    code, out = run_main(["--timeout", "2", "--attempts", "1", "--config", path])
+    assert code == 1
+    lines = out.splitlines()
+    assert [line.split()[0:2] for line in lines] == [
+        ["OK", "KnowledgeBase"],
+        ["OK", "MemoryClient"],
+        ["FAIL", "MemoryOrchestratorService"],
+        ["DEGRADED", "SystemDigitalTwin"],
+    ]
+    assert lines[0].startswith('OK       KnowledgeBase 127.0.0.1:%d (health): status "HEALTHY", rtt' % kb.port)
+    assert lines[2] == "FAIL     MemoryOrchestratorService 127.0.0.1:%d (health): %s" % (
+        orchestrator.port,
+        _failing("status", 'status "error": %s' % BROKEN_ERROR),
+    )
+    assert lines[3].startswith(
+        'DEGRADED SystemDigitalTwin 127.0.0.1:%d (health): status "degraded": %s, rtt' % (twin.port, DEGRADED_MESSAGE)
+    )
+    for peer in (twin, client, kb, orchestrator):
+        assert [json.loads(frames[0]) for frames in peer.requests] == [{"action": "health_check"}]
+
+    code, out = run_main(["--json", "--attempts", "1", "--address", "127.0.0.1", "--config", path])
+    document = json.loads(out)
+    assert code == 1
+    assert (document["ok_count"], document["degraded_count"], document["failed_count"]) == (3, 1, 1)
+    assert {r["group"] for r in document["endpoints"]} == {"memory-system"}
+    assert {r["kind"] for r in document["endpoints"]} == {"health"}
+
+
+def test_config_all_fine_but_one_degraded_exits_zero(zmq_peer: Callable[..., ZmqPeer], tmp_path: Path) -> None:
+    twin, coordinator = zmq_peer(json_handler(base_ok())), zmq_peer(json_handler(base_degraded()))
+    path = write_config(
+        tmp_path,
+        {
+            "SystemDigitalTwin": {"port": 7120, "health_port": twin.port, "health_policy": {"healthy": ["ok"]}},
+            "RequestCoordinator": {"port": 26002, "health_port": coordinator.port},
+        },
+        group="core-services",
+    )
+    code, out = run_main(["--attempts", "1", "--config", path])
+    assert code == 0
+    assert [line.split()[0:2] for line in out.splitlines()] == [
+        ["DEGRADED", "RequestCoordinator"],
+        ["OK", "SystemDigitalTwin"],
+    ]
+
+
+def test_config_and_endpoint_arguments_together(zmq_peer: Callable[..., ZmqPeer], tmp_path: Path) -> None:
+    """Flags judge the ENDPOINT arguments only; --config agents keep their own policy."""
+    kb, link = zmq_peer(json_handler(knowledge_base())), zmq_peer(unknown_action("error"))
+    path = write_config(tmp_path, {"KnowledgeBase": {"port": 1, "health_port": kb.port, "health_policy": KB_POLICY}})
+    code, out = run_main(["--attempts", "1", "--require", "status,ready", "--config", path, "127.0.0.1:%d" % link.port])
+    assert code == 0, out
+    assert [line.split()[0] for line in out.splitlines()] == ["OK", "OK"]
+
+
+def test_config_entries() -> None:
+    document = {
+        "group": "g",
+        "agents": {
+            "B": {"port": 1, "health_port": 2, "health_policy": {"healthy": ["healthy"]}},
+            "A": {"port": 3, "health_port": 4},
+            "P": {"port": 5, "socket": "pub"},
+        },
+    }
+    assert config_endpoints(document, "10.0.0.5") == [
+        {"name": "A", "address": "10.0.0.5", "port": 4, "kind": "health", "policy": None, "group": "g"},
+        {
+            "name": "B",
+            "address": "10.0.0.5",
+            "port": 2,
+            "kind": "health",
+            "policy": {"healthy": ["healthy"]},
+            "group": "g",
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file or directory"),
+        ("{not json", "Expecting property name"),
+        ("[]", 'expected an object with an "agents" mapping'),
+        ('{"agents": {"A": 5}}', "agent A is not an object"),
+        (
+            '{"agents": {"A": {"port": 1, "health_port": 2, "health_policy": {"healthy": []}}}}',
+            "health_policy.healthy is empty",
+        ),
+        ('{"agents": {"P": {"port": 1, "socket": "pub"}}}', "no endpoints given"),
+    ],
+)
+def test_config_errors_exit_two(tmp_path: Path, content: Optional[str], message: str) -> None:
+    path = tmp_path / "endpoints.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    code, out = run_main(["--json", "--config", str(path)])
+    assert code == 2
+    assert message in json.loads(out)["error"]
+
+
+# --------------------------------------------------------------------------
+# CURVE: why a handshake did not complete
+# --------------------------------------------------------------------------
+
+needs_curve = pytest.mark.skipif(
+    not zmq.has("curve"), reason="libzmq is built without CURVE (zmq.has('curve') is false)"
+)
+
+
+class OneClientKey:
+    """A ZAP credentials provider that admits one client public key."""
+
+    def __init__(self, allowed: bytes) -> None:
+        self.allowed = allowed
+        self.asked: List[bytes] = []
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        self.asked.append(key)
+        return key == self.allowed
+
+
+@pytest.fixture
+def curve_server() -> Iterator[Dict[str, Any]]:
+    """A CURVE REP server whose ZAP handler admits only one client key.
+
+    Its own context: a ZAP handler serves every socket of its context.
+    """
+    from zmq.auth.thread import ThreadAuthenticator  # pylint: disable=import-outside-toplevel
+
+    context = zmq.Context()
+    server_public, server_secret = zmq.curve_keypair()
+    client_public, client_secret = zmq.curve_keypair()
+    provider = OneClientKey(client_public)
+    auth = ThreadAuthenticator(context)
+    auth.start()
+    auth.configure_curve_callback(domain="*", credentials_provider=provider)
+    peer = ZmqPeer(context, json_handler(base_ok()), curve_secret=server_secret)
+    try:
+        yield {
+            "port": peer.port,
+            "server_public": server_public,
+            "client": (client_public, client_secret),
+            "provider": provider,
+            "context": context,
+        }
+    finally:
+        peer.close()
+        auth.stop()
+        context.destroy(linger=0)
+
+
+@needs_curve
+def test_curve_server_refuses_the_checks_client_key(curve_server: Dict[str, Any]) -> None:
+    # the server does serve the one client it knows ...
+    client = curve_server["context"].socket(zmq.REQ)
+    client.linger = 0
+    client.curve_serverkey = curve_server["server_public"]
+    client.curve_publickey, client.curve_secretkey = curve_server["client"]
+    client.rcvtimeo = 2000
+    client.connect("tcp://127.0.0.1:%d" % curve_server["port"])
+    client.send_json({"action": "health_check"})
+    assert client.recv_json()["status"] == "ok"
+    client.close(linger=0)
+
+    # ... and refuses the check's throw-away key
+    started = time.monotonic()
+    result = check_one(
+        endpoint(curve_server["port"], kind="health", server_key=curve_server["server_public"].decode()), timeout=T
+    )
+    assert (result["ok"], result["verdict"]) == (False, None)
+    assert (result["failed_stage"], result["reason"]) == ("zmtp", "handshake refused"), (result, zmq.zmq_version())
+    assert "refused this check's client key (ZAP status 400)" in result["detail"]
+    assert "wrong server_key" not in result["detail"]
+    assert result["zmtp"]["mechanism"] == "CURVE"
+    assert time.monotonic() - started < T + 1.0
+    provider = curve_server["provider"]
+    assert len(provider.asked) >= 2 and provider.asked[-1] != provider.allowed
+
+
+@needs_curve
+def test_curve_wrong_server_key_times_out(curve_server: Dict[str, Any]) -> None:
+    other_public, _other_secret = zmq.curve_keypair()  # another server's key
+    result = check_one(endpoint(curve_server["port"], kind="health", server_key=other_public.decode()), timeout=T)
+    assert (result["failed_stage"], result["reason"]) == ("zmtp", "timed out"), (result, zmq.zmq_version())
+    assert result["detail"] == "CURVE handshake did not complete within %gs (wrong server_key?)" % T
+    # the server could not read our HELLO, so its ZAP handler was never asked
+    assert curve_server["provider"].asked == []
+
+
+# --------------------------------------------------------------------------
+# stage_reached is the last stage that PASSED (zmq_check's RETURN docs)
+# --------------------------------------------------------------------------
+
+
+def test_stage_reached_precedes_a_missing_keys_failure(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    peer = zmq_peer(json_handler(knowledge_base()))
+    result = check_one(endpoint(peer.port, kind="health", policy={"required_keys": ["status", "ready"]}), attempts=1)
+    assert result["failed_stage"] == "reply"
+    assert result["stage_reached"] == "zmtp"
+
+
+@needs_curve
+def test_stage_reached_precedes_a_curve_handshake_failure(curve_server: Dict[str, Any]) -> None:
+    other_public, _other_secret = zmq.curve_keypair()
+    result = check_one(endpoint(curve_server["port"], server_key=other_public.decode()), timeout=0.1)
+    assert result["failed_stage"] == "zmtp"
+    assert result["stage_reached"] == "tcp"

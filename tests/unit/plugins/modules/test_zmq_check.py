@@ -43,13 +43,34 @@ OK_REPLY = {
     "timestamp": "2025-01-01T12:00:00+00:00",
     "uptime": 42.0,
     "active_threads": 3,
+    "health_status": "healthy",
+    "health_checks": {"redis_connected": True, "ready_signal": True, "port_accessible": True},
 }
+DEGRADED_REPLY = dict(
+    OK_REPLY,
+    status="degraded",
+    message="ModelManager: ready signal lapsed",
+    health_status="degraded",
+    health_checks={"redis_connected": True, "ready_signal": False, "port_accessible": True},
+)
+#: KnowledgeBase's health reply: exactly these keys.
+KB_REPLY = {
+    "status": "HEALTHY",
+    "service": "KnowledgeBase",
+    "request_count": 3,
+    "timestamp": 1735732800.5,
+    "uptime_seconds": 42.0,
+}
+UNKNOWN_ACTION = {"status": "error", "error": "Unknown action: health_check"}
+BROKEN_REPLY = {"status": "error", "error": "'MemoryOrchestratorService' object has no attribute 'error_bus_pub'"}
+DEFAULT_DETAIL = "healthy: ok, healthy; degraded: degraded"
 
 
 class RepPeer:
-    """A REP socket on a random loopback port answering ``reply`` to everything."""
+    """A REP socket on a random loopback port answering ``reply`` to everything
+    (or what ``reply(request)`` returns when it is a function)."""
 
-    def __init__(self, ctx: zmq.Context, reply: Dict[str, Any]) -> None:
+    def __init__(self, ctx: zmq.Context, reply: Any) -> None:
         self.sock = ctx.socket(zmq.REP)
         self.sock.linger = 0
         self.sock.bind("tcp://127.0.0.1:*")
@@ -64,8 +85,9 @@ class RepPeer:
         try:
             while not self._stop.is_set():
                 if self.sock.poll(20):
-                    self.requests.append(self.sock.recv_json())
-                    self.sock.send_json(self._reply)
+                    request = self.sock.recv_json()
+                    self.requests.append(request)
+                    self.sock.send_json(self._reply(request) if callable(self._reply) else self._reply)
         finally:
             self.sock.close(linger=0)
 
@@ -78,7 +100,7 @@ class RepPeer:
 def peer(ctx: zmq.Context) -> Iterator[Callable[..., RepPeer]]:
     peers: List[RepPeer] = []
 
-    def make(reply: Optional[Dict[str, Any]] = None) -> RepPeer:
+    def make(reply: Any = None) -> RepPeer:
         rep = RepPeer(ctx, reply or OK_REPLY)
         peers.append(rep)
         return rep
@@ -157,11 +179,14 @@ def test_all_links_ok(peer: Callable[..., RepPeer]) -> None:
         }
     )
     result = run_zmq_check(module)
-    assert set(result) == {"changed", "endpoints", "ok_count", "failed_count", "summary"}
+    assert set(result) == {"changed", "endpoints", "ok_count", "degraded_count", "failed_count", "summary"}
     assert result["changed"] is False
-    assert (result["ok_count"], result["failed_count"], result["summary"]) == (2, 0, [])
+    assert (result["ok_count"], result["degraded_count"], result["failed_count"], result["summary"]) == (2, 0, 0, [])
     first, second = result["endpoints"]
     assert first["ok"] and second["ok"]
+    # the main socket is a link (any well-formed reply proves it); the health socket is judged
+    assert (first["verdict"], second["verdict"]) == ("reachable", "healthy")
+    assert first["message"] == second["message"] == "Agent is healthy"
     assert (first["kind"], second["kind"], second["group"]) == ("main", "health", "pc2")
     assert first["reply"] == OK_REPLY
     assert set(first["rtt_ms"]) == {"min", "median", "max"}
@@ -185,8 +210,127 @@ def test_broken_links_are_summarised(peer: Callable[..., RepPeer]) -> None:
     assert (result["ok_count"], result["failed_count"]) == (0, 2)
     assert result["summary"] == [
         "MemoryOrchestratorService 127.0.0.1:%d (main): tcp failed: connection refused" % refused,
-        "ModelManager 127.0.0.1:%d (health): status failed: status not ok: initializing: Loading model" % loading.port,
+        'ModelManager 127.0.0.1:%d (health): status failed: status "initializing": Loading model (%s)'
+        % (loading.port, DEFAULT_DETAIL),
     ]
+    assert [e["verdict"] for e in result["endpoints"]] == [None, "failing"]
+    assert result["endpoints"][1]["message"] == "Loading model"
+
+
+def test_policies_strict_links_and_requests(peer: Callable[..., RepPeer]) -> None:
+    """The real agents' replies through the module's argument spec."""
+
+    def web_agent(request: Dict[str, Any]) -> Dict[str, Any]:  # UnifiedWebAgent dispatches on "command"
+        if request.get("command") == "health_check":
+            return OK_REPLY
+        return {"status": "error", "message": "Unknown command: %s" % request.get("command")}
+
+    kb, degraded, broken = peer(KB_REPLY), peer(DEGRADED_REPLY), peer(BROKEN_REPLY)
+    twin, web = peer(UNKNOWN_ACTION), peer(web_agent)
+    module = FakeModule(
+        {
+            "endpoints": [
+                {
+                    "name": "KnowledgeBase",
+                    "address": "127.0.0.1",
+                    "port": kb.port,
+                    "kind": "health",
+                    "policy": {
+                        "healthy": ["healthy"],
+                        "degraded": ["degraded"],
+                        "required_keys": ["status", "service"],
+                        "request": {"action": "health_check"},
+                    },
+                },
+                {"name": "ModelManager", "address": "127.0.0.1", "port": degraded.port, "kind": "health"},
+                {"name": "MemoryOrchestratorService", "address": "127.0.0.1", "port": broken.port, "kind": "health"},
+                {"name": "SystemDigitalTwin", "address": "127.0.0.1", "port": twin.port},
+                {"name": "SystemDigitalTwin", "address": "127.0.0.1", "port": twin.port, "strict": True},
+                {
+                    "name": "UnifiedWebAgent",
+                    "address": "127.0.0.1",
+                    "port": web.port,
+                    "strict": True,
+                    "request": {"command": "health_check"},
+                },
+            ],
+            "timeout": 2.0,
+            "attempts": 1,
+        }
+    )
+    result = run_zmq_check(module)
+    assert [(e["verdict"], e["ok"]) for e in result["endpoints"]] == [
+        ("healthy", True),
+        ("degraded", True),
+        ("failing", False),
+        ("reachable", True),
+        ("failing", False),
+        ("healthy", True),
+    ]
+    assert [e["message"] for e in result["endpoints"]] == [
+        None,
+        "ModelManager: ready signal lapsed",
+        BROKEN_REPLY["error"],
+        "Unknown action: health_check",
+        "Unknown action: health_check",
+        "Agent is healthy",
+    ]
+    assert (result["ok_count"], result["degraded_count"], result["failed_count"]) == (4, 1, 2)
+    assert result["summary"] == [
+        'MemoryOrchestratorService 127.0.0.1:%d (health): status failed: status "error": %s (%s)'
+        % (broken.port, BROKEN_REPLY["error"], DEFAULT_DETAIL),
+        'SystemDigitalTwin 127.0.0.1:%d (main): status failed: status "error": Unknown action: health_check (%s)'
+        % (twin.port, DEFAULT_DETAIL),
+    ]
+    assert web.requests == [{"command": "health_check"}]
+
+
+def test_required_keys_missing_from_the_reply(peer: Callable[..., RepPeer]) -> None:
+    kb = peer(KB_REPLY)
+    module = FakeModule(
+        {
+            "endpoints": [
+                {
+                    "name": "KnowledgeBase",
+                    "address": "127.0.0.1",
+                    "port": kb.port,
+                    "kind": "health",
+                    "policy": {
+                        "healthy": ["healthy"],
+                        "degraded": ["degraded"],
+                        "required_keys": ["status", "ready"],
+                        "request": {"action": "health_check"},
+                    },
+                },
+            ],
+            "attempts": 1,
+        }
+    )
+    [endpoint] = run_zmq_check(module)["endpoints"]
+    assert (endpoint["failed_stage"], endpoint["reason"]) == ("reply", "wrong reply: missing keys: ready")
+    assert endpoint["detail"] == "reply lacks ready (keys: request_count, service, status, timestamp, uptime_seconds)"
+
+
+def test_a_partial_policy_takes_the_defaults_for_the_rest(peer: Callable[..., RepPeer]) -> None:
+    """As in the module's EXAMPLES: only healthy and degraded are given; the argument
+    spec passes the unset suboptions as None, which must mean "the default"."""
+    loading = peer(dict(OK_REPLY, status="initializing", message="Loading model"))
+    module = FakeModule(
+        {
+            "endpoints": [
+                {
+                    "address": "127.0.0.1",
+                    "port": loading.port,
+                    "kind": "health",
+                    "policy": {"healthy": ["ok", "healthy"], "degraded": ["degraded", "initializing"]},
+                },
+            ],
+            "attempts": 1,
+        }
+    )
+    result = run_zmq_check(module)
+    assert (result["ok_count"], result["degraded_count"]) == (1, 1)
+    assert loading.requests == [{"action": "health_check"}]
 
 
 def test_missing_pyzmq_on_the_managed_host(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -220,6 +364,24 @@ def test_invalid_input(args: Dict[str, Any], message: str) -> None:
     assert info.value.msg == message
 
 
+@pytest.mark.parametrize(
+    ("policy", "named"),
+    [
+        ({"healthy": []}, "health_policy.healthy is empty"),
+        ({"degraded": ["OK"]}, "lists 'ok', which healthy lists too"),  # statuses compare case-insensitively
+        ({"required_keys": ["ready"]}, "health_policy.required_keys must include 'status'"),
+        ({"request": {}}, "health_policy.request must be a non-empty mapping"),
+    ],
+)
+def test_invalid_policy(policy: Dict[str, Any], named: str) -> None:
+    full = {"healthy": ["ok"], "degraded": ["degraded"], "required_keys": ["status"], "request": {"action": "ping"}}
+    full.update(policy)
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(FakeModule({"endpoints": [{"address": "127.0.0.1", "port": 1, "policy": full}]}))
+    assert info.value.msg.startswith("invalid endpoints: endpoint 127.0.0.1: ")
+    assert named in info.value.msg
+
+
 # --------------------------------------------------------------------------
 # Inside a container (podman exec)
 # --------------------------------------------------------------------------
@@ -230,6 +392,7 @@ def test_container_runs_the_check_source_with_podman_exec(
 ) -> None:
     monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)  # the managed host needs no pyzmq
     rep = peer()
+    loading = peer(dict(OK_REPLY, status="initializing", message="Loading model"))
     refused = closed_port()
     podman = fake_podman('exec "$@"')
     module = FakeModule(
@@ -237,6 +400,19 @@ def test_container_runs_the_check_source_with_podman_exec(
             "endpoints": [
                 {"name": "Agent", "address": "127.0.0.1", "port": rep.port, "kind": "health"},
                 {"name": "Gone", "address": "127.0.0.1", "port": refused},
+                # the policy travels into the container with the endpoint
+                {
+                    "name": "Loader",
+                    "address": "127.0.0.1",
+                    "port": loading.port,
+                    "kind": "health",
+                    "policy": {
+                        "healthy": ["ok"],
+                        "degraded": ["initializing"],
+                        "required_keys": ["status", "ready"],
+                        "request": {"action": "ping"},
+                    },
+                },
             ],
             "timeout": 1.5,
             "attempts": 1,
@@ -246,10 +422,13 @@ def test_container_runs_the_check_source_with_podman_exec(
         }
     )
     result = run_zmq_check(module)
-    assert (result["ok_count"], result["failed_count"]) == (1, 1)
+    assert (result["ok_count"], result["degraded_count"], result["failed_count"]) == (2, 1, 1)
     assert result["summary"] == ["Gone 127.0.0.1:%d (main): tcp failed: connection refused" % refused]
     assert result["endpoints"][0]["reply"] == OK_REPLY
+    assert [e["verdict"] for e in result["endpoints"]] == ["healthy", None, "degraded"]
+    assert result["endpoints"][2]["message"] == "Loading model"
     assert rep.requests == [{"action": "health_check"}]
+    assert loading.requests == [{"action": "ping"}]
 
     [command] = module.commands
     source = Path(zmq_health.__file__).read_text(encoding="utf-8")
@@ -365,6 +544,24 @@ def test_main_ok_in_check_mode(peer: Callable[..., RepPeer], capsys: pytest.Capt
     assert rep.requests == [{"action": "health_check"}]
 
 
+def test_main_counts_degraded_endpoints_as_ok(peer: Callable[..., RepPeer], capsys: pytest.CaptureFixture[str]) -> None:
+    healthy, degraded = peer(), peer(DEGRADED_REPLY)
+    output = run_main(
+        {
+            "endpoints": [
+                {"name": "Twin", "address": "127.0.0.1", "port": healthy.port, "kind": "health"},
+                {"name": "ModelManager", "address": "127.0.0.1", "port": degraded.port, "kind": "health"},
+            ],
+            "attempts": 1,
+        },
+        capsys,
+    )
+    assert output.get("failed") is not True
+    assert output["msg"] == "2 of 2 ZMQ endpoints ok (1 degraded)"
+    assert (output["ok_count"], output["degraded_count"], output["failed_count"]) == (2, 1, 0)
+    assert [e["verdict"] for e in output["endpoints"]] == ["healthy", "degraded"]
+
+
 def test_main_missing_pyzmq(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)
     output = run_main({"endpoints": [{"address": "127.0.0.1", "port": 1}]}, capsys)
@@ -435,7 +632,7 @@ def test_every_return_value_is_documented() -> None:
 
     returned = yaml.safe_load(zmq_check.RETURN)
     walk(returned, "")
-    assert set(returned) == {"endpoints", "ok_count", "failed_count", "summary"}
+    assert set(returned) == {"endpoints", "ok_count", "degraded_count", "failed_count", "summary"}
     result_keys = {
         "name",
         "group",
@@ -443,6 +640,8 @@ def test_every_return_value_is_documented() -> None:
         "port",
         "kind",
         "ok",
+        "verdict",
+        "message",
         "stage_reached",
         "failed_stage",
         "reason",
