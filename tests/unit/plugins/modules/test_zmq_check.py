@@ -235,12 +235,7 @@ def test_policies_strict_links_and_requests(peer: Callable[..., RepPeer]) -> Non
                     "address": "127.0.0.1",
                     "port": kb.port,
                     "kind": "health",
-                    "policy": {
-                        "healthy": ["healthy"],
-                        "degraded": ["degraded"],
-                        "required_keys": ["status", "service"],
-                        "request": {"action": "health_check"},
-                    },
+                    "policy": kb_policy("service"),
                 },
                 {"name": "ModelManager", "address": "127.0.0.1", "port": degraded.port, "kind": "health"},
                 {"name": "MemoryOrchestratorService", "address": "127.0.0.1", "port": broken.port, "kind": "health"},
@@ -285,6 +280,16 @@ def test_policies_strict_links_and_requests(peer: Callable[..., RepPeer]) -> Non
     assert web.requests == [{"command": "health_check"}]
 
 
+def kb_policy(key: str) -> Dict[str, Any]:
+    """KnowledgeBase's policy, requiring ``status`` and ``key``."""
+    return {
+        "healthy": ["healthy"],
+        "degraded": ["degraded"],
+        "required_keys": ["status", key],
+        "request": {"action": "health_check"},
+    }
+
+
 def test_required_keys_missing_from_the_reply(peer: Callable[..., RepPeer]) -> None:
     kb = peer(KB_REPLY)
     module = FakeModule(
@@ -295,12 +300,7 @@ def test_required_keys_missing_from_the_reply(peer: Callable[..., RepPeer]) -> N
                     "address": "127.0.0.1",
                     "port": kb.port,
                     "kind": "health",
-                    "policy": {
-                        "healthy": ["healthy"],
-                        "degraded": ["degraded"],
-                        "required_keys": ["status", "ready"],
-                        "request": {"action": "health_check"},
-                    },
+                    "policy": kb_policy("ready"),
                 },
             ],
             "attempts": 1,
