@@ -890,7 +890,8 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
         lan = str(ipaddress.ip_address(str(lan)))
     except ValueError:
         problems.add("ai_lan_address %r is not an IP address" % (lan,),
-                     "set ai_lan_address to the host's LAN address in host_vars/%s.yml" % name,
+                     "set ai_lan_address to the host's LAN address in "
+                     "host_vars/%s/host.yml" % name,
                      host=name, field="ai_lan_address")
         lan = ""
     subnet = hostvars.get("ai_network_subnet")

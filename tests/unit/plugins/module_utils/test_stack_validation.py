@@ -64,7 +64,7 @@ def test_reference_topology_fails_with_exactly_its_six_port_clashes(reference):
         assert text.startswith("host %s," % host)
         assert "port %d is claimed by both" % port in text
         assert first in text and second in text
-        assert "host_vars/%s.yml" % host in text
+        assert text.endswith("a free port in host_vars/%s/groups.yml" % host), text
     # The shared, unbudgeted GPU of the original is flagged too (as a warning).
     assert any("without a VRAM budget" in w for w in result["warnings"])
 
@@ -336,7 +336,16 @@ def test_typo_in_gpu_key(inventory):
 
 def test_bad_lan_address(inventory):
     inventory["pc2"]["ai_lan_address"] = "pc2.local"
-    assert "ai_lan_address 'pc2.local' is not an IP address" in only_error(inventory)
+    text = only_error(inventory)
+    assert "ai_lan_address 'pc2.local' is not an IP address" in text
+    # The fix names the file the host's settings live in (host_vars/<host>/).
+    assert text.endswith("LAN address in host_vars/pc2/host.yml"), text
+
+
+def test_port_clash_fix_names_the_groups_file(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["health_port"] = 6379
+    assert only_error(inventory).endswith(
+        "give all but one of them a free port in host_vars/pc2/groups.yml")
 
 
 def test_two_hosts_with_one_address(inventory):
