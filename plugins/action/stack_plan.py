@@ -57,7 +57,7 @@ class ActionModule(ActionBase):
             names = list(task_vars.get("groups", {}).get(group, []))
             if not names:
                 result.update(failed=True, msg="No hosts in inventory group '%s': put the AI "
-                              "hosts (mainpc, pc2) in it, or pass hosts=" % group)
+                              "hosts in it, or pass hosts=" % group)
                 return result
         hostvars = task_vars.get("hostvars")
         if hostvars is None:

@@ -8,6 +8,7 @@ import os
 import re
 from unittest.mock import MagicMock
 
+import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
@@ -173,3 +174,10 @@ def test_the_lab_inventory_plans_cleanly_through_the_action():
     assert cpus and max(cpus) == 1  # production's groups ask for up to 4
     assert "AddDevice=/dev/snd" not in units["ai-audio-processing.container"]
 
+
+@pytest.mark.parametrize("groups", [{}, {"ai_hosts": []}])
+def test_an_empty_inventory_group_names_no_hosts(groups):
+    result = _action().run(task_vars={"groups": groups})
+    assert result["failed"] is True
+    assert result["msg"] == ("No hosts in inventory group 'ai_hosts': put the AI hosts in it, "
+                             "or pass hosts=")
