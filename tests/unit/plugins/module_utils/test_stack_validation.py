@@ -348,6 +348,48 @@ def test_port_clash_fix_names_the_groups_file(inventory):
         "give all but one of them a free port in host_vars/pc2/groups.yml")
 
 
+def test_group_override_naming_an_unknown_group(inventory):
+    inventory["mainpc"]["ai_group_overrides"] = {"modles": {"memory": "1g"}}
+    assert only_error(inventory) == (
+        "host mainpc, field ai_group_overrides: ai_group_overrides names unknown group "
+        "'modles' -- did you mean 'models'?")
+
+
+def test_group_override_naming_a_group_of_the_other_host(inventory):
+    inventory["mainpc"]["ai_group_overrides"] = {"redis": {"memory": "1g"}}
+    text = only_error(inventory)
+    assert text.startswith("host mainpc, field ai_group_overrides: ai_group_overrides names "
+                           "unknown group 'redis'")
+    assert "allowed keys: core, models" in text
+
+
+def test_group_overrides_must_be_a_mapping(inventory):
+    inventory["pc2"]["ai_group_overrides"] = ["store"]
+    assert only_error(inventory) == (
+        "host pc2, field ai_group_overrides: ai_group_overrides must be a mapping of group "
+        "name to settings")
+
+
+def test_group_override_is_validated_like_the_group(inventory):
+    inventory["mainpc"]["ai_group_overrides"] = {"models": {"cpus": "many", "memroy": "1g"}}
+    errs = errors_of(inventory)
+    assert len(errs) == 2, errs
+    assert "host mainpc, group models, field cpus: cpus 'many' is not a number" in errs[0] + errs[1]
+    assert "unknown key 'memroy' in group -- did you mean 'memory'?" in errs[0] + errs[1]
+
+
+@pytest.mark.parametrize("value, words", [
+    ("two", "cpus 'two' is not a number"),
+    (0, "cpus 0 is out of range"),
+    (-0.5, "cpus -0.5 is out of range"),
+    (True, "cpus True is not a number"),
+    ([1], "cpus [1] is not a number"),
+])
+def test_bad_max_cpus(inventory, value, words):
+    inventory["mainpc"]["ai_max_cpus"] = value
+    assert only_error(inventory).startswith("host mainpc, field ai_max_cpus: " + words)
+
+
 def test_two_hosts_with_one_address(inventory):
     inventory["pc2"]["ai_lan_address"] = "10.0.0.16"
     assert "ai_lan_address 10.0.0.16 is also the address of host mainpc" in only_error(inventory)
