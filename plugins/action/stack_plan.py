@@ -10,35 +10,31 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
+    NAME_ONLY_VARS, PLAN_VARS)
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 
-# The inventory variables the plan reads from every host.
-PLAN_VARS = (
-    "ai_lan_address", "ai_network_subnet", "ai_gpu", "ai_selinux", "ai_groups",
-    "ai_group_defaults", "ai_host_group_defaults", "ai_network_name", "ai_unit_prefix",
-    "ai_config_dir", "ai_quadlet_dir", "ai_notify_healthy", "ai_start_timeout",
-    "ai_restart_sec", "ai_group_overrides", "ai_max_cpus",
-)
-
 
 def collect_hostvars(hostvars, names):
-    """The plan's view of each host: its ai_* variables, and only the *names*
-    of its secrets (values are never read here, so vaulted values need no
-    password for planning and cannot leak into the plan)."""
+    """The plan's view of each host: the variables the model reads
+    (stack_model.PLAN_VARS), and only the *names* of its secrets (values are
+    never read here, so vaulted values need no password for planning and
+    cannot leak into the plan)."""
     collected = {}
     for name in names:
         host = hostvars[name]
         data = {}
         for var in PLAN_VARS:
-            if var in host:
+            if var not in NAME_ONLY_VARS and var in host:
                 data[var] = plain(host[var])
         raw = hostvars.raw_get(name) if hasattr(hostvars, "raw_get") else host
-        secrets = raw.get("ai_secrets") if hasattr(raw, "get") else None
-        if isinstance(secrets, Mapping):
-            data["ai_secrets"] = {str(k): None for k in secrets}
-        elif secrets is not None:
-            data["ai_secrets"] = secrets  # reported as malformed by the plan
+        for var in NAME_ONLY_VARS:
+            value = raw.get(var) if hasattr(raw, "get") else None
+            if isinstance(value, Mapping):
+                data[var] = {str(k): None for k in value}
+            elif value is not None:
+                data[var] = value  # reported as malformed by the plan
         collected[name] = data
     return collected
 
@@ -61,7 +57,7 @@ class ActionModule(ActionBase):
             names = list(task_vars.get("groups", {}).get(group, []))
             if not names:
                 result.update(failed=True, msg="No hosts in inventory group '%s': put the AI "
-                              "hosts (mainpc, pc2) in it, or pass hosts=" % group)
+                              "hosts in it, or pass hosts=" % group)
                 return result
         hostvars = task_vars.get("hostvars")
         if hostvars is None:

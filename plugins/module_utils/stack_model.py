@@ -300,6 +300,21 @@ SETTINGS_VARS = {
     "ai_restart_sec": "restart_sec",
 }
 
+# The per-host variables parse_host reads besides SETTINGS_VARS.
+HOST_VARS = (
+    "ai_lan_address", "ai_network_subnet", "ai_gpu", "ai_selinux", "ai_groups",
+    "ai_group_defaults", "ai_host_group_defaults", "ai_group_overrides", "ai_max_cpus",
+)
+
+# Variables of which the plan needs only the keys (secret names): their values
+# are never read, so vaulted values need no password for planning.
+NAME_ONLY_VARS = ("ai_secrets",)
+
+# Every inventory variable the model reads from a host: the one list the
+# stack_plan action collects (a variable read here but missing from it would
+# silently be unset in the plan).
+PLAN_VARS = HOST_VARS + tuple(SETTINGS_VARS) + NAME_ONLY_VARS
+
 
 # ---------------------------------------------------------------------------
 # Small parsers; each returns None after recording a problem
@@ -890,7 +905,8 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
         lan = str(ipaddress.ip_address(str(lan)))
     except ValueError:
         problems.add("ai_lan_address %r is not an IP address" % (lan,),
-                     "set ai_lan_address to the host's LAN address in host_vars/%s.yml" % name,
+                     "set ai_lan_address to the host's LAN address in "
+                     "host_vars/%s/host.yml" % name,
                      host=name, field="ai_lan_address")
         lan = ""
     subnet = hostvars.get("ai_network_subnet")

@@ -68,7 +68,7 @@ def check_ports(host: Host, problems: Problems) -> None:
                 "port %d is claimed by %s: %s" % (
                     port, "both" if len(who) == 2 else "all %d of" % len(who),
                     " and ".join(str(c) for c in who)),
-                "give all but one of them a free port in host_vars/%s.yml" % host.name,
+                "give all but one of them a free port in host_vars/%s/groups.yml" % host.name,
                 host=host.name, group=first.group, agent=first.agent,
                 field=first.what if first.agent else "ports")
 

@@ -94,7 +94,7 @@ errors:
   sample:
     - "host pc2, group pc2-ai-models, agent TieredResponder, field health_port: port 8131 is
       claimed by both: pc2-ai-models/TieredResponder health_port and pc2-user-services/TutoringAgent
-      health_port -- give all but one of them a free port in host_vars/pc2.yml"
+      health_port -- give all but one of them a free port in host_vars/pc2/groups.yml"
 problems:
   description: The same problems as structured data.
   returned: always

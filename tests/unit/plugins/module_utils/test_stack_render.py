@@ -165,6 +165,52 @@ def test_hardening_defaults_and_overrides(inventory):
     assert "AddCapability=NET_BIND_SERVICE" in unit and "UserNS=auto" in unit
 
 
+def test_group_override_merges_over_the_group_key_by_key(inventory):
+    inventory["mainpc"]["ai_group_defaults"]["env"] = {"SHARED": "all"}
+    core = inventory["mainpc"]["ai_groups"]["core"]
+    core["env"] = {"KEEP": "1", "CHANGE": "old"}
+    core["memory"] = "512m"
+    core["security"] = {"userns": "auto"}
+    inventory["mainpc"]["ai_group_overrides"] = {"core": {
+        "env": {"CHANGE": "new", "ADD": "2"},
+        "memory": "1g",
+        "devices": ["/dev/snd"],
+        "security": {"read_only": False},
+    }}
+    unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
+    env = keys(unit, "Environment")
+    # env merges key by key: defaults, then the group, then the override.
+    for assignment in ("SHARED=all", "KEEP=1", "CHANGE=new", "ADD=2"):
+        assert assignment in env
+    assert "CHANGE=old" not in env
+    # Other keys are replaced; what the override leaves out stays the group's.
+    assert keys(unit, "PodmanArgs") == ["--memory=1024m"]
+    assert keys(unit, "AddDevice") == ["/dev/snd"]
+    assert "ReadOnly=true" not in unit and "UserNS=auto" in unit
+    doc = json.loads(plan_of(inventory)["mainpc"]["config"]["groups/core/endpoints.json"])
+    assert [e["port"] for e in config_endpoints(doc)] == [8121, 8120]
+    # The host's other groups are untouched.
+    models = plan_of(inventory)["mainpc"]["quadlet"]["ai-models.container"]
+    assert "CHANGE=new" not in keys(models, "Environment")
+
+
+def test_max_cpus_caps_every_groups_cpus(inventory):
+    g = inventory["mainpc"]["ai_groups"]
+    g["core"]["cpus"] = 0.5
+    inventory["mainpc"]["ai_max_cpus"] = "1.5"
+    units = plan_of(inventory)["mainpc"]["quadlet"]
+    # models asks for 2 CPUs and gets the cap; core asks for less and keeps it.
+    assert keys(units["ai-models.container"], "PodmanArgs") == ["--cpus=1.5 --memory=4096m"]
+    assert keys(units["ai-core.container"], "PodmanArgs") == ["--cpus=0.5"]
+    # pc2 has no cap, and a group without cpus gets no limit from the cap.
+    inventory["pc2"]["ai_groups"]["store"]["cpus"] = 3
+    store = plan_of(inventory)["pc2"]["quadlet"]["ai-store.container"]
+    assert keys(store, "PodmanArgs") == ["--cpus=3 --memory=512m"]
+    del g["core"]["cpus"]
+    core = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
+    assert "--cpus" not in core
+
+
 def test_named_volume_becomes_a_volume_unit(inventory):
     hosts = plan_of(inventory)
     assert "ai-redis-data.volume" in hosts["pc2"]["quadlet"]

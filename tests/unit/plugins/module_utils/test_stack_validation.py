@@ -64,7 +64,7 @@ def test_reference_topology_fails_with_exactly_its_six_port_clashes(reference):
         assert text.startswith("host %s," % host)
         assert "port %d is claimed by both" % port in text
         assert first in text and second in text
-        assert "host_vars/%s.yml" % host in text
+        assert text.endswith("a free port in host_vars/%s/groups.yml" % host), text
     # The shared, unbudgeted GPU of the original is flagged too (as a warning).
     assert any("without a VRAM budget" in w for w in result["warnings"])
 
@@ -336,7 +336,58 @@ def test_typo_in_gpu_key(inventory):
 
 def test_bad_lan_address(inventory):
     inventory["pc2"]["ai_lan_address"] = "pc2.local"
-    assert "ai_lan_address 'pc2.local' is not an IP address" in only_error(inventory)
+    text = only_error(inventory)
+    assert "ai_lan_address 'pc2.local' is not an IP address" in text
+    # The fix names the file the host's settings live in (host_vars/<host>/).
+    assert text.endswith("LAN address in host_vars/pc2/host.yml"), text
+
+
+def test_port_clash_fix_names_the_groups_file(inventory):
+    groups(inventory, "pc2")["store"]["agents"]["Memory"]["health_port"] = 6379
+    assert only_error(inventory).endswith(
+        "give all but one of them a free port in host_vars/pc2/groups.yml")
+
+
+def test_group_override_naming_an_unknown_group(inventory):
+    inventory["mainpc"]["ai_group_overrides"] = {"modles": {"memory": "1g"}}
+    assert only_error(inventory) == (
+        "host mainpc, field ai_group_overrides: ai_group_overrides names unknown group "
+        "'modles' -- did you mean 'models'?")
+
+
+def test_group_override_naming_a_group_of_the_other_host(inventory):
+    inventory["mainpc"]["ai_group_overrides"] = {"redis": {"memory": "1g"}}
+    text = only_error(inventory)
+    assert text.startswith("host mainpc, field ai_group_overrides: ai_group_overrides names "
+                           "unknown group 'redis'")
+    assert "allowed keys: core, models" in text
+
+
+def test_group_overrides_must_be_a_mapping(inventory):
+    inventory["pc2"]["ai_group_overrides"] = ["store"]
+    assert only_error(inventory) == (
+        "host pc2, field ai_group_overrides: ai_group_overrides must be a mapping of group "
+        "name to settings")
+
+
+def test_group_override_is_validated_like_the_group(inventory):
+    inventory["mainpc"]["ai_group_overrides"] = {"models": {"cpus": "many", "memroy": "1g"}}
+    errs = errors_of(inventory)
+    assert len(errs) == 2, errs
+    assert "host mainpc, group models, field cpus: cpus 'many' is not a number" in errs[0] + errs[1]
+    assert "unknown key 'memroy' in group -- did you mean 'memory'?" in errs[0] + errs[1]
+
+
+@pytest.mark.parametrize("value, words", [
+    ("two", "cpus 'two' is not a number"),
+    (0, "cpus 0 is out of range"),
+    (-0.5, "cpus -0.5 is out of range"),
+    (True, "cpus True is not a number"),
+    ([1], "cpus [1] is not a number"),
+])
+def test_bad_max_cpus(inventory, value, words):
+    inventory["mainpc"]["ai_max_cpus"] = value
+    assert only_error(inventory).startswith("host mainpc, field ai_max_cpus: " + words)
 
 
 def test_two_hosts_with_one_address(inventory):
