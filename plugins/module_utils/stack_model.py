@@ -442,26 +442,25 @@ def check_policy(spec: Any, problems: Problems, fix_suffix: str = "",
     return values
 
 
-def _agent_policy(group_policy: Mapping[str, Any], raw: Any, problems: Problems,
-                  **where: str) -> HealthPolicy:
+def _agent_policy(group_policy: Mapping[str, Any], group_default: HealthPolicy, raw: Any,
+                  problems: Problems, **where: str) -> HealthPolicy:
     """The agent's policy: its own keys over the group's (which already
-    carry the host's and the global defaults)."""
+    carry the host's and the global defaults); the group's when it has none."""
     if raw is None:
-        merged = dict(group_policy)
-        values, dummy = policy_problems(merged)  # reported once, for the group
-    else:
-        if not isinstance(raw, Mapping):
-            problems.add("health_policy must be a mapping", "write keys among request, healthy, "
-                         "degraded, required_keys", field="health_policy", **where)
-            raw = {}
-        merged = merge_policies(group_policy, raw)
-        values = check_policy(merged, problems, **where)
+        return group_default
+    if not isinstance(raw, Mapping):
+        problems.add("health_policy must be a mapping", "write keys among request, healthy, "
+                     "degraded, required_keys", field="health_policy", **where)
+        raw = {}
+    values = check_policy(merge_policies(group_policy, raw), problems, **where)
     return HealthPolicy(**values)
 
 
 def _parse_agents(raw: Any, problems: Problems, host: str, group: str,
                   group_policy: Mapping[str, Any]) -> Dict[str, Agent]:
     agents: Dict[str, Agent] = {}
+    # Judged once for the group; reported there (see parse_group), not per agent.
+    group_default = HealthPolicy(**policy_problems(group_policy)[0])
     for name, spec in _mapping(raw, problems, "agents", host=host, group=group,
                                field="agents").items():
         where = dict(host=host, group=group, agent=str(name))
@@ -493,7 +492,8 @@ def _parse_agents(raw: Any, problems: Problems, host: str, group: str,
             continue
         # Kept even with a bad port, so that references to it still resolve and
         # the one real problem is not followed by invented ones.
-        policy = _agent_policy(group_policy, spec.get("health_policy"), problems, **where)
+        policy = _agent_policy(group_policy, group_default, spec.get("health_policy"), problems,
+                               **where)
         agents[name] = Agent(name=name, port=port, health_port=health_port, socket=socket,
                              policy=policy)
     return agents
