@@ -3,26 +3,32 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The stack plan: every host's inventory in, every host's files out.
 
-Pure Python, no Ansible imports. :func:`build_plan` validates the whole
+Pure Python, no Ansible imports. :func:`plan_stack` validates the whole
 topology (all problems at once) and, when it is sound, returns per host the
 Quadlet files, the endpoint map each group receives, the ports to publish and
 the firewall openings, the secrets needed and the checks ``verify`` runs.
-The result is plain data (JSON-serializable).
+
+A host's plan is a :class:`HostPlan`, a tree of frozen dataclasses; its
+``as_dict()`` is the plain JSON data the roles and playbooks read, and
+:func:`build_plan` returns the whole plan that way.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Mapping, Tuple
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    Group, Host, load_hosts,
+    Group, Host, Problem, load_hosts,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
     Link, check_all, gpu_warnings, start_order,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import HealthPolicy
 
 # Where things live inside every container.
 CONTAINER_CONFIG = "/etc/ai-system/endpoints.json"
@@ -30,6 +36,261 @@ CONTAINER_PROBE = "/usr/local/lib/ai-system/zmq_health.py"
 PROBE_FILE = "lib/zmq_health.py"  # relative to ai_config_dir on the host
 LABEL_GROUP = "io.ai-system.group"
 LABEL_MANAGED = "io.ai-system.managed-by=ai_system.containers"
+
+
+# ---------------------------------------------------------------------------
+# The plan's shape
+# ---------------------------------------------------------------------------
+#
+# Every host's plan is a tree of frozen dataclasses: sequences are tuples,
+# mappings read-only views. ``as_dict()`` turns one into plain JSON data (the
+# shape the Ansible side reads); nothing else crosses that boundary.
+
+Json = Any
+
+
+def _freeze(value: Json) -> Json:
+    """JSON data made read-only: dicts become mapping views, lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _plain(value: Any) -> Json:
+    """Plan data -> JSON-safe data: dataclasses and mappings become dicts,
+    tuples lists, a health policy its dict."""
+    if isinstance(value, _PlanData):
+        return value.as_dict()
+    if isinstance(value, HealthPolicy):
+        return value.as_dict()
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _PlanData:
+    """Base of the plan's dataclasses: one ``as_dict`` for all of them."""
+
+    # Fields left out of the dict when they are None (optional module options).
+    _OMIT_NONE: Tuple[str, ...] = ()
+
+    def as_dict(self) -> Dict[str, Json]:
+        out: Dict[str, Json] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if value is None and f.name in self._OMIT_NONE:
+                continue
+            out[f.name] = _plain(value)
+        return out
+
+
+@dataclass(frozen=True)
+class NetworkPlan(_PlanData):
+    """The host's container network and its Quadlet file."""
+
+    name: str
+    subnet: str
+    unit_file: str
+
+
+@dataclass(frozen=True)
+class UnitPlan(_PlanData):
+    """One group's container unit."""
+
+    group: str
+    unit_file: str
+    service: str
+    container: str
+    image: str
+    build: bool
+    depends_on: Tuple[str, ...]  # services of the same host this one requires
+    gpu: bool
+    cdi_devices: Tuple[str, ...]
+    vram_mib: Optional[int]
+    secrets: Tuple[str, ...]
+    config_files: Tuple[str, ...]  # relative to config_dir; a change restarts the unit
+    healthcheck: bool
+    agents: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Published(_PlanData):
+    """An agent's main port, published on the host's LAN address."""
+
+    group: str
+    agent: str
+    port: int
+    address: str
+    consumers: Tuple[str, ...]  # "host/group" of each consumer on another host
+
+
+@dataclass(frozen=True)
+class FirewallOpening(_PlanData):
+    """A published port, opened to one peer host's address."""
+
+    port: int
+    proto: str
+    source: str
+    source_host: str
+    group: str
+    agent: str
+
+
+@dataclass(frozen=True)
+class ImageUse(_PlanData):
+    """An image to pull and the groups that run it."""
+
+    image: str
+    groups: Tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GpuPlan(_PlanData):
+    """What the host's GPU groups need."""
+
+    required: bool
+    model: Optional[str]
+    memory_mib: Optional[int]
+    cdi_devices: Tuple[str, ...]
+    vram_budgets: Mapping[str, int]  # group -> MiB
+
+
+@dataclass(frozen=True)
+class LinkCheck(_PlanData):
+    """A group's connection to an agent, checked from inside the group's container."""
+
+    name: str
+    from_group: str
+    container: str
+    to_host: str
+    to_group: str
+    address: str
+    port: int
+    kind: str  # "main" (REP socket) or "greeting" (PUB socket)
+    cross_host: bool
+    policy: HealthPolicy
+    strict: bool
+    request: Optional[Mapping[str, Json]]
+
+
+@dataclass(frozen=True)
+class HealthCheck(_PlanData):
+    """An agent's own health socket, checked on 127.0.0.1 inside its container."""
+
+    name: str
+    group: str
+    container: str
+    address: str
+    port: int
+    kind: str
+    policy: HealthPolicy
+
+
+@dataclass(frozen=True)
+class UnitCheck(_PlanData):
+    """One entry of the unit_health module's ``units`` option."""
+
+    service: str
+    container: Optional[str]
+
+
+@dataclass(frozen=True)
+class ZmqEndpoint(_PlanData):
+    """One entry of the zmq_check module's ``endpoints`` option."""
+
+    _OMIT_NONE = ("group", "policy", "strict", "request")
+
+    name: str
+    address: str
+    port: int
+    kind: str
+    group: Optional[str] = None
+    policy: Optional[HealthPolicy] = None
+    strict: Optional[bool] = None
+    request: Optional[Mapping[str, Json]] = None
+
+    @property
+    def key(self) -> Tuple[str, str, int, str]:
+        return (self.name, self.address, self.port, self.kind)
+
+
+@dataclass(frozen=True)
+class ZmqTarget(_PlanData):
+    """One zmq_check run: the container it runs in and what it checks there."""
+
+    container: str
+    endpoints: Tuple[ZmqEndpoint, ...]
+
+
+@dataclass(frozen=True)
+class Checks(_PlanData):
+    """What verify checks on the host."""
+
+    links: Tuple[LinkCheck, ...]
+    health: Tuple[HealthCheck, ...]
+    cuda: Tuple[str, ...]  # containers that run a CUDA kernel
+    units: Tuple[UnitCheck, ...]
+    zmq: Tuple[ZmqTarget, ...]
+
+
+@dataclass(frozen=True)
+class HostPlan(_PlanData):
+    """One host's whole plan."""
+
+    host: str
+    lan_address: str
+    network: NetworkPlan
+    quadlet_dir: str
+    config_dir: str
+    unit_prefix: str
+    quadlet: Mapping[str, str]  # file name -> text
+    config: Mapping[str, str]  # path under config_dir -> text
+    units: Tuple[UnitPlan, ...]  # in start order
+    start_order: Tuple[str, ...]
+    published: Tuple[Published, ...]
+    firewall: Tuple[FirewallOpening, ...]
+    secrets: Tuple[str, ...]
+    images: Tuple[ImageUse, ...]
+    host_dirs: Tuple[str, ...]
+    prune_patterns: Tuple[str, ...]
+    gpu: GpuPlan
+    checks: Checks
+
+    def as_dict(self) -> Dict[str, Json]:
+        out = super().as_dict()
+        out["summary"] = summary_lines(self)
+        return out
+
+
+def _link_endpoint(link: LinkCheck) -> ZmqEndpoint:
+    return ZmqEndpoint(name=link.name, address=link.address, port=link.port, kind=link.kind,
+                       group="%s/%s" % (link.to_host, link.to_group), policy=link.policy,
+                       strict=link.strict, request=link.request)
+
+
+def _health_endpoint(check: HealthCheck) -> ZmqEndpoint:
+    return ZmqEndpoint(name=check.name, address=check.address, port=check.port,
+                       kind=check.kind, group=check.group, policy=check.policy)
+
+
+def zmq_targets(links: Sequence[LinkCheck], health: Sequence[HealthCheck]) -> Tuple[ZmqTarget, ...]:
+    """The links and health sockets as zmq_check runs: one per container, in
+    the order containers first appear (links, then health sockets), each
+    endpoint once."""
+    by_container: Dict[str, List[ZmqEndpoint]] = {}
+    seen = set()
+    entries = [(lk.container, _link_endpoint(lk)) for lk in links]
+    entries += [(hc.container, _health_endpoint(hc)) for hc in health]
+    for container, endpoint in entries:
+        if (container,) + endpoint.key in seen:
+            continue
+        seen.add((container,) + endpoint.key)
+        by_container.setdefault(container, []).append(endpoint)
+    return tuple(ZmqTarget(container=c, endpoints=tuple(e)) for c, e in by_container.items())
 
 
 def env_name(agent: str) -> str:
@@ -286,166 +547,200 @@ class _HostRenderer:
         ])
 
     # -- whole host ------------------------------------------------------------
-    def render(self) -> Dict[str, Any]:
+    def unit_plan(self, group: Group, config_file: str) -> UnitPlan:
+        unit_file = self.unit_file(group.name)
+        return UnitPlan(
+            group=group.name,
+            unit_file=unit_file,
+            service=quadlet.service_name(unit_file),
+            container=group.name,
+            image=group.image_ref,
+            build=group.build is not None,
+            depends_on=tuple(quadlet.service_name(self.unit_file(d))
+                             for d in group.depends_on if d in self.host.groups),
+            gpu=group.gpu is not None,
+            cdi_devices=tuple(group.gpu.cdi_names) if group.gpu else (),
+            vram_mib=group.gpu.vram_mib if group.gpu else None,
+            secrets=tuple(s.name for s in group.secrets),
+            config_files=(config_file,),
+            healthcheck=self.has_health(group),
+            agents=tuple(sorted(group.agents)),
+        )
+
+    def published_ports(self) -> Tuple[Published, ...]:
+        return tuple(Published(group=v["group"], agent=v["agent"], port=v["port"],
+                               address=v["address"], consumers=tuple(sorted(v["consumers"])))
+                     for _k, v in sorted(self.published.items()))
+
+    def firewall(self, published: Sequence[Published]) -> Tuple[FirewallOpening, ...]:
+        openings = []
+        for pub in published:
+            for src_host in sorted({c.split("/")[0] for c in pub.consumers}):
+                openings.append(FirewallOpening(
+                    port=pub.port, proto="tcp", source=self.hosts[src_host].lan_address,
+                    source_host=src_host, group=pub.group, agent=pub.agent))
+        return tuple(openings)
+
+    def link_checks(self) -> Tuple[LinkCheck, ...]:
+        checks = []
+        for lk in sorted(self.links, key=lambda k: (k.consumer_group, k.agent.name)):
+            endpoint = self.endpoints(self.host.groups[lk.consumer_group])[lk.agent.name]
+            checks.append(LinkCheck(
+                name=lk.agent.name,
+                from_group=lk.consumer_group,
+                container=lk.consumer_group,
+                to_host=lk.host,
+                to_group=lk.group,
+                address=endpoint["address"],
+                port=lk.agent.port,
+                kind="main" if lk.agent.socket == "rep" else "greeting",
+                cross_host=lk.cross_host,
+                policy=lk.agent.policy,
+                strict=lk.strict,
+                request=_freeze(json.loads(lk.request)) if lk.request else None,
+            ))
+        return tuple(checks)
+
+    def health_checks(self, order: Sequence[str]) -> Tuple[HealthCheck, ...]:
+        return tuple(HealthCheck(name=agent.name, group=gname, container=gname,
+                                 address="127.0.0.1", port=agent.health_port, kind="health",
+                                 policy=agent.policy)
+                     for gname in order for agent in self.host.groups[gname].probed_agents)
+
+    def render(self) -> HostPlan:
         host, cfg = self.host, self.settings
         files: Dict[str, str] = {self.network_file: self.network_unit()}
         config: Dict[str, str] = {}
-        units = []
-        order = start_order(host)
+        units: List[UnitPlan] = []
+        order = tuple(start_order(host))
         for gname in order:
             group = host.groups[gname]
             files.update(self.volume_units(group))
             if group.build:
                 files[self.unit_file(gname, "build")] = self.build_unit(group)
-            unit_file = self.unit_file(gname)
-            files[unit_file] = self.container_unit(group)
+            files[self.unit_file(gname)] = self.container_unit(group)
             config_file = "groups/%s/endpoints.json" % gname
             config[config_file] = self.endpoint_document(group)
-            units.append({
-                "group": gname,
-                "unit_file": unit_file,
-                "service": quadlet.service_name(unit_file),
-                "container": gname,
-                "image": group.image_ref,
-                "build": group.build is not None,
-                "depends_on": [quadlet.service_name(self.unit_file(d))
-                               for d in group.depends_on if d in host.groups],
-                "depends_on_groups": [d for d in group.depends_on if d in host.groups],
-                "gpu": group.gpu is not None,
-                "cdi_devices": list(group.gpu.cdi_names) if group.gpu else [],
-                "vram_mib": group.gpu.vram_mib if group.gpu else None,
-                "secrets": [s.name for s in group.secrets],
-                "config_files": [config_file],
-                "healthcheck": self.has_health(group),
-                "agents": sorted(group.agents),
-            })
-        published = [dict(v, consumers=sorted(v["consumers"]))
-                     for _k, v in sorted(self.published.items())]
-        firewall = []
-        for pub in published:
-            sources = sorted({c.split("/")[0] for c in pub["consumers"]})
-            for src_host in sources:
-                firewall.append({
-                    "port": pub["port"], "proto": "tcp",
-                    "source": self.hosts[src_host].lan_address, "source_host": src_host,
-                    "group": pub["group"], "agent": pub["agent"],
-                })
-        links = []
-        for lk in sorted(self.links, key=lambda k: (k.consumer_group, k.agent.name)):
-            endpoint = self.endpoints(host.groups[lk.consumer_group])[lk.agent.name]
-            links.append({
-                "name": lk.agent.name,
-                "from_group": lk.consumer_group,
-                "container": lk.consumer_group,
-                "to_host": lk.host,
-                "to_group": lk.group,
-                "address": endpoint["address"],
-                "port": lk.agent.port,
-                "kind": "main" if lk.agent.socket == "rep" else "greeting",
-                "cross_host": lk.cross_host,
-                "policy": lk.agent.policy.as_dict(),
-                "strict": lk.strict,
-                "request": json.loads(lk.request) if lk.request else None,
-            })
-        health = []
-        for gname in order:
-            for agent in host.groups[gname].probed_agents:
-                health.append({"name": agent.name, "group": gname, "container": gname,
-                               "address": "127.0.0.1", "port": agent.health_port,
-                               "kind": "health", "policy": agent.policy.as_dict()})
-        gpu_units = [u for u in units if u["gpu"]]
+            units.append(self.unit_plan(group, config_file))
+        published = self.published_ports()
+        links = self.link_checks()
+        health = self.health_checks(order)
+        gpu_units = [u for u in units if u.gpu]
         images: Dict[str, List[str]] = {}
         for u in units:
-            if not u["build"]:
-                images.setdefault(u["image"], []).append(u["group"])
-        return {
-            "host": host.name,
-            "lan_address": host.lan_address,
-            "network": {"name": cfg.network_name, "subnet": host.subnet,
-                        "unit_file": self.network_file},
-            "quadlet_dir": cfg.quadlet_dir,
-            "config_dir": cfg.config_dir,
-            "unit_prefix": self.prefix,
-            "quadlet": files,
-            "config": config,
-            "units": units,
-            "start_order": order,
-            "published": published,
-            "firewall": firewall,
-            "secrets": sorted({s for u in units for s in u["secrets"]}),
-            "images": [{"image": i, "groups": g} for i, g in sorted(images.items())],
-            "host_dirs": sorted({m.source for g in host.groups.values() for m in g.volumes
-                                 if not m.named_volume}),
-            "prune_patterns": ["%s*.container" % self.prefix, "%s*.volume" % self.prefix,
-                               "%s*.build" % self.prefix, self.network_file],
-            "gpu": {
-                "required": bool(gpu_units),
-                "model": host.gpu.model if host.gpu else None,
-                "memory_mib": host.gpu.memory_mib if host.gpu else None,
-                "cdi_devices": sorted({d for u in gpu_units for d in u["cdi_devices"]}),
-                "vram_budgets": {u["group"]: u["vram_mib"] for u in gpu_units if u["vram_mib"]},
-            },
-            "checks": {
-                "links": links,
-                "health": health,
-                "cuda": [u["container"] for u in gpu_units],
-                "units": [u["service"] for u in units],
-            },
-        }
+            if not u.build:
+                images.setdefault(u.image, []).append(u.group)
+        return HostPlan(
+            host=host.name,
+            lan_address=host.lan_address,
+            network=NetworkPlan(name=cfg.network_name, subnet=host.subnet,
+                                unit_file=self.network_file),
+            quadlet_dir=cfg.quadlet_dir,
+            config_dir=cfg.config_dir,
+            unit_prefix=self.prefix,
+            quadlet=MappingProxyType(files),
+            config=MappingProxyType(config),
+            units=tuple(units),
+            start_order=order,
+            published=published,
+            firewall=self.firewall(published),
+            secrets=tuple(sorted({s for u in units for s in u.secrets})),
+            images=tuple(ImageUse(image=i, groups=tuple(g)) for i, g in sorted(images.items())),
+            host_dirs=tuple(sorted({m.source for g in host.groups.values() for m in g.volumes
+                                    if not m.named_volume})),
+            prune_patterns=("%s*.container" % self.prefix, "%s*.volume" % self.prefix,
+                            "%s*.build" % self.prefix, self.network_file),
+            gpu=GpuPlan(
+                required=bool(gpu_units),
+                model=host.gpu.model if host.gpu else None,
+                memory_mib=host.gpu.memory_mib if host.gpu else None,
+                cdi_devices=tuple(sorted({d for u in gpu_units for d in u.cdi_devices})),
+                vram_budgets=MappingProxyType({u.group: u.vram_mib for u in gpu_units
+                                               if u.vram_mib}),
+            ),
+            checks=Checks(
+                links=links,
+                health=health,
+                cuda=tuple(u.container for u in gpu_units),
+                units=tuple(UnitCheck(service=u.service, container=u.container) for u in units),
+                zmq=zmq_targets(links, health),
+            ),
+        )
 
 
-def summary_lines(host_plan: Mapping[str, Any]) -> List[str]:
+def summary_lines(plan: HostPlan) -> List[str]:
     """A readable table of one host's plan."""
     lines = ["%s (%s): %d groups, network %s %s" % (
-        host_plan["host"], host_plan["lan_address"], len(host_plan["units"]),
-        host_plan["network"]["name"], host_plan["network"]["subnet"])]
+        plan.host, plan.lan_address, len(plan.units), plan.network.name, plan.network.subnet)]
+    group_of = {u.service: u.group for u in plan.units}
     row = "  %-26s %-6s %-5s %-10s %s"
     lines.append(row % ("GROUP", "AGENTS", "GPU", "VRAM MiB", "AFTER"))
-    for u in host_plan["units"]:
-        lines.append(row % (u["group"], len(u["agents"]), "yes" if u["gpu"] else "-",
-                            u["vram_mib"] or "-", ", ".join(u["depends_on_groups"]) or "-"))
-    if host_plan["published"]:
-        lines.append("  published (LAN %s only, firewalled to the consumers):"
-                     % host_plan["lan_address"])
-        for p in host_plan["published"]:
-            consumers = ", ".join(p["consumers"])
-            lines.append("    %-6d %s/%s <- %s" % (p["port"], p["group"], p["agent"], consumers))
+    for u in plan.units:
+        after = ", ".join(group_of[s] for s in u.depends_on)
+        lines.append(row % (u.group, len(u.agents), "yes" if u.gpu else "-",
+                            u.vram_mib or "-", after or "-"))
+    if plan.published:
+        lines.append("  published (LAN %s only, firewalled to the consumers):" % plan.lan_address)
+        for p in plan.published:
+            consumers = ", ".join(p.consumers)
+            lines.append("    %-6d %s/%s <- %s" % (p.port, p.group, p.agent, consumers))
     else:
         lines.append("  published: none")
-    remote = [lk for lk in host_plan["checks"]["links"] if lk["cross_host"]]
+    remote = [lk for lk in plan.checks.links if lk.cross_host]
     lines.append("  links to other hosts: %d" % len(remote))
     for lk in remote:
-        target = "%s/%s %s:%d" % (lk["to_host"], lk["name"], lk["address"], lk["port"])
-        lines.append("    %s -> %s" % (lk["from_group"], target))
+        target = "%s/%s %s:%d" % (lk.to_host, lk.name, lk.address, lk.port)
+        lines.append("    %s -> %s" % (lk.from_group, target))
     return lines
 
 
-def build_plan(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+@dataclass(frozen=True)
+class StackPlan:
+    """The whole stack: the inventory's problems, or every host's plan."""
+
+    problems: Tuple[Problem, ...]
+    warnings: Tuple[str, ...]
+    hosts: Mapping[str, HostPlan]  # empty when there is any problem
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> Dict[str, Json]:
+        return {
+            "ok": self.ok,
+            "errors": [str(p) for p in self.problems],
+            "problems": [p.as_dict() for p in self.problems],
+            "warnings": list(self.warnings),
+            "hosts": {name: plan.as_dict() for name, plan in self.hosts.items()},
+        }
+
+
+def plan_stack(all_hostvars: Mapping[str, Mapping[str, Any]]) -> StackPlan:
     """Validate every host and, when sound, render every host's plan.
 
-    Returns ``{"ok": bool, "errors": [text], "problems": [dict],
-    "warnings": [text], "hosts": {name: host plan}}``. ``hosts`` is empty when
-    there is any error: nothing is rendered from an inventory that is wrong.
-    """
+    Nothing is rendered from an inventory that is wrong: ``hosts`` is empty
+    when there is any problem."""
     hosts, problems = load_hosts(all_hostvars)
     links = check_all(hosts, problems)
-    warnings = [w for h in sorted(hosts) for w in gpu_warnings(hosts[h])]
-    result: Dict[str, Any] = {
-        "ok": not problems,
-        "errors": [str(p) for p in problems.items],
-        "problems": [p.as_dict() for p in problems.items],
-        "warnings": warnings,
-        "hosts": {},
-    }
+    warnings = tuple(w for h in sorted(hosts) for w in gpu_warnings(hosts[h]))
     if problems:
-        return result
+        return StackPlan(problems=tuple(problems.items), warnings=warnings,
+                         hosts=MappingProxyType({}))
     consumed: Dict[str, List[Link]] = {name: [] for name in hosts}
     provided: Dict[str, List[Link]] = {name: [] for name in hosts}
     for lk in links:
         consumed[lk.consumer_host].append(lk)
         provided[lk.host].append(lk)
-    for name in sorted(hosts):
-        plan = _HostRenderer(hosts[name], hosts, consumed[name], provided[name]).render()
-        plan["summary"] = summary_lines(plan)
-        result["hosts"][name] = plan
-    return result
+    rendered = {name: _HostRenderer(hosts[name], hosts, consumed[name], provided[name]).render()
+                for name in sorted(hosts)}
+    return StackPlan(problems=(), warnings=warnings, hosts=MappingProxyType(rendered))
+
+
+def build_plan(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
+    """:func:`plan_stack` as plain data, for Ansible.
+
+    Returns ``{"ok": bool, "errors": [text], "problems": [dict],
+    "warnings": [text], "hosts": {name: host plan dict}}``.
+    """
+    return plan_stack(all_hostvars).as_dict()

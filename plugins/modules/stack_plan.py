@@ -53,6 +53,8 @@ notes:
   - The inventory format is documented in C(docs/inventory.md) of the collection.
 seealso:
   - module: ai_system.containers.file_set
+  - module: ai_system.containers.unit_health
+  - module: ai_system.containers.zmq_check
 """
 
 EXAMPLES = r"""
@@ -68,7 +70,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plan:
-  description: Per host name, that host's plan. Empty when the inventory has problems.
+  description:
+    - Per host name, that host's plan. Empty when the inventory has problems.
+    - C(checks.units) is the O(ai_system.containers.unit_health#module:units) option of
+      M(ai_system.containers.unit_health) as it is; each C(checks.zmq) entry is one run of
+      M(ai_system.containers.zmq_check), its O(ai_system.containers.zmq_check#module:container) and
+      O(ai_system.containers.zmq_check#module:endpoints) options.
   returned: always
   type: dict
   sample:
@@ -84,7 +91,19 @@ plan:
       firewall: [{port: 7140, proto: tcp, source: 192.168.100.16, source_host: mainpc}]
       secrets: [ai_auth_signing_key]
       gpu: {required: true, cdi_devices: ["nvidia.com/gpu=0"], vram_budgets: {pc2-ai-models: 10240}}
-      checks: {links: [], health: [], cuda: [pc2-ai-models], units: []}
+      checks:
+        links: [{name: SystemDigitalTwin, from_group: pc2-memory-system, container: pc2-memory-system,
+                 to_host: mainpc, to_group: core-services, address: 192.168.100.16, port: 7120,
+                 kind: main, cross_host: true, policy: {request: {action: health_check}},
+                 strict: false, request: null}]
+        health: [{name: CacheManager, group: pc2-memory-system, container: pc2-memory-system,
+                  address: 127.0.0.1, port: 8102, kind: health, policy: {request: {action: health_check}}}]
+        cuda: [pc2-ai-models]
+        units: [{service: ai-pc2-redis.service, container: pc2-redis}]
+        zmq: [{container: pc2-memory-system,
+               endpoints: [{name: SystemDigitalTwin, address: 192.168.100.16, port: 7120, kind: main,
+                            group: mainpc/core-services, policy: {request: {action: health_check}},
+                            strict: false}]}]
       summary: ["pc2 (192.168.100.17): 6 groups, network ai-system 172.21.0.0/16"]
 errors:
   description: Every problem found, as one line of text each.

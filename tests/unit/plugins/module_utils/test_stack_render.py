@@ -64,9 +64,10 @@ def test_depends_on_becomes_requires_and_after(inventory):
 def test_start_order_follows_dependencies(production):
     host = plan_of(production)["mainpc"]
     order = host["start_order"]
+    group_of = {unit["service"]: unit["group"] for unit in host["units"]}
     for unit in host["units"]:
-        for dep in unit["depends_on_groups"]:
-            assert order.index(dep) < order.index(unit["group"])
+        for dep in unit["depends_on"]:
+            assert order.index(group_of[dep]) < order.index(unit["group"])
     # Redis first: BaseAgent writes its ready key there once, at start.
     assert order[:2] == ["mainpc-redis", "core-services"]
 
@@ -233,7 +234,9 @@ def test_checks_for_verify(inventory):
         "cross_host": True, "policy": DEFAULT_POLICY, "strict": False, "request": None}]
     assert {"name": "Twin", "group": "core", "container": "core", "address": "127.0.0.1",
             "port": 8120, "kind": "health", "policy": DEFAULT_POLICY} in checks["health"]
-    assert checks["units"] == ["ai-core.service", "ai-models.service"]
+    assert checks["units"] == [{"service": "ai-core.service", "container": "core"},
+                               {"service": "ai-models.service", "container": "models"}]
+    assert [target["container"] for target in checks["zmq"]] == ["models", "core"]
 
 
 def test_publishers_are_checked_by_greeting(production):

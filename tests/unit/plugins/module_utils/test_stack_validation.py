@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import Problem
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
+    build_plan, plan_stack,
+)
 
 
 def errors_of(inventory):
@@ -30,6 +33,16 @@ def groups(inv, host):
 
 def test_small_inventory_is_sound(inventory):
     assert errors_of(inventory) == []
+
+
+def test_a_broken_inventory_plans_no_host_and_names_its_problems(inventory):
+    groups(inventory, "pc2")["store"]["depends_on"] = ["nothing"]
+    plan = plan_stack(inventory)
+    assert not plan.ok and dict(plan.hosts) == {}
+    assert all(isinstance(p, Problem) for p in plan.problems)
+    assert plan.as_dict() == build_plan(inventory)
+    assert plan.as_dict()["errors"] == [str(p) for p in plan.problems]
+    assert plan.as_dict()["problems"][0]["field"] == "depends_on"
 
 
 def test_production_inventory_renders_cleanly(production):
