@@ -31,6 +31,9 @@ def collect_hostvars(hostvars, names):
         raw = hostvars.raw_get(name) if hasattr(hostvars, "raw_get") else host
         for var in NAME_ONLY_VARS:
             value = raw.get(var) if hasattr(raw, "get") else None
+            if isinstance(value, str) and "{{" in value:
+                # One templated (e.g. vaulted) dict: its keys need its value.
+                value = host[var]
             if isinstance(value, Mapping):
                 data[var] = {str(k): None for k in value}
             elif value is not None:

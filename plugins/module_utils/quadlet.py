@@ -5,10 +5,18 @@
 
 Pure Python, no Ansible imports. Lists become repeated keys, booleans are
 written lower-case, values that need it are quoted the way systemd reads them.
+
+A value never leaves its line: control characters (tab aside) and a trailing
+backslash are refused, ``%`` is written ``%%`` (systemd expands specifiers in
+every directive Quadlet writes) and, in the sections Quadlet turns into the
+``podman`` command line, ``$`` is written ``$$`` (systemd expands variables
+there). The inventory model refuses such values first, with their location;
+the checks here make a unit that escapes its line impossible to write.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Iterable, List, Sequence, Tuple, Union
 
 Value = Union[str, int, float, bool]
@@ -21,15 +29,38 @@ HEADER = (
 )
 
 
-def format_value(value: Value) -> str:
+# systemd ends a line at LF, CR and NUL; tab is the one control character a
+# value may hold.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Sections whose values Quadlet copies into ExecStart=, where systemd expands
+# $VAR and ${VAR}.
+COMMAND_SECTIONS = ("Container", "Network", "Volume", "Build", "Pod", "Kube", "Image")
+
+
+def line_problem(text: str) -> str:
+    """Why ``text`` cannot be one unit file value, or '' when it can."""
+    match = CONTROL_RE.search(text)
+    if match:
+        return "holds the control character %r, which would end the unit file line" % (
+            match.group(),)
+    if text.endswith("\\"):
+        return "ends with a backslash, which would join the next unit file line onto it"
+    return ""
+
+
+def format_value(value: Value, section: str = "") -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
         text = ("%.3f" % value).rstrip("0").rstrip(".")
         return text or "0"
     text = str(value)
-    if "\n" in text:
-        raise ValueError("a unit file value cannot span lines: %r" % text)
+    problem = line_problem(text)
+    if problem:
+        raise ValueError("unit file value %r %s" % (text, problem))
+    text = text.replace("%", "%%")
+    if section in COMMAND_SECTIONS:
+        text = text.replace("$", "$$")
     return text
 
 
@@ -54,7 +85,7 @@ def render(sections: Iterable[Section], header: str = HEADER) -> str:
         out.append("")
         out.append("[%s]" % title)
         for key, value in pairs:
-            out.append("%s=%s" % (key, format_value(value)))
+            out.append("%s=%s" % (key, format_value(value, title)))
     return "\n".join(out) + "\n"
 
 

@@ -16,10 +16,12 @@ import difflib
 import ipaddress
 import json
 import math
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import line_problem
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     HealthPolicy, merge_policies, policy_problems,
 )
@@ -56,14 +58,33 @@ PORT_KEYS = ("port", "name", "publish")
 PORT_MIN = 1024
 PORT_MAX = 65535
 
+# Where the plan mounts each group's endpoint map and the health probe inside
+# its container; no inventory mount may use these paths.
+CONTAINER_CONFIG = "/etc/ai-system/endpoints.json"
+CONTAINER_PROBE = "/usr/local/lib/ai-system/zmq_health.py"
+
+# Host paths a volume may not mount: the system itself, shared scratch space
+# and Podman's own storage (and, for the second set, anything below them).
+SYSTEM_PATHS = frozenset((
+    "/", "/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/root",
+    "/run", "/sbin", "/srv", "/tmp", "/usr", "/var", "/var/lib", "/var/log", "/var/tmp",
+))
+SYSTEM_TREES = ("/dev", "/proc", "/sys", "/boot", "/etc/containers", "/run/containers",
+                "/var/lib/containers", "/etc/systemd", "/usr/lib/systemd")
+# A Go duration as Podman reads it: 30s, 1m30s, 500ms.
+DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|m|h))+\Z")
+# An image reference: no option-like or white-space tricks; Quadlet reads a
+# name ending in .image or .build as a unit of its own.
+IMAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*\Z")
+
 # A group name becomes a container name, a DNS name on the host network and
 # (with the unit prefix) a systemd unit name: keep it a DNS label.
-GROUP_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-AGENT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
-SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*$", re.IGNORECASE)
-CDI_DEVICE_RE = re.compile(r"^(all|\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F-]+)$")
+GROUP_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+AGENT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}\Z")
+SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}\Z")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
+MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([bkmg]?)i?b?\s*\Z", re.IGNORECASE)
+CDI_DEVICE_RE = re.compile(r"^(all|\d+|GPU-[0-9a-fA-F-]+|MIG-[0-9a-fA-F-]+)\Z")
 
 MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 MIN_MEMORY_BYTES = 6 * 1024 ** 2  # Podman refuses anything below 6 MiB.
@@ -317,6 +338,58 @@ PLAN_VARS = HOST_VARS + tuple(SETTINGS_VARS) + NAME_ONLY_VARS
 
 
 # ---------------------------------------------------------------------------
+# One rule for every text the plan reads: it must stay on its unit file line
+# ---------------------------------------------------------------------------
+
+def _scan_text(value: Any, problems: Problems, path: str, **where: str) -> None:
+    """Refuse control characters and a trailing backslash in every string
+    (keys included) under ``value``; ``path`` is the field, dotted."""
+    if isinstance(value, str):
+        problem = line_problem(value)
+        if problem:
+            problems.add("%s %s" % (path, problem),
+                         "write the value on one line, without control characters or "
+                         "a trailing backslash", field=path, **where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _scan_text(key, problems, "%s key" % path, **where)
+            _scan_text(item, problems, "%s.%s" % (path, key), **where)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _scan_text(item, problems, "%s[%d]" % (path, index), **where)
+
+
+def _scan_group(name: Any, raw: Any, problems: Problems, prefix: str, host: str) -> None:
+    """Like _scan_text for one group, located by group (and agent) name."""
+    if not isinstance(raw, Mapping):
+        _scan_text(raw, problems, prefix.rstrip("."), host=host, group=str(name))
+        return
+    for key, value in raw.items():
+        if key == "agents" and isinstance(value, Mapping):
+            for agent, spec in value.items():
+                _scan_text(agent, problems, "%sagents key" % prefix, host=host, group=str(name))
+                _scan_text(spec, problems, "%sagents.%s" % (prefix, agent), host=host,
+                           group=str(name), agent=str(agent))
+        else:
+            _scan_text(value, problems, prefix + str(key), host=host, group=str(name))
+
+
+def scan_hostvars(name: str, variables: Mapping[str, Any], problems: Problems) -> None:
+    """Every text of the plan variables (PLAN_VARS), before anything is parsed."""
+    for var in PLAN_VARS:
+        value = variables.get(var)
+        if var in NAME_ONLY_VARS:
+            value = list(value) if isinstance(value, Mapping) else None
+        if var in ("ai_groups", "ai_group_overrides") and isinstance(value, Mapping):
+            for gname, graw in value.items():
+                _scan_text(gname, problems, "%s key" % var, host=name)
+                _scan_group(gname, graw, problems,
+                            "" if var == "ai_groups" else var + ".", name)
+        elif value is not None:
+            _scan_text(value, problems, var, host=name)
+
+
+# ---------------------------------------------------------------------------
 # Small parsers; each returns None after recording a problem
 # ---------------------------------------------------------------------------
 
@@ -430,6 +503,38 @@ def _bool(value: Any, problems: Problems, what: str, **where: str) -> Optional[b
 # Groups
 # ---------------------------------------------------------------------------
 
+def _host_path(value: str, problems: Problems, what: str, **where: str) -> bool:
+    """An absolute, normalised host path that is not a system directory."""
+    if not value.startswith("/"):
+        problems.add("%s %r is not an absolute path" % (what, value),
+                     "write the full path, e.g. /srv/ai-system/data", field=what, **where)
+        return False
+    if posixpath.normpath(value) != value or value.startswith("//"):
+        problems.add("%s %r is not a normalised path" % (what, value),
+                     "write it as %s (no '..', '.', '//' or trailing '/')"
+                     % posixpath.normpath(value), field=what, **where)
+        return False
+    if "$" in value:
+        problems.add("%s %r holds '$'" % (what, value),
+                     "rename the directory: systemd would read '$' as a variable",
+                     field=what, **where)
+        return False
+    return True
+
+
+def _duration(value: Any, problems: Problems, what: str, allow_zero: bool = False,
+              **where: str) -> Optional[str]:
+    """A positive Go duration (30s, 1m30s); '0s' only where allow_zero."""
+    text = str(value).strip()
+    zero = bool(DURATION_RE.match(text)) and not re.search(r"[1-9]", text)
+    if not DURATION_RE.match(text) or (zero and not allow_zero):
+        problems.add("%s %r is not a %s duration" % (what, value,
+                                                   "" if allow_zero else "positive"),
+                     "write a number with a unit, e.g. 30s, 2m or 1m30s", field=what, **where)
+        return None
+    return text
+
+
 def check_policy(spec: Any, problems: Problems, fix_suffix: str = "",
                  **where: str) -> Dict[str, Any]:
     """Validate a (merged) health policy mapping, recording located problems.
@@ -511,6 +616,12 @@ def _parse_ports(raw: Any, problems: Problems, host: str, group: str) -> Tuple[S
         spec = item if isinstance(item, Mapping) else {"port": item}
         _check_keys(spec, PORT_KEYS, problems, "ports entry", host=host, group=group)
         port = parse_port(spec.get("port"), problems, host=host, group=group, field="ports")
+        if spec.get("publish") not in (None, False):
+            problems.add("ports entry %s asks to be published" % (spec.get("port"),),
+                         "remove 'publish': groups on this host reach the port by container "
+                         "name; other hosts reach agents through connects_to, which publishes "
+                         "and firewalls exactly the ports they consume",
+                         host=host, group=group, field="ports")
         if port is not None:
             out.append(ServicePort(port=port, name=str(spec.get("name") or "port %d" % port)))
     return tuple(out)
@@ -595,6 +706,20 @@ def _parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
         if not source.startswith("/") and not GROUP_NAME_RE.match(source):
             problems.add("volume name %r is not valid" % source,
                          "use an absolute host path or a lower-case volume name",
+                         field=what, **where)
+            continue
+        if source.startswith("/"):
+            if not _host_path(source, problems, what, **where):
+                continue
+            if source in SYSTEM_PATHS or any(source == t or source.startswith(t + "/")
+                                             for t in SYSTEM_TREES):
+                problems.add("%s entry mounts the system directory %s" % (what, source),
+                             "mount a directory of its own, e.g. /srv/ai-system/<name>",
+                             field=what, **where)
+                continue
+        if posixpath.normpath(target) != target or "$" in target:
+            problems.add("%s target %r is not a normalised path" % (what, target),
+                         "write it as %s" % posixpath.normpath(target).replace("$", ""),
                          field=what, **where)
             continue
         opts = tuple(str(o) for o in options if o)
@@ -695,12 +820,12 @@ def _parse_health(raw: Any, defaults: Health, problems: Problems, **where: str) 
         problems.add("health.retries %r is not a positive whole number" % (retries,), "",
                      field="health.retries", **where)
         retries = defaults.retries
-    return Health(cmd=cmd, enabled=True,
-                  interval=str(spec.get("interval", defaults.interval)),
-                  timeout=str(spec.get("timeout", defaults.timeout)),
-                  retries=retries,
-                  start_period=str(spec.get("start_period", defaults.start_period)),
-                  on_failure=on_failure)
+    times = {}
+    for key, zero in (("interval", False), ("timeout", False), ("start_period", True)):
+        times[key] = _duration(spec.get(key, getattr(defaults, key)), problems,
+                               "health.%s" % key, allow_zero=zero, **where) \
+            or getattr(defaults, key)
+    return Health(cmd=cmd, enabled=True, retries=retries, on_failure=on_failure, **times)
 
 
 def _parse_security(raw: Any, defaults: Security, problems: Problems, **where: str) -> Security:
@@ -776,7 +901,7 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
             problems.add("build.context must be an absolute path on the host",
                          "write e.g. build: {context: /srv/ai-system/src}", field="build.context",
                          **where)
-        else:
+        elif _host_path(str(b["context"]), problems, "build.context", **where):
             group.build = Build(context=str(b["context"]), file=str(b.get("file") or ""),
                                 tag=str(b.get("tag") or ""))
     image = spec.get("image")
@@ -784,8 +909,10 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
         if not isinstance(image, str) or not image.strip():
             problems.add("group has no image", "set 'image:' (or 'build:') on the group, "
                          "or ai_group_defaults.image", field="image", **where)
-        elif any(c.isspace() for c in image):
-            problems.add("image %r contains white space" % image, "", field="image", **where)
+        elif not IMAGE_RE.match(image.strip()) or image.strip().endswith((".build", ".image")):
+            problems.add("image %r is not an image reference" % image,
+                         "write e.g. docker.io/library/redis:7 (no white space, no leading "
+                         "'-', not ending in .build or .image)", field="image", **where)
         else:
             group.image = image.strip()
 
@@ -821,6 +948,14 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
         if mount.named_volume:
             problems.add("readonly_mounts entry %r must be a host path" % mount.source,
                          "use volumes: for named volumes", field="readonly_mounts", **where)
+    targets = {CONTAINER_CONFIG: "the endpoint map", CONTAINER_PROBE: "the health probe"}
+    for what, mounts in (("volumes", group.volumes), ("readonly_mounts", group.readonly_mounts)):
+        for mount in mounts:
+            if mount.target in targets:
+                problems.add("%s mounts %s on %s, already used by %s"
+                             % (what, mount.source, mount.target, targets[mount.target]),
+                             "give each mount its own container path", field=what, **where)
+            targets.setdefault(mount.target, "%s %s" % (what, mount.source))
     devices = _string_list(spec.get("devices"), problems, "devices", field="devices", **where)
     for dev in devices:
         if "nvidia" in dev:
@@ -862,12 +997,23 @@ def _parse_settings(hostvars: Mapping[str, Any], problems: Problems, host: str) 
                 problems.add("%s must be a whole number" % var, "", host=host, field=var)
                 continue
             values[attr] = value
-    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$", values.get("network_name", base.network_name)):
+    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}\Z", values.get("network_name", base.network_name)):
         problems.add("ai_network_name is not a valid network name",
                      "use lower-case letters, digits and '-'", host=host, field="ai_network_name")
-    if not re.match(r"^[a-z0-9-]{0,20}$", values.get("unit_prefix", base.unit_prefix)):
+    if not re.match(r"^[a-z0-9-]{0,20}\Z", values.get("unit_prefix", base.unit_prefix)):
         problems.add("ai_unit_prefix is not valid", "use lower-case letters, digits and '-'",
                      host=host, field="ai_unit_prefix")
+    for var in ("ai_config_dir", "ai_quadlet_dir"):
+        path = values.get(SETTINGS_VARS[var])
+        if path is not None and (not isinstance(path, str) or
+                                 not _host_path(path, problems, var, host=host)):
+            values.pop(SETTINGS_VARS[var])
+    for var, least in (("ai_start_timeout", 1), ("ai_restart_sec", 0)):
+        value = values.get(SETTINGS_VARS[var])
+        if value is not None and value < least:
+            problems.add("%s is %s; it must be at least %d seconds" % (var, value, least), "",
+                         host=host, field=var)
+            values.pop(SETTINGS_VARS[var])
     secrets = hostvars.get("ai_secrets") or {}
     if not isinstance(secrets, Mapping):
         problems.add("ai_secrets must be a mapping of secret name to value",
@@ -899,21 +1045,41 @@ def _parse_host_gpu(raw: Any, problems: Problems, host: str) -> Optional[HostGpu
     return HostGpu(model=str(raw.get("model") or "NVIDIA GPU"), memory_mib=mem, count=count)
 
 
-def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Host:
-    lan = hostvars.get("ai_lan_address")
+def _lan_address(name: str, value: Any, problems: Problems) -> str:
+    """The host's IPv4 unicast LAN address, or '' after a problem."""
+    fix = "set ai_lan_address to the host's IPv4 LAN address in host_vars/%s/host.yml" % name
     try:
-        lan = str(ipaddress.ip_address(str(lan)))
+        addr = ipaddress.ip_address(str(value))
     except ValueError:
-        problems.add("ai_lan_address %r is not an IP address" % (lan,),
-                     "set ai_lan_address to the host's LAN address in "
-                     "host_vars/%s/host.yml" % name,
+        problems.add("ai_lan_address %r is not an IP address" % (value,), fix,
                      host=name, field="ai_lan_address")
-        lan = ""
+        return ""
+    why = ""
+    if addr.version != 4:
+        why = "is IPv6; the published ports and firewall rules are IPv4 only"
+    elif addr.is_unspecified:
+        why = "is unspecified: ports would be published on every interface"
+    elif addr.is_loopback:
+        why = "is a loopback address: the other hosts could not reach it"
+    elif addr.is_multicast or addr.is_reserved or str(addr) == "255.255.255.255":
+        why = "is not a unicast address"
+    if why:
+        problems.add("ai_lan_address %s %s" % (addr, why), fix, host=name,
+                     field="ai_lan_address")
+        return ""
+    return str(addr)
+
+
+def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Host:
+    scan_hostvars(name, hostvars, problems)
+    lan = _lan_address(name, hostvars.get("ai_lan_address"), problems)
     subnet = hostvars.get("ai_network_subnet")
     try:
         subnet = str(ipaddress.ip_network(str(subnet)))
+        if ipaddress.ip_network(subnet).version != 4:
+            raise ValueError(subnet)
     except ValueError:
-        problems.add("ai_network_subnet %r is not a network" % (subnet,),
+        problems.add("ai_network_subnet %r is not an IPv4 network" % (subnet,),
                      "set e.g. ai_network_subnet: 172.20.0.0/16", host=name,
                      field="ai_network_subnet")
         subnet = ""

@@ -13,6 +13,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
     Agent, Host, Problems,
 )
@@ -280,12 +281,48 @@ def check_lan_addresses(hosts: Mapping[str, Host], problems: Problems) -> None:
             owner[addr] = hname
 
 
+def unit_file(host: Host, name: str, kind: str = "container") -> str:
+    """The Quadlet file of a group ("container", "build") or named volume."""
+    return "%s%s.%s" % (host.settings.unit_prefix, name, kind)
+
+
+def network_file(host: Host) -> str:
+    return "%s.network" % host.settings.network_name
+
+
+def check_unit_names(host: Host, problems: Problems) -> None:
+    """Two Quadlet files that Quadlet would turn into one systemd service (a
+    group named like the network's or a volume's service) are refused."""
+    owners: Dict[str, str] = {}
+
+    def claim(unit: str, what: str, group: str = "", field: str = "") -> None:
+        service = quadlet.service_name(unit)
+        if service in owners and owners[service] != what:
+            problems.add("%s would run as %s, the service of %s" % (what, service, owners[service]),
+                         "rename one of them", host=host.name, group=group, field=field)
+        owners.setdefault(service, what)
+
+    claim(network_file(host), "network %s" % host.settings.network_name, field="ai_network_name")
+    for gname in sorted(host.groups):
+        group = host.groups[gname]
+        for mount in group.volumes:
+            if mount.named_volume:
+                claim(unit_file(host, mount.source, "volume"), "volume %s" % mount.source,
+                      gname, "volumes")
+        if group.build:
+            claim(unit_file(host, gname, "build"), "the image build of group %s" % gname,
+                  gname, "build")
+    for gname in sorted(host.groups):
+        claim(unit_file(host, gname), "group %s" % gname, gname)
+
+
 def check_all(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
     check_group_names(hosts, problems)
     check_lan_addresses(hosts, problems)
     for hname in sorted(hosts):
         host = hosts[hname]
         check_ports(host, problems)
+        check_unit_names(host, problems)
         check_agent_names(host, problems)
         check_depends_on(host, hosts, problems)
         check_gpus(host, problems)

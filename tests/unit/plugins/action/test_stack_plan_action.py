@@ -156,6 +156,22 @@ def test_malformed_secrets_reach_the_plan_as_they_are():
     assert got == {"ai_secrets": ["token"]}
 
 
+class Templated(dict):
+    """hostvars of a host whose ai_secrets is one template (a vaulted dict)."""
+
+    def __getitem__(self, key):
+        if key == "ai_secrets":
+            return {"token": "s3cr3t", "api_key": "k"}
+        return super().__getitem__(key)
+
+
+def test_secrets_given_as_one_vaulted_dict_give_their_names():
+    hostvars = FakeHostvars({"h": {"ai_secrets": "{{ vault_ai_secrets }}"}})
+    hostvars["h"] = Templated(hostvars["h"])
+    got = action.collect_hostvars(hostvars, ["h"])["h"]
+    assert got == {"ai_secrets": {"token": None, "api_key": None}}
+
+
 def _action(args=None):
     task = Task()
     task.args = args or {}
