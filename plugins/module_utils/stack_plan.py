@@ -23,16 +23,15 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    Group, Host, Problem, load_hosts,
+    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, load_hosts,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
-    Link, check_all, gpu_warnings, start_order,
+    Link, check_all, gpu_warnings, network_file, start_order, unit_file,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import HealthPolicy
 
-# Where things live inside every container.
-CONTAINER_CONFIG = "/etc/ai-system/endpoints.json"
-CONTAINER_PROBE = "/usr/local/lib/ai-system/zmq_health.py"
+# Where things live inside every container: CONTAINER_CONFIG and
+# CONTAINER_PROBE (stack_model, which keeps inventory mounts off them).
 PROBE_FILE = "lib/zmq_health.py"  # relative to ai_config_dir on the host
 LABEL_GROUP = "io.ai-system.group"
 LABEL_MANAGED = "io.ai-system.managed-by=ai_system.containers"
@@ -329,14 +328,14 @@ class _HostRenderer:
 
     # -- names ---------------------------------------------------------------
     def unit_file(self, group: str, kind: str = "container") -> str:
-        return "%s%s.%s" % (self.prefix, group, kind)
+        return unit_file(self.host, group, kind)
 
     @property
     def network_file(self) -> str:
-        return "%s.network" % self.settings.network_name
+        return network_file(self.host)
 
     def volume_file(self, name: str) -> str:
-        return "%s%s.volume" % (self.prefix, name)
+        return unit_file(self.host, name, "volume")
 
     # -- endpoint map ----------------------------------------------------------
     def endpoints(self, group: Group) -> Dict[str, Dict[str, Any]]:
