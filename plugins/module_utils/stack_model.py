@@ -528,8 +528,8 @@ def _duration(value: Any, problems: Problems, what: str, allow_zero: bool = Fals
     text = str(value).strip()
     zero = bool(DURATION_RE.match(text)) and not re.search(r"[1-9]", text)
     if not DURATION_RE.match(text) or (zero and not allow_zero):
-        problems.add("%s %r is not a %s duration" % (what, value,
-                                                   "" if allow_zero else "positive"),
+        kind = "duration" if allow_zero else "positive duration"
+        problems.add("%s %r is not a %s" % (what, value, kind),
                      "write a number with a unit, e.g. 30s, 2m or 1m30s", field=what, **where)
         return None
     return text

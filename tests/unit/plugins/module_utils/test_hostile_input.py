@@ -127,9 +127,9 @@ def test_quadlet_passes_escaped_values_to_systemd_verbatim(tmp_path, inventory):
     core(inventory)["env"] = {"URL": "a%40b$c"}
     for name, text in build_plan(inventory)["hosts"]["mainpc"]["quadlet"].items():
         (tmp_path / name).write_text(text)
-    out = subprocess.run([QUADLET, "-dryrun"], env={"QUADLET_UNIT_DIRS": str(tmp_path),
-                                                   "PATH": os.environ.get("PATH", "")},
-                         capture_output=True, text=True, check=True, timeout=60).stdout
+    env = {"QUADLET_UNIT_DIRS": str(tmp_path), "PATH": os.environ.get("PATH", "")}
+    out = subprocess.run([QUADLET, "-dryrun"], env=env, capture_output=True, text=True,
+                         check=True, timeout=60).stdout
     service = out.split("---ai-core.service---", 1)[1].split("\n---", 1)[0]
     exec_start = [line for line in service.splitlines() if line.startswith("ExecStart=")]
     assert len(exec_start) == 1 and "--env URL=a%%40b$$c " in exec_start[0]
