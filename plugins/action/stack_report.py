@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_report import (
-    build_report, render_markdown, render_text, report_paths, verdict, write_report,
+from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import build_report
+from ansible_collections.ai_system.containers.plugins.module_utils.report_render import (
+    render_markdown, render_text, report_paths, verdict, write_report,
 )
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 

@@ -49,6 +49,10 @@ REASON_PASSED = "CUDA kernel ran and every element was verified"
 REASON_NO_DRIVER = "no NVIDIA driver"
 REASON_LAB = "no NVIDIA driver (lab CDI device)"
 
+# Each step is announced on stderr before it runs, so that a probe that hangs
+# or crashes can still be told by the step it was in.
+PROGRESS_PREFIX = "cuda_probe: step "
+
 EXIT_PASSED = 0
 EXIT_FAILED = 1
 EXIT_SKIPPED = 3
@@ -921,7 +925,7 @@ def probe_source():
 
 
 def _progress_to_stderr(label):
-    sys.stderr.write("cuda_probe: step %s\n" % label)
+    sys.stderr.write("%s%s\n" % (PROGRESS_PREFIX, label))
     sys.stderr.flush()
 
 

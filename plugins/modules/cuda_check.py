@@ -106,6 +106,8 @@ notes:
     to check the driver there, C(python3 cuda_probe.py) (exit status 0 passed, 1 failed, 3 skipped).
   - Commands run with C(LANG=C). The probe runs under C(timeout) from coreutils and also stops itself
     after O(timeout) seconds.
+  - How a probe's outcome becomes a container's status is C(plugins/module_utils/cuda_verdict.py). The
+    verification report (M(ai_system.containers.stack_report)) takes these statuses as they are.
 seealso:
   - module: ai_system.containers.gpu_facts
   - name: Container Device Interface
@@ -278,12 +280,14 @@ msg:
   sample: CUDA kernel verified in 2 container(s)
 """
 
-import json
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe
+from ansible_collections.ai_system.containers.plugins.module_utils.cuda_verdict import (
+    container_result, merge_after_reload, summarize,
+)
 
 ARGUMENT_SPEC = dict(
     containers=dict(type="list", elements="str", required=True),
@@ -302,13 +306,6 @@ ARGUMENT_SPEC = dict(
 C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
 # `timeout` gives the probe this much longer than its own deadline.
 KILL_GRACE = 5
-STATUS_RANK = {"passed": 0, "skipped": 1, "failed": 2}
-PROGRESS_PREFIX = "cuda_probe: step "
-PODMAN_RC = {
-    125: "podman could not run the exec session",
-    126: "the interpreter exists in the container but could not be run",
-    127: "the interpreter was not found in the container",
-}
 
 
 def validate(params):
@@ -355,175 +352,13 @@ def probe_argv(bins, container, params):
     return argv
 
 
-def last_progress_step(stderr):
-    """The step the probe announced last on stderr (the one running when it died)."""
-    step = None
-    for line in (stderr or "").splitlines():
-        if line.startswith(PROGRESS_PREFIX):
-            step = line[len(PROGRESS_PREFIX):].strip()
-    return step
-
-
-def stderr_tail(stderr, lines=8):
-    kept = [line for line in (stderr or "").splitlines() if not line.startswith(PROGRESS_PREFIX)]
-    return "\n".join(kept[-lines:])
-
-
-def parse_probe_output(stdout):
-    """The probe's JSON document from stdout, or None when there is none."""
-    text = (stdout or "").strip()
-    candidates = [text] + [line.strip() for line in reversed(text.splitlines())]
-    for candidate in candidates:
-        if not candidate.startswith("{"):
-            continue
-        try:
-            doc = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and doc.get("probe") == cuda_probe.PROBE_NAME:
-            return doc
-    return None
-
-
-def empty_result(container):
-    return {
-        "container": container,
-        "status": "failed",
-        "reason": None,
-        "failed_step": None,
-        "error": None,
-        "lab": False,
-        "driver_version": None,
-        "cuda_driver_version": None,
-        "gpus": [],
-        "cuda_devices": [],
-        "libraries": [],
-        "steps": [],
-        "kernel_result": {"ok": False, "n_elements": 0, "devices_tested": 0, "mismatches": 0,
-                          "first_mismatch": None},
-        "total_ms": 0.0,
-        "exec": {"rc": None, "timed_out": False, "stderr_tail": ""},
-    }
-
-
-def exec_failure(result, rc, stderr, params):
-    """Fill in a failed result for a probe that produced no JSON."""
-    running = last_progress_step(stderr)
-    tail = stderr_tail(stderr)
-    last_line = tail.splitlines()[-1] if tail else ""
-    if rc in (124, 137) or rc == 128 + 14:
-        result["exec"]["timed_out"] = True
-        result["failed_step"] = running or "podman exec"
-        result["error"] = "no result within %d seconds" % params["timeout"]
-        result["reason"] = "the probe timed out after %d seconds%s" % (
-            params["timeout"], " during step %s" % running if running else "")
-    elif rc in PODMAN_RC and not running:
-        result["failed_step"] = "podman exec"
-        result["error"] = last_line or PODMAN_RC[rc]
-        what = PODMAN_RC[rc] if rc == 125 else "%s (%s)" % (PODMAN_RC[rc], params["python"])
-        result["reason"] = "%s, rc %d: %s" % (what, rc, result["error"])
-    elif rc > 128 and running:
-        result["failed_step"] = running
-        result["error"] = "killed by signal %d" % (rc - 128)
-        result["reason"] = "the probe crashed (signal %d) during step %s" % (rc - 128, running)
-    else:
-        result["failed_step"] = running or "podman exec"
-        result["error"] = last_line or "no output"
-        result["reason"] = "the probe exited with rc %d without a result%s: %s" % (
-            rc, " during step %s" % running if running else "", result["error"])
-    return result
-
-
-def container_result(container, rc, stdout, stderr, params):
-    """One container's result from the exit code and output of ``podman exec``."""
-    result = empty_result(container)
-    result["exec"].update(rc=rc, stderr_tail=stderr_tail(stderr))
-    doc = parse_probe_output(stdout)
-    if doc is None:
-        return exec_failure(result, rc, stderr, params)
-    for key in ("status", "reason", "failed_step", "error", "lab", "driver_version", "cuda_driver_version",
-                "cuda_devices", "libraries", "steps", "kernel_result", "python", "total_ms"):
-        if key in doc:
-            result[key] = doc[key]
-    result["gpus"] = [dict((k, gpu.get(k)) for k in ("index", "name", "memory_total_mib", "uuid"))
-                      for gpu in doc.get("gpus") or []]
-    kernel = result["kernel_result"] or {}
-    if result["status"] not in STATUS_RANK:
-        result.update(status="failed", failed_step="probe result",
-                      error="unknown status %r" % (doc.get("status"),),
-                      reason="the probe returned an unknown status %r" % (doc.get("status"),))
-    elif result["status"] == "passed" and not (kernel.get("ok") and kernel.get("devices_tested", 0) > 0):
-        result.update(status="failed", failed_step="probe result", error="kernel_result is not ok",
-                      reason="the probe said passed but did not verify a kernel result")
-    if result["status"] == "skipped" and params["lab"] and not result["lab"]:
-        result.update(lab=True, reason=cuda_probe.REASON_LAB)
-    expect = params.get("expect_gpus")
-    if result["status"] == "passed" and expect is not None and len(result["gpus"]) != expect:
-        result.update(status="failed", failed_step="expect_gpus",
-                      error="sees %d GPU(s), expected %d" % (len(result["gpus"]), expect),
-                      reason="the container sees %d GPU(s) but expect_gpus is %d" % (len(result["gpus"]), expect))
-    return result
-
-
 def check_containers(containers, runner, bins, params, source):
     results = []
     for container in containers:
         rc, stdout, stderr = runner(probe_argv(bins, container, params), source)
-        results.append(container_result(container, rc, stdout, stderr, params))
+        results.append(container_result(container, rc, stdout, stderr, params["timeout"], python=params["python"],
+                                        lab=params["lab"], expect_gpus=params.get("expect_gpus")))
     return results
-
-
-def merge_after_reload(initial, after):
-    """Attach the second run to the first; the container gets the worse status."""
-    merged = []
-    for first, second in zip(initial, after):
-        entry = dict(first)
-        entry["after_daemon_reload"] = dict((k, v) for k, v in second.items() if k != "container")
-        if STATUS_RANK[second["status"]] > STATUS_RANK[first["status"]]:
-            entry["status"] = "failed"
-            entry["failed_step"] = second["failed_step"]
-            entry["error"] = second["error"]
-            if second["status"] == "failed":
-                entry["reason"] = "after systemctl daemon-reload: %s" % second["reason"]
-            else:
-                entry["failed_step"] = entry["failed_step"] or "after systemctl daemon-reload"
-                entry["error"] = entry["error"] or second["reason"]
-                entry["reason"] = "%s before systemctl daemon-reload, but skipped after it: %s" % (
-                    first["status"], second["reason"])
-        merged.append(entry)
-    return merged
-
-
-def describe_failure(entry):
-    where = entry["container"]
-    if entry.get("after_daemon_reload") and entry["after_daemon_reload"]["status"] != "passed" \
-            and entry["reason"].startswith("after systemctl daemon-reload"):
-        where += " (after systemctl daemon-reload)"
-    return "%s: step %s: %s" % (where, entry["failed_step"] or "unknown", entry["error"] or entry["reason"])
-
-
-def summarize(results, params, reload_done):
-    counts = dict((status, sum(1 for r in results if r["status"] == status)) for status in STATUS_RANK)
-    summary = dict(("%s_count" % status, count) for status, count in counts.items())
-    summary["results"] = results
-    total = len(results)
-    if counts["failed"]:
-        failed = [describe_failure(r) for r in results if r["status"] == "failed"]
-        return summary, "CUDA check failed in %d of %d container(s): %s" % (counts["failed"], total, "; ".join(failed))
-    skipped = ["%s: %s" % (r["container"], r["reason"]) for r in results if r["status"] == "skipped"]
-    if skipped and params["fail_on_skip"]:
-        return summary, "CUDA check skipped in %d of %d container(s) and fail_on_skip is true: %s" % (
-            counts["skipped"], total, "; ".join(skipped))
-    if counts["passed"]:
-        msg = "CUDA kernel verified in %d container(s)" % counts["passed"]
-        if reload_done:
-            msg += " before and after systemctl daemon-reload"
-        if skipped:
-            msg += "; skipped in %d: %s" % (counts["skipped"], "; ".join(skipped))
-    else:
-        msg = "CUDA check skipped in %d container(s), none passed: %s" % (counts["skipped"], "; ".join(skipped))
-    summary["msg"] = msg
-    return summary, None
 
 
 def run_check(params, runner, which, check_mode=False, sleep=time.sleep, source=None):
@@ -544,7 +379,7 @@ def run_check(params, runner, which, check_mode=False, sleep=time.sleep, source=
     elif params["daemon_reload"]:
         rc, _out, err = runner([bins["systemctl"], "daemon-reload"], None)
         if rc != 0:
-            summary = summarize(results, params, False)[0]
+            summary = summarize(results, params["fail_on_skip"])[0]
             error = "systemctl daemon-reload failed (rc %d): %s" % (rc, (err or "").strip() or "no output")
             summary.update(daemon_reload=reload_info, msg=error)
             return summary, error
@@ -552,7 +387,7 @@ def run_check(params, runner, which, check_mode=False, sleep=time.sleep, source=
         sleep(params["settle_seconds"])
         after = check_containers(params["containers"], runner, bins, params, source)
         results = merge_after_reload(results, after)
-    summary, error = summarize(results, params, reload_info["performed"])
+    summary, error = summarize(results, params["fail_on_skip"], reload_info["performed"])
     summary["daemon_reload"] = reload_info
     summary.setdefault("msg", error)
     return summary, error

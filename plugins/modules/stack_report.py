@@ -50,7 +50,7 @@ options:
         (of M(ai_system.containers.unit_health)) and C(zmq).
       - C(zmq) is either a dict of container name to the registered result of M(ai_system.containers.zmq_check)
         run in that container, or the registered result of a loop of M(ai_system.containers.zmq_check) over
-        the output of the P(ai_system.containers.zmq_endpoints#filter) filter.
+        the plan's C(checks.zmq).
       - A key that is missing or V(null), or a task that was skipped, means that phase was not checked in this
         run; its checks are reported as skipped.
       - A registered result without data (the module could not run) fails the checks of that phase with the
@@ -111,6 +111,9 @@ author:
 notes:
   - The task reports C(changed=false) even when it writes the report, since no managed host is changed.
   - What each check means and how to read the report is in C(docs/verify.md) of the collection.
+  - The modules' verdicts are taken as they are (the C(status) of M(ai_system.containers.cuda_check), C(ok) and
+    C(problem) of M(ai_system.containers.unit_health), C(ok) and C(verdict) of M(ai_system.containers.zmq_check));
+    the report judges only what the plan adds.
 seealso:
   - module: ai_system.containers.stack_plan
   - module: ai_system.containers.unit_health
@@ -223,8 +226,12 @@ written:
   type: bool
   sample: true
 report:
-  description: The whole report, as written to the JSON file (per host its checks and groups, the problems and
-    the topology).
+  description:
+    - The whole report, as written to the JSON file (per host its checks and groups, the problems and
+      the topology).
+    - "Every check carries C(status), C(reason) and C(cause): V(null), or the reason it shares with other
+      checks as a dict of C(kind) (C(host), C(phase), C(module) or C(container)), C(host), C(check) and
+      C(container)."
   returned: always
   type: dict
   sample: {format: 1, generated_at: "2026-11-29T16:15:00Z", ok: true, fail_on_degraded: false, hosts: {}}

@@ -3,16 +3,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Tests for the cuda_check module.
 
-The pure functions are tested with probe documents built like the probe
-builds them. ``main()`` runs three ways: with a scripted runner, with a
-stand-in ``podman`` that drops ``exec -i CONTAINER`` and runs the real probe
-source on this machine, and (marker ``podman``) against real Podman
-containers.
+How one container's probe outcome is judged is ``test_cuda_verdict.py``.
+Here ``run_check`` runs with a scripted runner, and ``main()`` three ways:
+with a scripted runner, with a stand-in ``podman`` that drops ``exec -i
+CONTAINER`` and runs the real probe source on this machine, and (marker
+``podman``) against real Podman containers.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -27,16 +26,10 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe
 from ansible_collections.ai_system.containers.plugins.modules import cuda_check
-from ansible_collections.ai_system.containers.plugins.modules.cuda_check import (
-    ARGUMENT_SPEC,
-    container_result,
-    parse_probe_output,
-    run_check,
-)
+from ansible_collections.ai_system.containers.plugins.modules.cuda_check import ARGUMENT_SPEC, run_check
+from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc
 
 BINS = {"podman": "/usr/bin/podman", "timeout": "/usr/bin/timeout", "systemctl": "/usr/bin/systemctl"}
-GPU = {"index": 0, "name": "NVIDIA GeForce RTX 4090", "uuid": "GPU-4090", "memory_total_mib": 24564,
-       "memory_used_mib": 1000, "memory_free_mib": 23564}
 
 
 def params(**kwargs):
@@ -44,33 +37,6 @@ def params(**kwargs):
     base.update(containers=["ai-llm"])
     base.update(kwargs)
     return base
-
-
-def passed_doc(gpus=1):
-    doc = cuda_probe.new_result(1024)
-    doc.update(status="passed", reason="CUDA kernel ran and every element was verified on %d device(s)" % gpus,
-               driver_version="550.120", cuda_driver_version="12.4",
-               gpus=[dict(GPU, index=i) for i in range(gpus)],
-               steps=[{"step": "cuInit", "ok": True, "ms": 40.0, "error": None}])
-    doc["kernel_result"].update(ok=True, devices_tested=gpus)
-    return doc
-
-
-def failed_doc(step="cuCtxCreate_v2 on device 0", error="CUDA_ERROR_OUT_OF_MEMORY (2): out of memory"):
-    doc = cuda_probe.new_result(1024)
-    doc.update(status="failed", failed_step=step, error=error, reason="%s failed: %s" % (step, error))
-    return doc
-
-
-def skipped_doc(lab=False):
-    doc = cuda_probe.new_result(1024)
-    doc.update(status="skipped", lab=lab, reason=cuda_probe.REASON_LAB if lab else cuda_probe.REASON_NO_DRIVER,
-               error="libcuda.so.1: cannot open shared object file")
-    return doc
-
-
-def out(doc):
-    return json.dumps(doc, separators=(",", ":")) + "\n"
 
 
 class Runner(object):
@@ -142,130 +108,24 @@ def test_probe_command_line():
     assert argv[9:] == ["--compact", "--elements", "64", "--deadline", "30", "--lab"]
 
 
+@pytest.mark.parametrize("options,reply,expected", [
+    ({"expect_gpus": 1}, passed_doc(gpus=2), ("failed", "the container sees 2 GPU(s) but expect_gpus is 1")),
+    ({"lab": True}, skipped_doc(), ("skipped", "no NVIDIA driver (lab CDI device)")),
+    ({"timeout": 30}, (124, "", ""), ("failed", "the probe timed out after 30 seconds")),
+    ({"python": "python3.11"}, (127, "", ""), ("failed", "the interpreter was not found in the container "
+                                                         "(python3.11), rc 127: the interpreter was not found "
+                                                         "in the container")),
+])
+def test_options_reach_the_verdict(options, reply, expected):
+    result, dummy = check(params(**options), Runner({"ai-llm": [reply]}))
+    entry = result["results"][0]
+    assert (entry["status"], entry["reason"]) == expected
+
+
 def test_probe_source_is_sent_on_stdin():
     runner = Runner({"ai-llm": [passed_doc()]})
     run_check(params(), runner, which())
     assert runner.calls[0][1] == cuda_probe.probe_source()
-
-
-# --------------------------------------------------------------------------
-# parsing what podman exec printed
-# --------------------------------------------------------------------------
-
-def test_parse_compact_pretty_and_noisy_output():
-    doc = passed_doc()
-    assert parse_probe_output(out(doc)) == doc
-    assert parse_probe_output(json.dumps(doc, indent=2)) == doc
-    assert parse_probe_output("sitecustomize says hi\n" + out(doc) + "\n") == doc
-    assert parse_probe_output('{"status": "passed"}\n') is None  # not the probe's document
-    assert parse_probe_output("{not json\n") is None
-    assert parse_probe_output("") is None
-    assert parse_probe_output(None) is None
-
-
-def test_progress_and_stderr_tail():
-    stderr = "cuda_probe: step dlopen (libcuda.so.1)\nwarning: x\ncuda_probe: step cuInit\n"
-    assert cuda_check.last_progress_step(stderr) == "cuInit"
-    assert cuda_check.last_progress_step("") is None
-    assert cuda_check.stderr_tail(stderr) == "warning: x"
-    assert cuda_check.stderr_tail("\n".join(str(i) for i in range(20)), lines=2) == "18\n19"
-
-
-# --------------------------------------------------------------------------
-# one container's result
-# --------------------------------------------------------------------------
-
-def test_passed_result_shape():
-    result = container_result("ai-llm", 0, out(passed_doc()), "cuda_probe: step cuInit\n", params())
-    assert result["status"] == "passed"
-    assert result["gpus"] == [{"index": 0, "name": "NVIDIA GeForce RTX 4090", "memory_total_mib": 24564,
-                               "uuid": "GPU-4090"}]
-    assert result["kernel_result"]["ok"] is True
-    assert result["steps"][0]["step"] == "cuInit"
-    assert result["exec"] == {"rc": 0, "timed_out": False, "stderr_tail": ""}
-    assert set(result) == {"container", "status", "reason", "failed_step", "error", "lab", "driver_version",
-                           "cuda_driver_version", "gpus", "cuda_devices", "libraries", "steps", "kernel_result",
-                           "total_ms", "exec", "python"}
-
-
-def test_failed_and_skipped_results_are_kept():
-    result = container_result("ai-llm", 1, out(failed_doc()), "", params())
-    assert (result["status"], result["failed_step"]) == ("failed", "cuCtxCreate_v2 on device 0")
-    assert result["error"] == "CUDA_ERROR_OUT_OF_MEMORY (2): out of memory"
-    result = container_result("ai-llm", 3, out(skipped_doc()), "", params())
-    assert (result["status"], result["reason"], result["lab"]) == ("skipped", "no NVIDIA driver", False)
-
-
-def test_lab_option_labels_a_skip_as_the_lab_device():
-    result = container_result("ai-llm", 3, out(skipped_doc()), "", params(lab=True))
-    assert (result["status"], result["reason"], result["lab"]) == (
-        "skipped", "no NVIDIA driver (lab CDI device)", True)
-
-
-def test_lab_option_never_turns_a_real_pass_into_a_skip_or_a_skip_into_a_pass():
-    assert container_result("c", 0, out(passed_doc()), "", params(lab=True))["status"] == "passed"
-    assert container_result("c", 3, out(skipped_doc(lab=True)), "", params())["status"] == "skipped"
-
-
-def test_passed_without_a_verified_kernel_is_a_failure():
-    doc = passed_doc()
-    doc["kernel_result"]["ok"] = False
-    result = container_result("c", 0, out(doc), "", params())
-    assert result["status"] == "failed"
-    assert result["reason"] == "the probe said passed but did not verify a kernel result"
-    doc = passed_doc()
-    doc["kernel_result"]["devices_tested"] = 0
-    assert container_result("c", 0, out(doc), "", params())["status"] == "failed"
-
-
-def test_unknown_status_is_a_failure():
-    doc = passed_doc()
-    doc["status"] = "maybe"
-    result = container_result("c", 0, out(doc), "", params())
-    assert result["status"] == "failed"
-    assert result["reason"] == "the probe returned an unknown status 'maybe'"
-
-
-def test_expect_gpus():
-    result = container_result("c", 0, out(passed_doc(gpus=2)), "", params(expect_gpus=1))
-    assert result["status"] == "failed"
-    assert result["failed_step"] == "expect_gpus"
-    assert result["reason"] == "the container sees 2 GPU(s) but expect_gpus is 1"
-    assert container_result("c", 0, out(passed_doc(gpus=1)), "", params(expect_gpus=1))["status"] == "passed"
-    assert container_result("c", 3, out(skipped_doc()), "", params(expect_gpus=1))["status"] == "skipped"
-
-
-@pytest.mark.parametrize("rc,stderr,step,reason", [
-    (124, "cuda_probe: step dlopen (libcuda.so.1)\ncuda_probe: step cuCtxSynchronize on device 0\n",
-     "cuCtxSynchronize on device 0", "the probe timed out after 120 seconds during step cuCtxSynchronize on device 0"),
-    (137, "", "podman exec", "the probe timed out after 120 seconds"),
-    (142, "cuda_probe: step cuInit\n", "cuInit", "the probe timed out after 120 seconds during step cuInit"),
-    (125, 'Error: no container with name or ID "ai-llm" found: no such container\n', "podman exec",
-     'podman could not run the exec session, rc 125: Error: no container with name or ID "ai-llm" found: '
-     'no such container'),
-    (125, "Error: can only create exec sessions on running containers: container state improper\n",
-     "podman exec", "podman could not run the exec session, rc 125: Error: can only create exec sessions on "
-     "running containers: container state improper"),
-    (127, 'Error: exec: "python3": executable file not found in $PATH\n', "podman exec",
-     'the interpreter was not found in the container (python3), rc 127: Error: exec: "python3": executable '
-     'file not found in $PATH'),
-    (126, "", "podman exec", "the interpreter exists in the container but could not be run (python3), rc 126: "
-     "the interpreter exists in the container but could not be run"),
-    (139, "cuda_probe: step cuLaunchKernel on device 0 (grid 4 x block 256)\n",
-     "cuLaunchKernel on device 0 (grid 4 x block 256)",
-     "the probe crashed (signal 11) during step cuLaunchKernel on device 0 (grid 4 x block 256)"),
-    (1, "Traceback (most recent call last):\nSyntaxError: invalid syntax\n", "podman exec",
-     "the probe exited with rc 1 without a result: SyntaxError: invalid syntax"),
-    (1, "cuda_probe: step cuInit\n", "cuInit", "the probe exited with rc 1 without a result during step cuInit: "
-     "no output"),
-])
-def test_exec_failures_without_a_result(rc, stderr, step, reason):
-    result = container_result("ai-llm", rc, "", stderr, params())
-    assert result["status"] == "failed"
-    assert result["failed_step"] == step
-    assert result["reason"] == reason
-    assert result["exec"]["rc"] == rc
-    assert result["exec"]["timed_out"] is (rc in (124, 137, 142))
 
 
 # --------------------------------------------------------------------------
@@ -596,11 +456,3 @@ def test_documentation_matches_the_argument_spec_and_the_result():
     for key, entry in returned["results"]["contains"].items():
         assert {"description", "returned", "type", "sample"} <= set(entry), key
     yaml.safe_load(cuda_check.EXAMPLES)
-
-
-def test_results_do_not_share_state():
-    doc = passed_doc()
-    first = container_result("a", 0, out(doc), "", params())
-    second = container_result("b", 0, out(copy.deepcopy(doc)), "", params())
-    first["steps"].append("x")
-    assert "x" not in second["steps"]

@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The verdict of ``cuda_check``: what ``podman exec`` of the probe gave, judged.
+
+Pure Python, no Ansible imports.  :func:`container_result` turns one
+container's exit code, stdout and stderr into its result, ``passed``,
+``failed`` or ``skipped`` with the reason (and, when failed, the step and the
+error); :func:`merge_after_reload` keeps the worse of two runs around
+``systemctl daemon-reload``; :func:`summarize` counts the containers and
+gives the module's message, or its error.
+
+These verdicts are final: the verification report reads them as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe
+
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+# Worse is higher: with daemon_reload, a container gets the worse of its two runs.
+STATUS_RANK = {PASSED: 0, SKIPPED: 1, FAILED: 2}
+PODMAN_RC = {
+    125: "podman could not run the exec session",
+    126: "the interpreter exists in the container but could not be run",
+    127: "the interpreter was not found in the container",
+}
+# Exit codes of `timeout` (124, or 137 after --kill-after) and of the probe's own alarm.
+TIMED_OUT_RC = (124, 137, 128 + 14)
+
+Result = Dict[str, Any]
+
+
+def last_progress_step(stderr: Optional[str]) -> Optional[str]:
+    """The step the probe announced last on stderr (the one running when it died)."""
+    step = None
+    for line in (stderr or "").splitlines():
+        if line.startswith(cuda_probe.PROGRESS_PREFIX):
+            step = line[len(cuda_probe.PROGRESS_PREFIX):].strip()
+    return step
+
+
+def stderr_tail(stderr: Optional[str], lines: int = 8) -> str:
+    """The last ``lines`` lines of stderr, without the probe's progress."""
+    kept = [line for line in (stderr or "").splitlines() if not line.startswith(cuda_probe.PROGRESS_PREFIX)]
+    return "\n".join(kept[-lines:])
+
+
+def parse_probe_output(stdout: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The probe's JSON document from stdout, or None when there is none."""
+    text = (stdout or "").strip()
+    candidates = [text] + [line.strip() for line in reversed(text.splitlines())]
+    for candidate in candidates:
+        if not candidate.startswith("{"):
+            continue
+        try:
+            doc = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and doc.get("probe") == cuda_probe.PROBE_NAME:
+            return doc
+    return None
+
+
+def empty_result(container: str) -> Result:
+    """A failed result with nothing known yet."""
+    return {
+        "container": container,
+        "status": FAILED,
+        "reason": None,
+        "failed_step": None,
+        "error": None,
+        "lab": False,
+        "driver_version": None,
+        "cuda_driver_version": None,
+        "gpus": [],
+        "cuda_devices": [],
+        "libraries": [],
+        "steps": [],
+        "kernel_result": {"ok": False, "n_elements": 0, "devices_tested": 0, "mismatches": 0,
+                          "first_mismatch": None},
+        "total_ms": 0.0,
+        "exec": {"rc": None, "timed_out": False, "stderr_tail": ""},
+    }
+
+
+def exec_failure(result: Result, rc: int, stderr: Optional[str], timeout: int, python: str) -> Result:
+    """Fill in a failed result for a probe that produced no JSON."""
+    running = last_progress_step(stderr)
+    tail = stderr_tail(stderr)
+    last_line = tail.splitlines()[-1] if tail else ""
+    if rc in TIMED_OUT_RC:
+        result["exec"]["timed_out"] = True
+        result["failed_step"] = running or "podman exec"
+        result["error"] = "no result within %d seconds" % timeout
+        result["reason"] = "the probe timed out after %d seconds%s" % (
+            timeout, " during step %s" % running if running else "")
+    elif rc in PODMAN_RC and not running:
+        result["failed_step"] = "podman exec"
+        result["error"] = last_line or PODMAN_RC[rc]
+        what = PODMAN_RC[rc] if rc == 125 else "%s (%s)" % (PODMAN_RC[rc], python)
+        result["reason"] = "%s, rc %d: %s" % (what, rc, result["error"])
+    elif rc > 128 and running:
+        result["failed_step"] = running
+        result["error"] = "killed by signal %d" % (rc - 128)
+        result["reason"] = "the probe crashed (signal %d) during step %s" % (rc - 128, running)
+    else:
+        result["failed_step"] = running or "podman exec"
+        result["error"] = last_line or "no output"
+        result["reason"] = "the probe exited with rc %d without a result%s: %s" % (
+            rc, " during step %s" % running if running else "", result["error"])
+    return result
+
+
+def container_result(container: str, rc: int, stdout: Optional[str], stderr: Optional[str], timeout: int,
+                     python: str = "python3", lab: bool = False, expect_gpus: Optional[int] = None) -> Result:
+    """One container's result from the exit code and output of ``podman exec``.
+
+    ``timeout`` and ``python`` are those the probe ran with (for the reason of
+    a probe that gave no result); ``lab``: the container carries the lab CDI
+    device; ``expect_gpus``: the number of GPUs a passing container must see.
+    """
+    result = empty_result(container)
+    result["exec"].update(rc=rc, stderr_tail=stderr_tail(stderr))
+    doc = parse_probe_output(stdout)
+    if doc is None:
+        return exec_failure(result, rc, stderr, timeout, python)
+    for key in ("status", "reason", "failed_step", "error", "lab", "driver_version", "cuda_driver_version",
+                "cuda_devices", "libraries", "steps", "kernel_result", "python", "total_ms"):
+        if key in doc:
+            result[key] = doc[key]
+    result["gpus"] = [dict((k, gpu.get(k)) for k in ("index", "name", "memory_total_mib", "uuid"))
+                      for gpu in doc.get("gpus") or []]
+    kernel = result["kernel_result"] or {}
+    if result["status"] not in STATUS_RANK:
+        result.update(status=FAILED, failed_step="probe result",
+                      error="unknown status %r" % (doc.get("status"),),
+                      reason="the probe returned an unknown status %r" % (doc.get("status"),))
+    elif result["status"] == PASSED and not (kernel.get("ok") and kernel.get("devices_tested", 0) > 0):
+        result.update(status=FAILED, failed_step="probe result", error="kernel_result is not ok",
+                      reason="the probe said passed but did not verify a kernel result")
+    if result["status"] == SKIPPED and lab and not result["lab"]:
+        result.update(lab=True, reason=cuda_probe.REASON_LAB)
+    if result["status"] == PASSED and expect_gpus is not None and len(result["gpus"]) != expect_gpus:
+        seen = len(result["gpus"])
+        result.update(status=FAILED, failed_step="expect_gpus",
+                      error="sees %d GPU(s), expected %d" % (seen, expect_gpus),
+                      reason="the container sees %d GPU(s) but expect_gpus is %d" % (seen, expect_gpus))
+    return result
+
+
+def merge_after_reload(initial: Sequence[Result], after: Sequence[Result]) -> List[Result]:
+    """Attach the second run to the first; the container gets the worse status."""
+    merged = []
+    for first, second in zip(initial, after):
+        entry = dict(first)
+        entry["after_daemon_reload"] = dict((k, v) for k, v in second.items() if k != "container")
+        if STATUS_RANK[second["status"]] > STATUS_RANK[first["status"]]:
+            entry["status"] = FAILED
+            entry["failed_step"] = second["failed_step"]
+            entry["error"] = second["error"]
+            if second["status"] == FAILED:
+                entry["reason"] = "after systemctl daemon-reload: %s" % second["reason"]
+            else:
+                entry["failed_step"] = entry["failed_step"] or "after systemctl daemon-reload"
+                entry["error"] = entry["error"] or second["reason"]
+                entry["reason"] = "%s before systemctl daemon-reload, but skipped after it: %s" % (
+                    first["status"], second["reason"])
+        merged.append(entry)
+    return merged
+
+
+def describe_failure(entry: Mapping[str, Any]) -> str:
+    """``container: step STEP: ERROR`` of a failed container."""
+    where = entry["container"]
+    if entry.get("after_daemon_reload") and entry["after_daemon_reload"]["status"] != PASSED \
+            and entry["reason"].startswith("after systemctl daemon-reload"):
+        where += " (after systemctl daemon-reload)"
+    return "%s: step %s: %s" % (where, entry["failed_step"] or "unknown", entry["error"] or entry["reason"])
+
+
+def summarize(results: List[Result], fail_on_skip: bool = False,
+              reload_done: bool = False) -> Tuple[Dict[str, Any], Optional[str]]:
+    """``(summary, error)``: the counts, the results and the message, or the
+    error that fails the module (any container failed; any skipped, with
+    ``fail_on_skip``)."""
+    counts = dict((status, sum(1 for r in results if r["status"] == status)) for status in STATUS_RANK)
+    summary: Dict[str, Any] = dict(("%s_count" % status, count) for status, count in counts.items())
+    summary["results"] = results
+    total = len(results)
+    if counts[FAILED]:
+        failed = [describe_failure(r) for r in results if r["status"] == FAILED]
+        return summary, "CUDA check failed in %d of %d container(s): %s" % (counts[FAILED], total, "; ".join(failed))
+    skipped = ["%s: %s" % (r["container"], r["reason"]) for r in results if r["status"] == SKIPPED]
+    if skipped and fail_on_skip:
+        return summary, "CUDA check skipped in %d of %d container(s) and fail_on_skip is true: %s" % (
+            counts[SKIPPED], total, "; ".join(skipped))
+    if counts[PASSED]:
+        msg = "CUDA kernel verified in %d container(s)" % counts[PASSED]
+        if reload_done:
+            msg += " before and after systemctl daemon-reload"
+        if skipped:
+            msg += "; skipped in %d: %s" % (counts[SKIPPED], "; ".join(skipped))
+    else:
+        msg = "CUDA check skipped in %d container(s), none passed: %s" % (counts[SKIPPED], "; ".join(skipped))
+    summary["msg"] = msg
+    return summary, None
