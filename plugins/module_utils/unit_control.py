@@ -4,7 +4,8 @@
 """Decisions for bringing a host's Quadlet units to their wanted state.
 
 Pure functions (no Ansible imports) over plain data, so each decision is unit
-tested: which services to stop, restart and start, and what "healthy" means.
+tested: which services to stop, restart and start, and how one poll of the
+wait for them is judged (with :func:`unit_state.judge`, as everywhere else).
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from ansible_collections.ai_system.containers.plugins.module_utils.quadlet impor
     service_name as service_of,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
-    parse_systemctl_show,
+    FAILED, Judgement, judge,
 )
+
+# systemd ActiveStates of a unit that runs or is on its way to running.
+RUNNING_STATES = ("active", "activating", "reloading")
 
 
 def removed_services(removed_files: Iterable[str]) -> List[str]:
@@ -39,19 +43,17 @@ def restart_set(units: Sequence[Mapping[str, Any]], changed_files: Iterable[str]
     return out
 
 
-def parse_show(text: str) -> Dict[str, Dict[str, str]]:
-    """`systemctl show -p Id,ActiveState,... a b` output -> {Id: {prop: value}}."""
-    return {props["Id"]: props for props in parse_systemctl_show(text) if props.get("Id")}
-
-
 def plan_actions(units: Sequence[Mapping[str, Any]], states: Mapping[str, Mapping[str, str]],
                  restart: Iterable[str]) -> Tuple[List[str], List[str]]:
-    """(to_start, to_restart): restart what changed and runs, start what does not run."""
+    """(to_start, to_restart): restart what changed and runs, start what does not run.
+
+    ``states``: ``systemctl show`` properties by service.
+    """
     wanted_restart: Set[str] = set(restart)
     to_start, to_restart = [], []
     for unit in units:
         svc = unit["service"]
-        active = states.get(svc, {}).get("ActiveState") in ("active", "activating", "reloading")
+        active = states.get(svc, {}).get("ActiveState") in RUNNING_STATES
         if svc in wanted_restart and active:
             to_restart.append(svc)
         elif not active:
@@ -59,30 +61,29 @@ def plan_actions(units: Sequence[Mapping[str, Any]], states: Mapping[str, Mappin
     return to_start, to_restart
 
 
-def unit_verdict(unit: Mapping[str, Any], state: Mapping[str, str], health: str,
-                 failed_services: Iterable[str] = ()) -> str:
-    """'ok', 'waiting' or 'failed' for one unit.
+def judge_poll(units: Sequence[Mapping[str, Any]], states: Sequence[Mapping[str, Any]],
+               first_restarts: Mapping[str, int]) -> List[Judgement]:
+    """The judgement of each unit in one poll of the wait after a start.
 
-    A unit systemd gave up on is failed; so is one that stays inactive because
-    a dependency failed (its start job was dropped). An unhealthy container is
-    still waiting: its health check kills it and systemd restarts it.
+    ``units`` are the plan's, in start order, so a dependency is judged before
+    the units that depend on it; ``states`` are :func:`unit_state.unit_states`
+    of the same units; ``first_restarts`` is each service's restart count at
+    the first poll, to tell a crash loop.
     """
-    active = state.get("ActiveState", "")
-    if active == "failed":
-        return "failed"
-    if active == "inactive" and set(unit.get("depends_on", ())) & set(failed_services):
-        return "failed"
-    if active != "active":
-        return "waiting"
-    if unit.get("healthcheck") and health != "healthy":
-        return "waiting"
-    return "ok"
+    failed: Set[str] = set()
+    out = []
+    for unit, state in zip(units, states):
+        service = unit["service"]
+        restarted = (state.get("restarts") or 0) - first_restarts.get(service, 0)
+        judgement = judge(state, expect_health=bool(unit.get("healthcheck")),
+                          failed_dependencies=[d for d in unit.get("depends_on", ()) if d in failed],
+                          converging=True, restarted=restarted)
+        if judgement.verdict == FAILED:
+            failed.add(service)
+        out.append(judgement)
+    return out
 
 
-def describe(unit: Mapping[str, Any], state: Mapping[str, str], health: str) -> str:
-    parts = ["%s/%s" % (state.get("ActiveState", "unknown"), state.get("SubState", "unknown"))]
-    if unit.get("healthcheck"):
-        parts.append("health %s" % (health or "unknown"))
-    if state.get("NRestarts") not in (None, "", "0"):
-        parts.append("%s restarts" % state["NRestarts"])
-    return ", ".join(parts)
+def restart_counts(states: Sequence[Mapping[str, Any]]) -> Dict[str, int]:
+    """Each service's systemd restart count, from :func:`unit_state.unit_states`."""
+    return {state["service"]: state.get("restarts") or 0 for state in states}

@@ -1,18 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ai_system.containers contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""State of a group's systemd unit and of its container, and the verdict on it.
+"""State of a group's systemd unit and of its container, and the judgement on it.
 
-Pure Python (3.8+), no Ansible imports: the ``unit_health`` module uses it on
-the managed host to parse ``systemctl show`` and ``podman inspect``, and the
-controller-side report uses :func:`judge_unit` to judge the same data, so a
-unit is judged the same way everywhere.
+Pure Python (3.8+), no Ansible imports.  On the managed host,
+:func:`read_unit_states` reads every unit with one ``systemctl show`` and every
+container with one ``podman container inspect``; :func:`judge` says whether a
+unit is ``ok``, ``waiting`` or ``failed`` and why.  The deploy's wait
+(``stack_units``), ``unit_health`` and the controller-side report all judge
+with :func:`judge`, so a unit is judged the same way everywhere.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 # What `systemctl show` is asked for, in this order.
 SYSTEMD_PROPERTIES = (
@@ -32,6 +35,22 @@ SYSTEMD_PROPERTIES = (
 # Longest health check output kept in a result.
 HEALTH_OUTPUT_MAX = 300
 
+# Restarts by systemd while a unit is still converging after which it counts
+# as crash-looping: it will not settle, so waiting longer is pointless.
+CRASH_LOOP_RESTARTS = 3
+
+# Verdicts of :func:`judge`.
+OK = "ok"
+WAITING = "waiting"
+FAILED = "failed"
+
+# A command runner: argv -> (rc, stdout, stderr), like AnsibleModule.run_command.
+Runner = Callable[[List[str]], Tuple[int, str, str]]
+
+
+# --------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------
 
 def systemctl_show_command(systemctl: str, services: Sequence[str], user: bool = False) -> List[str]:
     """argv of one ``systemctl show`` for every service."""
@@ -69,6 +88,59 @@ def parse_systemctl_show(text: str) -> List[Dict[str, str]]:
     return blocks
 
 
+def parse_podman_inspect(text: str) -> List[Dict[str, Any]]:
+    """``podman container inspect --format json`` output -> its list of containers.
+
+    Raises ``ValueError`` when the output is not a JSON list.  Podman prints
+    the containers it found even when it fails for others, so the caller
+    parses stdout whatever the exit status.
+    """
+    if not text.strip():
+        return []
+    data = json.loads(text)
+    if not isinstance(data, list):
+        raise ValueError("expected a JSON list, got %s" % type(data).__name__)
+    return [item for item in data if isinstance(item, dict)]
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a command's output, for an error message."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[0] if lines else "no output"
+
+
+def read_systemd(runner: Runner, systemctl: str, services: Sequence[str],
+                 user: bool = False) -> Tuple[List[Dict[str, str]], Optional[str]]:
+    """(``systemctl show`` properties per service in the order asked, error)."""
+    if not services:
+        return [], None
+    rc, out, err = runner(systemctl_show_command(systemctl, services, user))
+    if rc != 0:
+        return [], "systemctl show failed (rc=%d): %s" % (rc, first_line(err or out))
+    blocks = parse_systemctl_show(out)
+    if len(blocks) != len(services):
+        return [], "systemctl show returned %d unit(s) for the %d asked for: %s" % (
+            len(blocks), len(services), first_line(out or err))
+    return blocks, None
+
+
+def read_containers(runner: Runner, podman: str,
+                    containers: Sequence[str]) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+    """(inspected containers, error).  A container that does not exist is not an
+    error here: Podman then still prints the others and exits 125."""
+    if not containers:
+        return [], None
+    rc, out, err = runner(podman_inspect_command(podman, containers))
+    try:
+        inspected = parse_podman_inspect(out)
+    except ValueError as exc:
+        return [], "podman container inspect printed no JSON (rc=%d): %s -- %s" % (
+            rc, first_line(err or out), exc)
+    if rc != 0 and "no such" not in (err or "").lower():
+        return [], "podman container inspect failed (rc=%d): %s" % (rc, first_line(err or out))
+    return inspected, None
+
+
 def _int(value: Any) -> Optional[int]:
     try:
         return int(str(value).strip())
@@ -100,21 +172,6 @@ def systemd_state(props: Mapping[str, str], now_monotonic: Optional[float] = Non
         "active_enter_monotonic_us": entered or None,
         "uptime_s": uptime,
     }
-
-
-def parse_podman_inspect(text: str) -> List[Dict[str, Any]]:
-    """``podman container inspect --format json`` output -> its list of containers.
-
-    Raises ``ValueError`` when the output is not a JSON list.  Podman prints
-    the containers it found even when it fails for others, so the caller
-    parses stdout whatever the exit status.
-    """
-    if not text.strip():
-        return []
-    data = json.loads(text)
-    if not isinstance(data, list):
-        raise ValueError("expected a JSON list, got %s" % type(data).__name__)
-    return [item for item in data if isinstance(item, dict)]
 
 
 def find_container(inspected: Sequence[Mapping[str, Any]], name: str) -> Optional[Mapping[str, Any]]:
@@ -160,57 +217,168 @@ def container_state(item: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
     }
 
 
-def judge_unit(unit: Mapping[str, Any], expect_health: Optional[bool] = None) -> Tuple[bool, Optional[str]]:
-    """(ok, problem) for one unit's state as :func:`systemd_state` and
-    :func:`container_state` describe it.
+def unit_states(units: Sequence[Tuple[str, Optional[str]]], blocks: Sequence[Mapping[str, str]],
+                inspected: Sequence[Mapping[str, Any]],
+                now_monotonic: Optional[float] = None) -> List[Dict[str, Any]]:
+    """One state per ``(service, container)``, from the show blocks (in the same
+    order) and the inspected containers: ``service``, ``container`` and the keys
+    of :func:`systemd_state` and :func:`container_state`."""
+    states = []
+    for (service, container), props in zip(units, blocks):
+        state: Dict[str, Any] = {"service": service, "container": container or None}
+        state.update(systemd_state(props, now_monotonic))
+        state.update(container_state(find_container(inspected, container) if container else None))
+        states.append(state)
+    return states
 
-    ``expect_health``: ``True`` when the unit defines a health check (a
-    container without one is then a problem), ``False`` or ``None`` when it
-    need not.  A health check that is present must be ``healthy``.
+
+def read_unit_states(runner: Runner, systemctl: str, podman: Optional[str],
+                     units: Sequence[Tuple[str, Optional[str]]], user: bool = False,
+                     monotonic: Optional[Callable[[], float]] = None,
+                     ) -> Tuple[List[Dict[str, Any]], Optional[str]]:
+    """(one state per ``(service, container)`` in order, error): one
+    ``systemctl show`` for every unit, then one ``podman container inspect`` for
+    every container.  ``podman`` may be None when no unit names a container."""
+    blocks, error = read_systemd(runner, systemctl, [service for service, dummy in units], user)
+    if error:
+        return [], error
+    now = monotonic() if monotonic is not None else None
+    containers = sorted({container for dummy, container in units if container})
+    inspected: List[Dict[str, Any]] = []
+    if containers:
+        if not podman:
+            return [], "podman is needed to read the containers %s" % ", ".join(containers)
+        inspected, error = read_containers(runner, podman, containers)
+        if error:
+            return [], error
+    return unit_states(units, blocks, inspected, now), None
+
+
+# --------------------------------------------------------------------------
+# Judging
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict on one unit.
+
+    ``verdict`` is :data:`OK`, :data:`WAITING` (not there yet, but it may still
+    get there) or :data:`FAILED`; ``problem`` says what is wrong in one line
+    (None when ok); ``description`` is the state in a few words, for example
+    ``active/running, health unhealthy, 3 restarts``.
     """
-    load = unit.get("load_state")
+
+    verdict: str
+    problem: Optional[str]
+    description: str
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == OK
+
+
+def describe(state: Mapping[str, Any], expect_health: Optional[bool] = None) -> str:
+    """A unit's state in a few words: ``active/running, health healthy, 2 restarts``."""
+    parts = ["%s/%s" % (state.get("active_state") or "unknown", state.get("sub_state") or "unknown")]
+    if state.get("container"):
+        if not state.get("container_exists"):
+            parts.append("no container")
+        elif state.get("container_state") != "running":
+            parts.append("container %s" % (state.get("container_state") or "unknown"))
+        elif state.get("health") or expect_health:
+            parts.append("health %s" % (state.get("health") or "none"))
+    if state.get("restarts"):
+        parts.append("%d restarts" % state["restarts"])
+    return ", ".join(parts)
+
+
+def _problem(state: Mapping[str, Any], expect_health: Optional[bool],
+             failed_dependencies: Sequence[str]) -> Tuple[Optional[str], bool]:
+    """(what is wrong, whether it is final whatever happens next); (None, True) when ok."""
+    load = state.get("load_state")
     if load == "not-found":
-        return False, ("unit not found (is the Quadlet file installed and "
-                       "`systemctl daemon-reload` run?)")
+        return ("unit not found (is the Quadlet file installed and "
+                "`systemctl daemon-reload` run?)"), True
     if load not in (None, "loaded"):
-        return False, "unit is %s" % load
-    active, sub = unit.get("active_state"), unit.get("sub_state")
+        return "unit is %s" % load, True
+    active, sub = state.get("active_state"), state.get("sub_state")
     if active != "active":
         text = "unit is %s (%s)" % (active or "unknown", sub or "unknown")
         if active == "activating" and sub == "start":
             text += ": still starting (a unit with Notify=healthy waits for its health check)"
-        if unit.get("result") not in (None, "", "success"):
-            text += ", result %s" % unit["result"]
-        if unit.get("exit_status"):
-            text += ", exit status %s" % unit["exit_status"]
-        if unit.get("restarts"):
-            text += ", restarted %d times" % unit["restarts"]
-        return False, text
-    container = unit.get("container")
+        if state.get("result") not in (None, "", "success"):
+            text += ", result %s" % state["result"]
+        if state.get("exit_status"):
+            text += ", exit status %s" % state["exit_status"]
+        if state.get("restarts"):
+            text += ", restarted %d times" % state["restarts"]
+        if active == "inactive" and failed_dependencies:
+            # systemd dropped its start job: it stays down until started again.
+            return text + ": dependency %s failed" % ", ".join(failed_dependencies), True
+        return text, active == "failed"
+    container = state.get("container")
     if not container:
-        return True, None
-    if not unit.get("container_exists"):
-        return False, "unit is active but container %s does not exist" % container
-    cstate = unit.get("container_state")
+        return None, True
+    if not state.get("container_exists"):
+        return "unit is active but container %s does not exist" % container, False
+    cstate = state.get("container_state")
     if cstate != "running":
         text = "container %s is %s" % (container, cstate or "in an unknown state")
-        if unit.get("container_oom_killed"):
+        if state.get("container_oom_killed"):
             text += " (killed: out of memory)"
-        elif unit.get("container_exit_code"):
-            text += " (exit code %s)" % unit["container_exit_code"]
-        return False, text
-    health = unit.get("health")
+        elif state.get("container_exit_code"):
+            text += " (exit code %s)" % state["container_exit_code"]
+        return text, False
+    health = state.get("health")
     if health in (None, ""):
         if expect_health:
-            return False, "container %s has no health check, but its unit defines one" % container
-        return True, None
+            return "container %s has no health check, but its unit defines one" % container, False
+        return None, True
     if health == "healthy":
-        return True, None
+        return None, True
     if health == "starting":
-        return False, "container %s health check has not passed yet (starting)" % container
+        return "container %s health check has not passed yet (starting)" % container, False
+    # Unhealthy is not final: HealthOnFailure=kill stops the container and
+    # systemd restarts its unit.
     text = "container %s is %s" % (container, health)
-    if unit.get("health_failing_streak"):
-        text += " (%d failed checks in a row)" % unit["health_failing_streak"]
-    if unit.get("health_output"):
-        text += ": %s" % " ".join(str(unit["health_output"]).split())
-    return False, text
+    if state.get("health_failing_streak"):
+        text += " (%d failed checks in a row)" % state["health_failing_streak"]
+    if state.get("health_output"):
+        text += ": %s" % " ".join(str(state["health_output"]).split())
+    return text, False
+
+
+def judge(state: Mapping[str, Any], expect_health: Optional[bool] = None,
+          failed_dependencies: Iterable[str] = (), converging: bool = False,
+          restarted: int = 0) -> Judgement:
+    """The verdict on one unit's state, as :func:`unit_states` gives it.
+
+    ``expect_health``: True when the unit defines a health check (a running
+    container without one is then a problem).  ``failed_dependencies``: the
+    services this unit depends on that failed; an inactive unit whose
+    dependency failed is failed (systemd dropped its start job).
+
+    ``converging``: False judges the state as final: a unit is ok or failed.
+    True judges a unit that was just started or restarted: what may still
+    settle (activating, inactive, no container yet, health check starting or
+    unhealthy) is ``waiting``; what will not (failed, not found, masked, a
+    dependency failed) is ``failed``, and so is a unit systemd ``restarted``
+    :data:`CRASH_LOOP_RESTARTS` times or more while converging.  The problem
+    text is the same in both modes.
+    """
+    problem, final = _problem(state, expect_health, tuple(failed_dependencies))
+    description = describe(state, expect_health)
+    if problem is None:
+        return Judgement(OK, None, description)
+    if final or not converging:
+        return Judgement(FAILED, problem, description)
+    if restarted >= CRASH_LOOP_RESTARTS:
+        return Judgement(FAILED, "%s; crash loop: systemd restarted it %d times since it was "
+                         "started" % (problem, restarted), description)
+    return Judgement(WAITING, problem, description)
+
+
+def judge_unit(unit: Mapping[str, Any], expect_health: Optional[bool] = None) -> Tuple[bool, Optional[str]]:
+    """(ok, problem) of :func:`judge` on a final state."""
+    judgement = judge(unit, expect_health)
+    return judgement.ok, judgement.problem

@@ -13,12 +13,20 @@ version_added: "0.1.0"
 description:
   - Stops the services of unit files that were removed, runs C(systemctl daemon-reload) once
     when asked, restarts only the services whose unit file, endpoint map or secret changed,
-    starts every service that does not run, and waits, bounded, until every unit is active
-    and its container reports healthy.
+    starts every service that does not run, and waits, bounded, until every unit is active,
+    its container runs and, when the plan gives it a health check, reports healthy.
   - Start order is systemd's, from the units' C(Requires=)/C(After=); with C(Notify=healthy) a
     dependent starts only once its dependencies are healthy.
-  - When the wait fails, the message names each group that did not become healthy, its state
-    and the last lines of its journal.
+  - Each poll of the wait reads every unit with one C(systemctl show) and every container with
+    one C(podman container inspect), and judges each unit the way
+    M(ai_system.containers.unit_health) does, except that a unit that may still settle
+    (activating, its container starting, its health check starting or unhealthy, which
+    C(HealthOnFailure=kill) answers with a restart) is still waited for.
+  - The wait ends early, failed, when no unit is left to wait for and one is failed, that is
+    systemd gave up on it, it is not found or masked, it stays inactive because a unit it
+    depends on failed, or systemd restarted it 3 times since the wait began.
+  - When the wait fails, the message names each group that did not become healthy, what is
+    wrong with it and the last lines of its journal.
 options:
   units:
     description: The host's units in start order, as the plan returns them (C(plan.units)).
@@ -102,12 +110,76 @@ daemon_reloaded:
   type: bool
   sample: true
 units:
-  description: Final state of each unit.
+  description:
+    - Final state and verdict of each unit, in the order of O(units); empty in check mode.
+    - When the wait fails, the failed task's result holds it too.
   returned: always
   type: list
   elements: dict
   sample: [{service: ai-core-services.service, group: core-services, active: active,
-            sub: running, health: healthy, restarts: 0, verdict: ok}]
+            sub: running, health: healthy, restarts: 0, verdict: ok, problem: null,
+            state: "active/running, health healthy"}]
+  contains:
+    service:
+      description: The unit's service.
+      returned: always
+      type: str
+      sample: ai-core-services.service
+    group:
+      description: The group the unit runs.
+      returned: always
+      type: str
+      sample: core-services
+    active:
+      description: systemd C(ActiveState).
+      returned: always
+      type: str
+      sample: active
+    sub:
+      description: systemd C(SubState).
+      returned: always
+      type: str
+      sample: running
+    health:
+      description: >-
+        The container's health check status, empty without one, V(absent) when the container
+        does not exist.
+      returned: always
+      type: str
+      sample: healthy
+    restarts:
+      description: How often systemd restarted the unit (C(NRestarts)).
+      returned: always
+      type: int
+      sample: 0
+    verdict:
+      description:
+        - V(ok), or when the wait failed, V(waiting) (not healthy yet when the wait timed out) or
+          V(failed) (will not become healthy).
+      returned: always
+      type: str
+      sample: ok
+    problem:
+      description: What is wrong with the unit, in one line; V(null) when it is ok.
+      returned: always
+      type: str
+      sample: "container core-services health check has not passed yet (starting)"
+    state:
+      description: The unit's state in a few words.
+      returned: always
+      type: str
+      sample: "active/running, health healthy"
+unhealthy:
+  description: Groups that did not become healthy.
+  returned: when the wait failed
+  type: list
+  elements: str
+  sample: ["core-services"]
+logs:
+  description: The last O(log_lines) journal lines of each group that did not become healthy.
+  returned: when the wait failed
+  type: dict
+  sample: {core-services: ["Error: image not known"]}
 """
 
 import time
@@ -115,13 +187,14 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
-    describe, parse_show, plan_actions, removed_services, restart_set, unit_verdict,
+    judge_poll, plan_actions, removed_services, restart_counts, restart_set,
+)
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
+    FAILED, WAITING, read_systemd, read_unit_states,
 )
 
-SHOW_PROPS = "Id,ActiveState,SubState,NRestarts,LoadState"
+C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
 POLL_SECONDS = 2
-# Restarts during one wait after which a unit counts as crash-looping.
-CRASH_LOOP_RESTARTS = 3
 
 
 class UnitController:
@@ -133,61 +206,61 @@ class UnitController:
         self.podman = module.get_bin_path("podman", required=True)
         self.journalctl = module.get_bin_path("journalctl")
 
-    def run(self, argv, check=True):
-        rc, out, err = self.module.run_command(argv, environ_update={"LANG": "C",
-                                                                     "LC_ALL": "C"})
-        if check and rc != 0:
+    def runner(self, argv):
+        return self.module.run_command(argv, environ_update=C_LOCALE, expand_user_and_vars=False)
+
+    def run(self, argv):
+        rc, out, err = self.runner(argv)
+        if rc != 0:
             detail = err.strip() or out.strip()
             self.module.fail_json(msg="%s failed (rc %d): %s" % (" ".join(argv), rc, detail))
-        return rc, out, err
+        return out
 
     def states(self, services):
-        if not services:
-            return {}
-        dummy, out, dummy_err = self.run([self.systemctl, "show", "-p", SHOW_PROPS] +
-                                         list(services))
-        return parse_show(out)
+        """``systemctl show`` properties by service, one call for all."""
+        blocks, error = read_systemd(self.runner, self.systemctl, services)
+        if error:
+            self.module.fail_json(msg=error)
+        return dict(zip(services, blocks))
 
-    def health(self, container):
-        rc, out, dummy = self.run([self.podman, "inspect", "--type", "container", "--format",
-                                   "{{.State.Health.Status}}", container], check=False)
-        return out.strip() if rc == 0 else "absent"
+    def read(self, units):
+        """The state of every unit and its container: one systemctl, one podman call."""
+        states, error = read_unit_states(self.runner, self.systemctl, self.podman,
+                                         [(u["service"], u["container"]) for u in units])
+        if error:
+            self.module.fail_json(msg=error)
+        return states
 
     def journal(self, service, lines):
         if not self.journalctl:
             return []
-        dummy, out, dummy_err = self.run([self.journalctl, "-u", service, "-n", str(lines),
-                                          "--no-pager", "-o", "cat"], check=False)
+        dummy, out, dummy_err = self.runner([self.journalctl, "-u", service, "-n", str(lines),
+                                             "--no-pager", "-o", "cat"])
         return out.splitlines()[-lines:]
+
+
+def report_entry(unit, state, judgement):
+    """One entry of RV(units)."""
+    health = (state.get("health") or "") if state.get("container_exists") else "absent"
+    return {"service": unit["service"], "group": unit["group"],
+            "active": state.get("active_state") or "", "sub": state.get("sub_state") or "",
+            "health": health, "restarts": state.get("restarts") or 0,
+            "verdict": judgement.verdict, "problem": judgement.problem,
+            "state": judgement.description}
 
 
 def wait_healthy(ctl, units, timeout, log_lines):
     """Poll until every unit is ok; fail naming the ones that are not."""
     deadline = time.monotonic() + timeout
-    first = ctl.states([u["service"] for u in units])
+    first = None
     while True:
-        states = ctl.states([u["service"] for u in units])
-        report, pending, failed = [], [], []
-        failed_services = []
-        for unit in units:  # start order: dependencies are judged first
-            state = states.get(unit["service"], {})
-            health = ctl.health(unit["container"]) if unit.get("healthcheck") else ""
-            verdict = unit_verdict(unit, state, health, failed_services)
-            restarts = int(state.get("NRestarts") or 0) - int(
-                first.get(unit["service"], {}).get("NRestarts") or 0)
-            if verdict == "waiting" and restarts >= CRASH_LOOP_RESTARTS:
-                verdict = "failed"  # systemd keeps restarting it: it will not settle
-            if verdict == "failed":
-                failed_services.append(unit["service"])
-            report.append({"service": unit["service"], "group": unit["group"],
-                           "active": state.get("ActiveState", ""),
-                           "sub": state.get("SubState", ""), "health": health,
-                           "restarts": int(state.get("NRestarts") or 0), "verdict": verdict,
-                           "state": describe(unit, state, health)})
-            if verdict == "failed":
-                failed.append(report[-1])
-            elif verdict == "waiting":
-                pending.append(report[-1])
+        states = ctl.read(units)
+        if first is None:
+            first = restart_counts(states)
+        report = [report_entry(unit, state, judgement) for unit, state, judgement
+                  in zip(units, states, judge_poll(units, states, first))]
+        failed = [e for e in report if e["verdict"] == FAILED]
+        pending = [e for e in report if e["verdict"] == WAITING]
         if not pending and not failed:
             return report
         if time.monotonic() >= deadline or (failed and not pending):
@@ -195,7 +268,7 @@ def wait_healthy(ctl, units, timeout, log_lines):
             lines = ["%d group(s) did not become healthy within %d s:" % (len(bad), timeout)]
             logs = {}
             for entry in bad:
-                lines.append("- %s (%s): %s" % (entry["group"], entry["service"], entry["state"]))
+                lines.append("- %s (%s): %s" % (entry["group"], entry["service"], entry["problem"]))
                 logs[entry["group"]] = ctl.journal(entry["service"], log_lines)
                 lines.extend("    | %s" % line for line in logs[entry["group"]])
             ctl.module.fail_json(msg="\n".join(lines), units=report, logs=logs,

@@ -19,6 +19,10 @@ description:
     its health check, when it has one, is C(healthy). Otherwise RV(units[].problem) says what is wrong,
     for example C(unit is failed (failed), result exit-code, restarted 5 times) or
     C(container ai-models is unhealthy (3 failed checks in a row): ...).
+  - >-
+    It is the judgement M(ai_system.containers.stack_units) waits on after a deploy, with the same
+    problem texts; what that wait still waits for (a unit still activating, a health check still
+    starting) does not pass here.
   - Only reads; it never starts, stops or changes anything.
 author:
   - ai_system.containers maintainers (@ai-system)
@@ -81,6 +85,7 @@ notes:
   - RV(units[].uptime_s) comes from C(ActiveEnterTimestampMonotonic), so it is correct even when the
     wall clock was changed since the unit started.
 seealso:
+  - module: ai_system.containers.stack_units
   - module: ai_system.containers.zmq_check
   - module: ai_system.containers.stack_report
 """
@@ -287,14 +292,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
-    container_state,
-    find_container,
-    judge_unit,
-    parse_podman_inspect,
-    parse_systemctl_show,
-    podman_inspect_command,
-    systemctl_show_command,
-    systemd_state,
+    Runner,
+    judge,
+    read_unit_states,
 )
 
 ARGUMENT_SPEC: Dict[str, Any] = dict(
@@ -314,7 +314,6 @@ ARGUMENT_SPEC: Dict[str, Any] = dict(
 )
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
-Runner = Callable[[List[str]], Tuple[int, str, str]]
 Which = Callable[[str], Optional[str]]
 
 
@@ -351,39 +350,6 @@ def find_binary(name: str, which: Which, purpose: str) -> Tuple[Optional[str], O
     return path, None
 
 
-def first_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[0] if lines else "no output"
-
-
-def read_systemd(systemctl: str, services: List[str], user: bool,
-                 runner: Runner) -> Tuple[List[Dict[str, str]], Optional[str]]:
-    """(properties per service, error)."""
-    rc, out, err = runner(systemctl_show_command(systemctl, services, user))
-    if rc != 0:
-        return [], "systemctl show failed (rc=%d): %s" % (rc, first_line(err or out))
-    blocks = parse_systemctl_show(out)
-    if len(blocks) != len(services):
-        return [], "systemctl show returned %d unit(s) for the %d asked for: %s" % (
-            len(blocks), len(services), first_line(out or err))
-    return blocks, None
-
-
-def read_containers(podman: str, containers: List[str],
-                    runner: Runner) -> Tuple[List[Dict[str, Any]], Optional[str]]:
-    """(inspected containers, error).  A container that does not exist is not an
-    error here: Podman then still prints the others and exits 125."""
-    rc, out, err = runner(podman_inspect_command(podman, containers))
-    try:
-        inspected = parse_podman_inspect(out)
-    except ValueError as exc:
-        return [], "podman container inspect printed no JSON (rc=%d): %s -- %s" % (
-            rc, first_line(err or out), exc)
-    if rc != 0 and "no such" not in (err or "").lower():
-        return [], "podman container inspect failed (rc=%d): %s" % (rc, first_line(err or out))
-    return inspected, None
-
-
 def run_unit_health(params: Dict[str, Any], runner: Runner, which: Which,
                     monotonic: Callable[[], float] = time.monotonic) -> Tuple[Dict[str, Any], Optional[str]]:
     """(result, error) for the module's parameters; error is None on success."""
@@ -396,32 +362,20 @@ def run_unit_health(params: Dict[str, Any], runner: Runner, which: Which,
     systemctl, error = find_binary(params["systemctl_path"], which, "unit_health needs systemd")
     if error:
         return empty, error
-    blocks, error = read_systemd(systemctl, services, params["scope"] == "user", runner)
-    if error:
-        return empty, error
-    now = monotonic()
-    containers = sorted({u["container"].strip() for u in units if u.get("container")})
-    inspected: List[Dict[str, Any]] = []
-    if containers:
+    pairs = [(service, u["container"].strip() if u.get("container") else None)
+             for service, u in zip(services, units)]
+    podman = None
+    if any(container for dummy, container in pairs):
         podman, error = find_binary(params["podman_path"], which, "needed to read the containers")
         if error:
             return empty, error
-        inspected, error = read_containers(podman, containers, runner)
-        if error:
-            return empty, error
-
-    results = []
-    for unit, service, props in zip(units, services, blocks):
-        container = unit["container"].strip() if unit.get("container") else None
-        entry: Dict[str, Any] = {"service": service, "container": container}
-        entry.update(systemd_state(props, now))
-        if container:
-            entry.update(container_state(find_container(inspected, container)))
-        else:
-            entry.update(container_state(None))
-        ok, problem = judge_unit(entry)
-        entry["ok"], entry["problem"] = ok, problem
-        results.append(entry)
+    results, error = read_unit_states(runner, systemctl, podman, pairs, user=params["scope"] == "user",
+                                      monotonic=monotonic)
+    if error:
+        return empty, error
+    for entry in results:
+        judgement = judge(entry)
+        entry["ok"], entry["problem"] = judgement.ok, judgement.problem
     failed = [r for r in results if not r["ok"]]
     return {
         "changed": False,

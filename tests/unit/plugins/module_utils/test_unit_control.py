@@ -1,10 +1,13 @@
 # -*- coding: utf-8 -*-
-"""Decisions of stack_units: what to stop, restart, start, and what is healthy."""
+"""Decisions of stack_units: what to stop, restart, start, and how a poll of the wait is judged."""
 
 from __future__ import annotations
 
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
-    describe, parse_show, plan_actions, removed_services, restart_set, service_of, unit_verdict,
+    judge_poll, plan_actions, removed_services, restart_counts, restart_set, service_of,
+)
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
+    FAILED, OK, WAITING, judge, parse_systemctl_show,
 )
 
 UNITS = [
@@ -30,7 +33,21 @@ ActiveState=inactive
 SubState=dead
 NRestarts=2
 LoadState=loaded
+
+Id=ai-redis.service
+ActiveState=activating
+SubState=start
+NRestarts=0
+LoadState=loaded
 """
+
+
+def state(unit, active="active", sub="running", health="healthy", exists=True, restarts=0):
+    """A state as unit_state.unit_states builds it."""
+    return {"service": unit["service"], "container": unit["container"], "load_state": "loaded",
+            "active_state": active, "sub_state": sub, "restarts": restarts,
+            "container_exists": exists, "container_state": "running" if exists else None,
+            "health": health if exists else None}
 
 
 def test_service_names():
@@ -49,18 +66,13 @@ def test_restart_set_from_unit_config_and_secret_changes():
     assert restart_set(UNITS, ["ai-system.network", "lib/zmq_health.py"], []) == []
 
 
-def test_parse_show():
-    states = parse_show(SHOW)
-    assert states["ai-core.service"]["ActiveState"] == "active"
-    assert states["ai-auth.service"]["NRestarts"] == "2"
-
-
 def test_plan_actions_restarts_running_changed_and_starts_stopped():
-    states = parse_show(SHOW)
+    states = {u["service"]: props for u, props in zip(UNITS, parse_systemctl_show(SHOW))}
     start, restart = plan_actions(UNITS, states, ["ai-core.service", "ai-auth.service"])
     # auth is not running: it is started (which picks up its change), not restarted.
     assert restart == ["ai-core.service"]
-    assert start == ["ai-auth.service", "ai-redis.service"]
+    # redis is on its way up: neither started again nor restarted.
+    assert start == ["ai-auth.service"]
 
 
 def test_nothing_to_do_when_all_run_and_nothing_changed():
@@ -68,21 +80,55 @@ def test_nothing_to_do_when_all_run_and_nothing_changed():
     assert plan_actions(UNITS, states, []) == ([], [])
 
 
-def test_verdicts():
+def test_restart_counts():
     core, auth, redis = UNITS
-    assert unit_verdict(core, {"ActiveState": "active"}, "healthy") == "ok"
-    assert unit_verdict(core, {"ActiveState": "active"}, "starting") == "waiting"
-    assert unit_verdict(core, {"ActiveState": "active"}, "unhealthy") == "waiting"
-    assert unit_verdict(core, {"ActiveState": "activating"}, "") == "waiting"
-    assert unit_verdict(core, {"ActiveState": "failed"}, "") == "failed"
-    assert unit_verdict(redis, {"ActiveState": "active"}, "") == "ok"
-    # A unit left inactive because its dependency failed will not start.
-    assert unit_verdict(auth, {"ActiveState": "inactive"}, "", ["ai-core.service"]) == "failed"
-    assert unit_verdict(auth, {"ActiveState": "inactive"}, "", []) == "waiting"
+    assert restart_counts([state(core, restarts=2), dict(state(auth), restarts=None)]) == {
+        "ai-core.service": 2, "ai-auth.service": 0}
 
 
-def test_describe():
-    assert describe(UNITS[0], {"ActiveState": "active", "SubState": "running",
-                               "NRestarts": "3"}, "unhealthy") == \
-        "active/running, health unhealthy, 3 restarts"
-    assert describe(UNITS[2], {}, "") == "unknown/unknown"
+def verdicts(states, first=None):
+    return [j.verdict for j in judge_poll(UNITS, states, first or {})]
+
+
+def test_a_poll_is_ok_when_every_unit_is():
+    core, auth, redis = UNITS
+    assert verdicts([state(core), state(auth), state(redis, health=None)]) == [OK, OK, OK]
+
+
+def test_unhealthy_and_starting_containers_are_waited_for():
+    core, auth, redis = UNITS
+    judgements = judge_poll(UNITS, [state(core, health="unhealthy"), state(auth, health="starting"),
+                                    state(redis, active="activating", sub="start", exists=False)], {})
+    assert [j.verdict for j in judgements] == [WAITING, WAITING, WAITING]
+    assert judgements[0].problem == "container core is unhealthy"
+
+
+def test_a_unit_left_inactive_by_its_failed_dependency_fails():
+    core, auth, redis = UNITS
+    polled = [state(core, active="failed", sub="failed", exists=False),
+              state(auth, active="inactive", sub="dead", exists=False),
+              state(redis, active="inactive", sub="dead", exists=False)]
+    judgements = judge_poll(UNITS, polled, {})
+    assert [j.verdict for j in judgements] == [FAILED, FAILED, WAITING]
+    assert judgements[1].problem == "unit is inactive (dead): dependency ai-core.service failed"
+
+
+def test_a_crash_looping_dependency_fails_its_dependents_too():
+    core, auth, redis = UNITS
+    polled = [state(core, active="activating", sub="auto-restart", exists=False, restarts=4),
+              state(auth, active="inactive", sub="dead", exists=False), state(redis, health=None)]
+    assert verdicts(polled, {"ai-core.service": 1}) == [FAILED, FAILED, OK]
+    assert verdicts(polled, {"ai-core.service": 2}) == [WAITING, WAITING, OK]
+
+
+def test_a_unit_the_plan_gives_a_health_check_needs_one():
+    core, auth, redis = UNITS
+    assert verdicts([state(core, health=None), state(auth), state(redis, health=None)]) == [
+        WAITING, OK, OK]
+
+
+def test_the_poll_judges_with_the_one_judgement():
+    core, auth, redis = UNITS
+    polled = [state(core, health="unhealthy"), state(auth, exists=False), state(redis, health=None)]
+    for unit, one, judgement in zip(UNITS, polled, judge_poll(UNITS, polled, {})):
+        assert judgement == judge(one, expect_health=unit["healthcheck"], converging=True)

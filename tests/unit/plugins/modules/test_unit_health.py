@@ -18,7 +18,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
-    SYSTEMD_PROPERTIES, judge_unit, parse_systemctl_show,
+    SYSTEMD_PROPERTIES, judge, judge_unit, parse_systemctl_show,
 )
 from ansible_collections.ai_system.containers.plugins.modules import unit_health
 from ansible_collections.ai_system.containers.plugins.modules.unit_health import run_unit_health
@@ -403,3 +403,18 @@ def test_main_refuses_unknown_unit_keys(run_module, fake_commands):
     result, failed = run_module(unit_health.main, {"units": [{"service": "a.service", "group": "x"}]})
     assert failed
     assert "group" in result["msg"]
+
+
+def test_every_unit_is_judged_with_the_one_judgement_on_a_final_state():
+    host = FakeHost(blocks=[show_block(UNITS[0]["service"], active="activating", sub="start", entered_s=0),
+                            show_block(UNITS[1]["service"])],
+                    containers=[inspected("pc2-memory-system", health="starting")])
+    result, error = check(host, UNITS)
+    assert error is None
+    for unit in result["units"]:
+        judgement = judge(unit)
+        assert judgement.verdict == "failed"
+        assert (unit["ok"], unit["problem"]) == (judgement.ok, judgement.problem)
+        # The deploy's wait would still wait for it, with the same text.
+        assert judge(unit, converging=True).verdict == "waiting"
+        assert judge(unit, converging=True).problem == unit["problem"]
