@@ -19,6 +19,8 @@ description:
   - With O(prune=true), files under O(path) that carry O(marker) in their first lines and
     match O(prune_patterns) but are no longer in O(files) are removed, so files this
     collection did not write are never touched.
+  - Every name, text and mode is checked, and every target path looked at, before the first
+    file is written, so a task with one bad entry writes nothing.
 options:
   path:
     description: Directory that receives the files; created when missing.
@@ -27,15 +29,23 @@ options:
   files:
     description:
       - Mapping of file name, relative to O(path), to its full text. Names may contain
-        sub-directories (C(groups/core-services/endpoints.json)) but not C(..).
+        sub-directories (C(groups/core-services/endpoints.json)).
+      - A name must not be empty or absolute, nor hold C(..), C(.) or empty segments, nor
+        control characters; a name must not also be the directory of another name.
     type: dict
     required: true
   mode:
-    description: Mode of the files written.
+    description:
+      - Mode of the files written, as a quoted octal string such as V("0644") (V("644") and
+        V("0o644") mean the same), from V("0000") to V("0777").
+      - A number is refused, since YAML reads an unquoted C(0644) as the number 420; setuid,
+        setgid and sticky bits are refused too.
     type: raw
     default: "0644"
   directory_mode:
-    description: Mode of directories created.
+    description:
+      - Mode of directories created, as a quoted octal string such as V("0755"), with the
+        same rules as O(mode).
     type: raw
     default: "0755"
   prune:
@@ -43,13 +53,22 @@ options:
     type: bool
     default: false
   prune_patterns:
-    description: Shell patterns (relative to O(path)) of the files that O(prune) may remove.
+    description:
+      - Shell patterns, relative to O(path), of the files that O(prune) may remove.
+      - A pattern is matched one path segment at a time, so C(*) never crosses a C(/).
+        C(ai-*.container) matches files directly in O(path) only, and
+        C(groups/*/endpoints.json) matches C(groups/core/endpoints.json) but not
+        C(groups/core/old/endpoints.json).
+      - Patterns must be relative, without C(..), C(.) or empty segments.
     type: list
     elements: str
     default: ["*"]
   marker:
-    description: Text that marks a file as written by this collection; searched in the
-      first 512 bytes of a file before it is pruned.
+    description:
+      - Text that marks a file as written by this collection; searched in the first 512 bytes
+        of a file before it is pruned. Only regular files are pruned, never links, FIFOs or
+        devices.
+      - Must not be empty.
     type: str
     default: Managed by ai_system.containers
 attributes:
@@ -72,6 +91,7 @@ EXAMPLES = r"""
   ai_system.containers.file_set:
     path: /etc/containers/systemd
     files: "{{ stack.plan[inventory_hostname].quadlet }}"
+    mode: "0644"
     prune: true
     prune_patterns: ["ai-*.container", "ai-*.volume", "ai-*.build", "ai-system.network"]
   register: units
@@ -105,20 +125,65 @@ path:
 
 import fnmatch
 import os
+import re
 import stat
 import tempfile
+import unicodedata
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
+# An octal mode as text: "644", "0644" or "0o644"; fullmatch, so no sign, blank or newline.
+_OCTAL = re.compile(r"(?:0[oO])?[0-7]+")
+_MAX_MODE = 0o777
 
-def _mode(value, what):
-    if isinstance(value, int):
-        return value
-    try:
-        return int(str(value), 8)
-    except ValueError:
-        raise ValueError("%s %r is not an octal mode such as '0644'" % (what, value))
+
+def _mode(value, option, example):
+    """The mode ``value`` of ``option`` as an int; ValueError naming the option and the fix."""
+    if not isinstance(value, str):
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError('%s %d is a number, which is ambiguous (YAML reads an unquoted 0644 '
+                             'as the number 420); quote it as an octal string, e.g. %s: "%s"'
+                             % (option, value, option, example))
+        raise ValueError('%s must be an octal string such as "%s", got %s'
+                         % (option, example, type(value).__name__))
+    if not _OCTAL.fullmatch(value):
+        raise ValueError('%s %r is not an octal mode; quote it as an octal string, e.g. %s: "%s"'
+                         % (option, value, option, example))
+    mode = int(value, 8)
+    if mode > _MAX_MODE:
+        raise ValueError('%s %r is outside 0000-0777 (setuid, setgid and sticky bits are not '
+                         'set by this module); use e.g. %s: "%s"' % (option, value, option, example))
+    return mode
+
+
+def _path_problem(name):
+    """Why ``name`` is not a safe relative path (None when it is)."""
+    if not isinstance(name, str):
+        return "is not a string"
+    if not name:
+        return "is empty"
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        return "contains a control character"
+    if any(unicodedata.category(char) == "Cs" for char in name):
+        return "is not valid Unicode text"
+    if name.startswith("/"):
+        return "is absolute"
+    parts = name.split("/")
+    if "" in parts:
+        return "has an empty segment"
+    if ".." in parts:
+        return "has a '..' segment"
+    if "." in parts:
+        return "has a '.' segment"
+    return None
+
+
+def _matches(rel, pattern):
+    """Whether ``rel`` matches the shell ``pattern`` segment by segment: ``*`` stays in one segment."""
+    parts, wanted = rel.split("/"), pattern.split("/")
+    return len(parts) == len(wanted) and all(
+        fnmatch.fnmatchcase(part, want) for part, want in zip(parts, wanted))
 
 
 def _read(path):
@@ -129,68 +194,142 @@ def _read(path):
         return None, None
 
 
-def _safe_name(name):
-    parts = name.split("/")
-    return bool(name) and not name.startswith("/") and ".." not in parts and "" not in parts
-
-
 def _managed_files(root, patterns, marker):
-    """Relative names of files under root that match a pattern and carry the marker."""
+    """Relative names of regular files under root that match a pattern and carry the marker."""
     found = []
     marker_b = to_bytes(marker)
     for dirpath, _dirs, names in os.walk(root):
         for name in names:
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, root)
-            if os.path.islink(full) or not any(fnmatch.fnmatch(rel, p) for p in patterns):
+            if not any(_matches(rel, pattern) for pattern in patterns):
                 continue
-            with open(full, "rb") as handle:
-                if marker_b in handle.read(512):
-                    found.append(rel)
+            try:
+                # Only regular files: a link, a FIFO (whose open would block) or a device is never ours.
+                if not stat.S_ISREG(os.lstat(full).st_mode):
+                    continue
+                with open(full, "rb") as handle:
+                    head = handle.read(512)
+            except OSError:
+                continue  # unreadable: cannot be shown to be ours, so it stays
+            if marker_b in head:
+                found.append(rel)
     return sorted(found)
 
 
-def apply_file_set(module):
-    """Make params.path hold params.files; return the result dict."""
-    p = module.params
-    root = p["path"]
-    try:
-        mode = _mode(p["mode"], "mode")
-        dir_mode = _mode(p["directory_mode"], "directory_mode")
-    except ValueError as exc:
-        module.fail_json(msg=to_text(exc))
-    bad = sorted(n for n in p["files"] if not _safe_name(n))
+def _check_params(p):
+    """Every problem with the parameters, before anything is written; ValueError with them all."""
+    mode = _mode(p["mode"], "mode", "0644")
+    dir_mode = _mode(p["directory_mode"], "directory_mode", "0755")
+    if not p["marker"]:
+        raise ValueError("marker must not be empty: it is what tells the files this collection "
+                         "wrote from the others, and an empty one would let prune remove any file")
+    bad = sorted(("%r %s" % (pattern, _path_problem(pattern)))
+                 for pattern in p["prune_patterns"] if _path_problem(pattern))
     if bad:
-        module.fail_json(msg="file names must be relative paths without '..': %s"
-                         % ", ".join(bad))
-    result = {"changed": False, "written": [], "unchanged": [], "removed": [], "path": root}
-    diffs = []
-    for name in sorted(p["files"]):
-        text = p["files"][name]
+        raise ValueError("prune_patterns must be relative to path, without '..', '.' or empty "
+                         "segments: %s" % "; ".join(bad))
+    files = p["files"]
+    bad = sorted(("%r %s" % (name, _path_problem(name)))
+                 for name in files if _path_problem(name))
+    if bad:
+        raise ValueError("file names must be relative paths without '..', '.' or empty segments "
+                         "or control characters: %s" % "; ".join(bad))
+    problems = []
+    for name in sorted(files):
+        parts = name.split("/")
+        for depth in range(1, len(parts)):
+            parent = "/".join(parts[:depth])
+            if parent in files:
+                problems.append("%r cannot be both a file and the directory of %r" % (parent, name))
+    wanted = {}
+    for name in sorted(files):
+        text = files[name]
         if not isinstance(text, str):
-            module.fail_json(msg="file %s: content must be text, got %s"
-                             % (name, type(text).__name__))
-        full = os.path.join(root, name)
-        want = to_bytes(text)
-        have, have_mode = _read(full)
-        if have == want and have_mode == mode:
-            result["unchanged"].append(name)
+            problems.append("file %s: content must be text, got %s" % (name, type(text).__name__))
             continue
-        result["written"].append(name)
-        diffs.append({"before_header": full, "after_header": full,
-                      "before": to_text(have) if have is not None else "",
-                      "after": text})
-        if module.check_mode:
+        try:
+            wanted[name] = to_bytes(text, errors="surrogate_or_strict")
+        except UnicodeError:
+            problems.append("file %s: content is not valid Unicode text" % name)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return mode, dir_mode, wanted
+
+
+def _plan(root, wanted):
+    """(name, full path, text now or None, mode now) for every file; ValueError if one cannot be written."""
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ValueError("path %s exists and is not a directory" % root)
+    plan, problems = [], []
+    for name in sorted(wanted):
+        parts = name.split("/")
+        full = os.path.join(root, *parts)
+        parents = (os.path.join(root, *parts[:depth]) for depth in range(1, len(parts)))
+        blocked = next((d for d in parents if os.path.lexists(d) and not os.path.isdir(d)), None)
+        if blocked:
+            problems.append("file %s: %s is not a directory" % (name, blocked))
             continue
-        directory = os.path.dirname(full)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, dir_mode)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(full))
+        if os.path.isdir(full):
+            problems.append("file %s: %s is a directory" % (name, full))
+            continue
+        try:
+            have, have_mode = _read(full)
+        except OSError as exc:
+            problems.append("file %s: cannot read %s: %s" % (name, full, exc.strerror or exc))
+            continue
+        plan.append((name, full, have, have_mode))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return plan
+
+
+def _write(module, full, want, mode, dir_mode):
+    directory = os.path.dirname(full)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, dir_mode)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(full))
+    try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(want)
         os.chmod(tmp, mode)
-        module.atomic_move(tmp, full)
-        os.chmod(full, mode)
+    except OSError:
+        os.unlink(tmp)
+        raise
+    module.atomic_move(tmp, full)
+    os.chmod(full, mode)
+
+
+def apply_file_set(module):
+    """Make params.path hold params.files; return the result dict.
+
+    Every name, text and mode is checked, and every target looked at, before the first
+    file is written: bad input writes nothing.
+    """
+    p = module.params
+    root = p["path"]
+    try:
+        mode, dir_mode, wanted = _check_params(p)
+        plan = _plan(root, wanted)
+    except ValueError as exc:
+        module.fail_json(msg=to_text(exc))
+    result = {"changed": False, "written": [], "unchanged": [], "removed": [], "path": root}
+    diffs = []
+    for name, full, have, have_mode in plan:
+        want = wanted[name]
+        if have == want and have_mode == mode:
+            result["unchanged"].append(name)
+            continue
+        diffs.append({"before_header": full, "after_header": full,
+                      "before": to_text(have) if have is not None else "",
+                      "after": p["files"][name]})
+        if not module.check_mode:
+            try:
+                _write(module, full, want, mode, dir_mode)
+            except OSError as exc:
+                module.fail_json(msg="file %s: cannot write %s: %s" % (name, full, exc.strerror or exc),
+                                 written=result["written"], path=root)
+        result["written"].append(name)
     if p["prune"] and os.path.isdir(root):
         for name in _managed_files(root, p["prune_patterns"], p["marker"]):
             if name in p["files"]:

@@ -54,15 +54,16 @@ options:
         description:
           - Name used in reports, for example the agent's name.
           - Defaults to C(ADDRESS:PORT).
+          - Must not start with C(-) nor hold control characters (a line break would forge a line of RV(summary)).
         type: str
       address:
         description:
-          - Host name or IP address of the agent.
+          - Host name or IP address of the agent; not empty, without control characters.
         type: str
         required: true
       port:
         description:
-          - TCP port of the REP socket.
+          - TCP port of the REP socket, from 1 to 65535.
         type: int
         required: true
       kind:
@@ -127,7 +128,7 @@ options:
         type: str
       group:
         description:
-          - Free-form label copied to the result, for example the host or link group.
+          - Free-form label copied to the result, for example the host or link group; without control characters.
         type: str
   timeout:
     description:
@@ -144,12 +145,19 @@ options:
   container:
     description:
       - Run the checks from inside this running container's network namespace with
-        C(podman exec -i CONTAINER PYTHON -c SOURCE --stdin-json).
+        C(podman exec -i -- CONTAINER PYTHON -c SOURCE --stdin-json).
       - The container needs Python 3.8 or later with pyzmq; the managed host then needs neither.
+      - A container name or ID as podman spells them, starting with a letter or digit and holding only letters,
+        digits, C(_), C(.) and C(-); a value starting with C(-) or an empty one is refused.
+      - >-
+        The module fails, naming the container and quoting the first 200 characters of what it printed, when
+        the output is not the checks' JSON document (not UTF-8, not JSON, truncated, of the wrong shape or
+        missing keys), and when the command printed nothing, quoting the end of its standard error.
+        This holds with O(fail_on_error=false) too, since there is no endpoint result to report.
     type: str
   container_python:
     description:
-      - Python interpreter inside O(container).
+      - Python interpreter inside O(container); must not be empty nor start with C(-).
     type: str
     default: python3
   podman_path:
@@ -413,7 +421,9 @@ summary:
 
 import inspect
 import json
+import re
 import sys
+import unicodedata
 from typing import Any, Dict, List, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -459,6 +469,35 @@ ARGUMENT_SPEC: Dict[str, Any] = dict(
 )
 
 
+#: podman's rule for a container name; a container ID (hex) follows it too.
+_CONTAINER_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+#: podman runs in the C locale, without the cgroups v1 warning that would bury its own error.
+PODMAN_ENV = {"LANG": "C", "LC_ALL": "C", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}
+#: How much of the in-container output a message quotes.
+EXCERPT_CHARS = 200
+#: Keys of every endpoint result (see RETURN).
+RESULT_KEYS = (
+    "name",
+    "group",
+    "address",
+    "port",
+    "kind",
+    "ok",
+    "verdict",
+    "message",
+    "stage_reached",
+    "failed_stage",
+    "reason",
+    "detail",
+    "resolved_address",
+    "zmtp",
+    "rtt_ms",
+    "reply",
+    "elapsed_ms",
+)
+_JSON_TYPES = {list: "list", str: "string", bool: "boolean", int: "number", float: "number", type(None): "null"}
+
+
 class ZmqCheckError(Exception):
     """The checks could not run at all (bad input, no pyzmq, podman failure)."""
 
@@ -466,6 +505,73 @@ class ZmqCheckError(Exception):
         super().__init__(msg)
         self.msg = msg
         self.exception = exception
+
+
+def _has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character or a lone surrogate."""
+    return any(unicodedata.category(char) in ("Cc", "Cs") for char in text)
+
+
+def _excerpt(text: str, tail: bool = False) -> str:
+    """At most EXCERPT_CHARS of ``text`` (its end with ``tail``) on one printable line."""
+    text = text.strip()
+    cut = len(text) > EXCERPT_CHARS
+    text = text[-EXCERPT_CHARS:] if tail else text[:EXCERPT_CHARS]
+    shown = "".join(_printable(char) for char in text)
+    if cut:
+        shown = "..." + shown if tail else shown + "..."
+    return shown
+
+
+def _printable(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cs":
+        return "\ufffd"
+    if category == "Cc":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char, "\\x%02x" % ord(char))
+    return char
+
+
+def _check_options(params: Dict[str, Any]) -> None:
+    """Refuse option values that would be read as podman options or forge report lines."""
+    container = params.get("container")
+    if container is not None:
+        if not container:
+            raise ZmqCheckError("container must not be empty; leave it out to run the checks on the managed host")
+        if container.startswith("-"):
+            raise ZmqCheckError(
+                "container %r starts with '-', which podman would read as an option; give the container's name or ID"
+                % container
+            )
+        if not _CONTAINER_NAME.fullmatch(container):
+            raise ZmqCheckError(
+                "container %r is not a container name or ID: it must start with a letter or digit and hold only "
+                "letters, digits, '_', '.' and '-'" % container
+            )
+        python = params.get("container_python")
+        if not python or python.startswith("-") or _has_control(python):
+            raise ZmqCheckError(
+                "container_python must be the name or path of the Python interpreter inside the container, got %r"
+                % python
+            )
+    for index, spec in enumerate(params["endpoints"]):
+        where = "invalid endpoints: endpoints[%d]" % index
+        if not isinstance(spec, dict):
+            continue  # normalize_endpoint refuses it
+        name, address = spec.get("name"), spec.get("address")
+        if isinstance(name, str):
+            if name.startswith("-"):
+                raise ZmqCheckError("%s: name %r must not start with '-'" % (where, name))
+            if _has_control(name):
+                raise ZmqCheckError("%s: name %r contains a control character" % (where, name))
+        if isinstance(address, str):
+            if not address.strip():
+                raise ZmqCheckError("%s: address is empty" % where)
+            if _has_control(address):
+                raise ZmqCheckError("%s: address %r contains a control character" % (where, address))
+        group = spec.get("group")
+        if isinstance(group, str) and _has_control(group):
+            raise ZmqCheckError("%s: group %r contains a control character" % (where, group))
 
 
 def _health_source() -> str:
@@ -481,34 +587,100 @@ def _health_source() -> str:
             return handle.read()
 
 
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _document_problem(document: Any, count: int) -> Optional[str]:
+    """What is wrong with the checks' JSON document for ``count`` endpoints (None when nothing)."""
+    if not isinstance(document, dict):
+        return "a JSON %s, not an object" % _JSON_TYPES.get(type(document), type(document).__name__)
+    missing = [key for key in ("endpoints", "ok_count", "failed_count", "summary") if key not in document]
+    if missing:
+        return "missing keys: %s" % ", ".join(missing)
+    endpoints = document["endpoints"]
+    if not isinstance(endpoints, list):
+        return "'endpoints' is not a list"
+    if len(endpoints) != count:
+        return "%d results for %d endpoints" % (len(endpoints), count)
+    for index, entry in enumerate(endpoints):
+        if not isinstance(entry, dict):
+            return "endpoints[%d] is not an object" % index
+        missing = [key for key in RESULT_KEYS if key not in entry]
+        if missing:
+            return "endpoints[%d] lacks keys: %s" % (index, ", ".join(missing))
+        if not isinstance(entry["ok"], bool):
+            return "endpoints[%d].ok is not true or false" % index
+    for key in ("ok_count", "failed_count", "degraded_count"):
+        if key in document and not _int(document[key]):
+            return "'%s' is not an integer" % key
+    failed = sum(1 for entry in endpoints if not entry["ok"])
+    if document["failed_count"] != failed:
+        return "failed_count %d, but %d endpoints failed" % (document["failed_count"], failed)
+    summary = document["summary"]
+    if not isinstance(summary, list) or not all(isinstance(line, str) for line in summary):
+        return "'summary' is not a list of strings"
+    return None
+
+
 def _run_in_container(module: Any, document: Dict[str, Any]) -> Dict[str, Any]:
-    """Run the checks with the container's Python through ``podman exec``."""
+    """Run the checks with the container's Python through ``podman exec``.
+
+    Whatever the container prints, the result is the checks' document or a
+    :class:`ZmqCheckError` naming the container and quoting the output.
+    """
     container = module.params["container"]
     podman = module.params["podman_path"] or module.get_bin_path("podman", required=True)
     command = [
         podman,
         "exec",
         "-i",
+        "--",  # everything after is the container and its command, never a podman option
         container,
         module.params["container_python"],
         "-c",
         _health_source(),
         "--stdin-json",
     ]
-    rc, stdout, stderr = module.run_command(command, data=json.dumps(document), expand_user_and_vars=False)
+    rc, out, err = module.run_command(
+        command, data=json.dumps(document), expand_user_and_vars=False, environ_update=PODMAN_ENV, encoding=None
+    )
+    stderr = (err or b"").decode("utf-8", "replace")
+    if not (out or b"").strip():
+        # podman's own error, or a Python that died before printing: the end of stderr says why.
+        raise ZmqCheckError(
+            "could not run the ZMQ checks inside container %s (rc=%s): %s"
+            % (container, rc, _excerpt(stderr, tail=True) or "no output")
+        )
+
+    def unexpected(problem: str, shown: str) -> ZmqCheckError:
+        msg = "unexpected output from the ZMQ checks inside container %s (rc=%s): %s: %s" % (
+            container,
+            rc,
+            problem,
+            _excerpt(shown),
+        )
+        if stderr.strip():
+            msg += "; stderr: %s" % _excerpt(stderr, tail=True)
+        return ZmqCheckError(msg)
+
+    try:
+        stdout = out.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise unexpected(
+            "not UTF-8 text (byte 0x%02x at %d)" % (out[exc.start], exc.start), out.decode("utf-8", "replace")
+        )
     try:
         result = json.loads(stdout)
-    except ValueError:
-        output = (stderr or stdout or "").strip()
-        raise ZmqCheckError(
-            "could not run the ZMQ checks inside container %s (rc=%s): %s" % (container, rc, output or "no output")
-        )
-    if not isinstance(result, dict) or not isinstance(result.get("endpoints"), list):
-        raise ZmqCheckError(
-            "unexpected output from the ZMQ checks inside container %s: %s" % (container, stdout.strip())
-        )
-    if result.get("error"):
-        raise ZmqCheckError("ZMQ checks inside container %s: %s" % (container, result["error"]))
+    except ValueError as exc:
+        raise unexpected("not JSON (%s)" % exc, stdout)
+    except RecursionError:
+        raise unexpected("not JSON (nested too deep)", stdout)
+    if isinstance(result, dict) and result.get("error"):
+        raise ZmqCheckError("ZMQ checks inside container %s: %s" % (container, _excerpt(str(result["error"]))))
+    problem = _document_problem(result, len(document["endpoints"]))
+    if problem:
+        raise unexpected(problem, stdout)
     return result
 
 
@@ -521,6 +693,7 @@ def run_zmq_check(module: Any) -> Dict[str, Any]:
     and ``summary``.  Raises :class:`ZmqCheckError` when the checks cannot run.
     """
     params = module.params
+    _check_options(params)
     try:
         endpoints: List[Dict[str, Any]] = [normalize_endpoint(spec).as_dict() for spec in params["endpoints"]]
     except ValueError as exc:

@@ -7,7 +7,7 @@
 whose params went through the module's real argument spec; ``main()`` itself
 is run with ``patch_module_args`` to check what the task returns.  The
 ``container`` path runs the real check source through a stand-in ``podman``
-script that drops ``exec -i CONTAINER`` and runs the rest locally.
+script that drops ``exec -i -- CONTAINER`` and runs the rest locally.
 """
 
 from __future__ import annotations
@@ -126,10 +126,21 @@ class FakeModule:
     def get_bin_path(self, name: str, required: bool = False) -> str:
         raise AssertionError("podman lookup not expected in this test")
 
-    def run_command(self, args: List[str], data: Optional[str] = None, **_kwargs: Any) -> Tuple[int, str, str]:
+    def run_command(
+        self, args: List[str], data: Optional[str] = None, encoding: Optional[str] = "utf-8", **_kwargs: Any
+    ) -> Tuple[int, Any, Any]:
+        """Like AnsibleModule.run_command: bytes with ``encoding=None``, else text."""
         self.commands.append(list(args))
-        proc = subprocess.run(args, input=data, capture_output=True, text=True, timeout=60, check=False)
-        return proc.returncode, proc.stdout, proc.stderr
+        proc = subprocess.run(
+            args, input=data.encode("utf-8") if data else None, capture_output=True, timeout=60, check=False
+        )
+        if encoding is None:
+            return proc.returncode, proc.stdout, proc.stderr
+        return (
+            proc.returncode,
+            proc.stdout.decode(encoding, "surrogateescape"),
+            proc.stderr.decode(encoding, "surrogateescape"),
+        )
 
 
 def run_main(args: Dict[str, Any], capsys: pytest.CaptureFixture[str]) -> Dict[str, Any]:
@@ -141,12 +152,12 @@ def run_main(args: Dict[str, Any], capsys: pytest.CaptureFixture[str]) -> Dict[s
 
 @pytest.fixture
 def fake_podman(tmp_path: Path) -> Callable[[str], str]:
-    """Write a stand-in podman; the body runs after ``shift 3`` (exec -i NAME)."""
+    """Write a stand-in podman; the body runs after ``shift 4`` (exec -i -- NAME)."""
 
     def make(body: str) -> str:
         path = tmp_path / "podman"
         path.write_text(
-            "#!/bin/sh\n" 'printf "%s\\n" "$@" > "' + str(tmp_path / "podman.args") + '"\n' "shift 3\n" + body + "\n",
+            "#!/bin/sh\n" 'printf "%s\\n" "$@" > "' + str(tmp_path / "podman.args") + '"\n' "shift 4\n" + body + "\n",
             encoding="utf-8",
         )
         path.chmod(0o755)
@@ -432,9 +443,9 @@ def test_container_runs_the_check_source_with_podman_exec(
 
     [command] = module.commands
     source = Path(zmq_health.__file__).read_text(encoding="utf-8")
-    assert command == [podman, "exec", "-i", "model-manager", sys.executable, "-c", source, "--stdin-json"]
+    assert command == [podman, "exec", "-i", "--", "model-manager", sys.executable, "-c", source, "--stdin-json"]
     recorded = (tmp_path / "podman.args").read_text(encoding="utf-8")
-    assert recorded.startswith("exec\n-i\nmodel-manager\n")
+    assert recorded.startswith("exec\n-i\n--\nmodel-manager\n")
 
 
 def test_container_without_pyzmq(
@@ -466,7 +477,10 @@ def test_container_without_pyzmq(
             'Error: no container with name or ID "agent" found',
         ),
         ("exit 126", "could not run the ZMQ checks inside container agent (rc=126): no output"),
-        ("echo '[]'", "unexpected output from the ZMQ checks inside container agent: []"),
+        (
+            "echo '[]'",
+            "unexpected output from the ZMQ checks inside container agent (rc=0): a JSON list, not an object: []",
+        ),
     ],
 )
 def test_container_failures(fake_podman: Callable[[str], str], body: str, message: str) -> None:
@@ -480,6 +494,307 @@ def test_container_failures(fake_podman: Callable[[str], str], body: str, messag
     with pytest.raises(ZmqCheckError) as info:
         run_zmq_check(module)
     assert info.value.msg == message
+
+
+# --------------------------------------------------------------------------
+# Hostile option values
+# --------------------------------------------------------------------------
+
+ONE_ENDPOINT = [{"address": "127.0.0.1", "port": 1}]
+
+
+def refused(args: Dict[str, Any]) -> str:
+    """The message run_zmq_check refuses ``args`` with; nothing may have run."""
+    module = FakeModule(args)
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(module)
+    assert module.commands == []
+    return info.value.msg
+
+
+@pytest.mark.parametrize("container", ["-it", "--user=root", "--privileged", "-"])
+def test_container_name_starting_with_dash_is_refused(container: str) -> None:
+    assert refused({"endpoints": ONE_ENDPOINT, "container": container, "podman_path": "/bin/false"}) == (
+        "container %r starts with '-', which podman would read as an option; give the container's name or ID"
+        % container
+    )
+
+
+@pytest.mark.parametrize("container", ["a b", "../agent", "agent\n", "agent;id", "_agent", ".agent", "agént"])
+def test_container_name_podman_cannot_have_is_refused(container: str) -> None:
+    assert refused({"endpoints": ONE_ENDPOINT, "container": container, "podman_path": "/bin/false"}) == (
+        "container %r is not a container name or ID: it must start with a letter or digit and hold only "
+        "letters, digits, '_', '.' and '-'" % container
+    )
+
+
+def test_empty_container_is_refused_not_run_on_the_managed_host() -> None:
+    assert refused({"endpoints": ONE_ENDPOINT, "container": ""}) == (
+        "container must not be empty; leave it out to run the checks on the managed host"
+    )
+
+
+@pytest.mark.parametrize("python", ["", "-c", "--version", "python3\n"])
+def test_container_python_that_is_empty_or_an_option_is_refused(python: str) -> None:
+    assert refused(
+        {"endpoints": ONE_ENDPOINT, "container": "agent", "container_python": python, "podman_path": "/bin/false"}
+    ) == ("container_python must be the name or path of the Python interpreter inside the container, got %r" % python)
+
+
+def test_container_name_that_is_a_hex_id_is_accepted(fake_podman: Callable[[str], str]) -> None:
+    module = FakeModule(
+        {"endpoints": ONE_ENDPOINT, "container": "e48c4189b892", "podman_path": fake_podman("exit 125")}
+    )
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(module)
+    assert info.value.msg == "could not run the ZMQ checks inside container e48c4189b892 (rc=125): no output"
+    assert module.commands[0][1:5] == ["exec", "-i", "--", "e48c4189b892"]
+
+
+def test_endpoint_name_starting_with_dash_is_refused() -> None:
+    endpoints = [{"address": "127.0.0.1", "port": 1}, {"name": "--config", "address": "127.0.0.1", "port": 2}]
+    assert (
+        refused({"endpoints": endpoints}) == "invalid endpoints: endpoints[1]: name '--config' must not start with '-'"
+    )
+
+
+@pytest.mark.parametrize("name", ["Agent\nFAKE 127.0.0.1:1 (main): all fine", "Agent\x1b[2K", "Agent\x00"])
+def test_endpoint_name_with_control_character_cannot_forge_summary_lines(name: str) -> None:
+    assert refused({"endpoints": [{"name": name, "address": "127.0.0.1", "port": 1}]}) == (
+        "invalid endpoints: endpoints[0]: name %r contains a control character" % name
+    )
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1\n", "127.0.0.1\x00.evil", "host\tname"])
+def test_endpoint_address_with_control_character_is_refused(address: str) -> None:
+    assert refused({"endpoints": [{"address": address, "port": 1}]}) == (
+        "invalid endpoints: endpoints[0]: address %r contains a control character" % address
+    )
+
+
+@pytest.mark.parametrize("address", ["", "   "])
+def test_endpoint_empty_address_is_refused(address: str) -> None:
+    assert (
+        refused({"endpoints": [{"address": address, "port": 1}]}) == "invalid endpoints: endpoints[0]: address is empty"
+    )
+
+
+def test_endpoint_group_with_control_character_is_refused() -> None:
+    assert refused({"endpoints": [{"address": "127.0.0.1", "port": 1, "group": "pc2\r\nx"}]}) == (
+        "invalid endpoints: endpoints[0]: group 'pc2\\r\\nx' contains a control character"
+    )
+
+
+@pytest.mark.parametrize("port", [0, -1, 65536, 2**31])
+def test_endpoint_port_outside_1_to_65535_is_refused(port: int) -> None:
+    assert refused({"endpoints": [{"address": "127.0.0.1", "port": port}]}) == (
+        "invalid endpoints: endpoint 127.0.0.1: port %d is out of range 1-65535" % port
+    )
+
+
+@pytest.mark.parametrize("kind", ["pub", "MAIN", "--kind", ""])
+def test_endpoint_kind_outside_the_allowed_set_is_refused(kind: str, capsys: pytest.CaptureFixture[str]) -> None:
+    output = run_main({"endpoints": [{"address": "127.0.0.1", "port": 1, "kind": kind}]}, capsys)
+    assert output["failed"] is True
+    assert output["msg"] == ("value of kind must be one of: main, health, greeting, got: %s found in endpoints" % kind)
+
+
+def test_endpoint_port_that_is_not_a_number_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    output = run_main({"endpoints": [{"address": "127.0.0.1", "port": "7140; rm"}]}, capsys)
+    assert output["failed"] is True
+    assert "port" in output["msg"] and "int" in output["msg"]
+
+
+# --------------------------------------------------------------------------
+# Malformed output from inside the container
+# --------------------------------------------------------------------------
+
+
+def result_entry(**values: Any) -> Dict[str, Any]:
+    entry: Dict[str, Any] = {key: None for key in zmq_check.RESULT_KEYS}
+    entry.update(name="127.0.0.1:1", address="127.0.0.1", port=1, kind="main", ok=True, verdict="reachable")
+    entry.update(values)
+    return entry
+
+
+def document(**values: Any) -> Dict[str, Any]:
+    doc: Dict[str, Any] = {
+        "endpoints": [result_entry()],
+        "ok_count": 1,
+        "degraded_count": 0,
+        "failed_count": 0,
+        "summary": [],
+    }
+    doc.update(values)
+    return doc
+
+
+@pytest.fixture
+def printing_podman(fake_podman: Callable[[str], str], tmp_path: Path) -> Callable[..., str]:
+    """A stand-in podman that prints exactly ``stdout`` and ``stderr`` (bytes) and exits ``rc``."""
+
+    def make(stdout: bytes, stderr: bytes = b"", rc: int = 0) -> str:
+        (tmp_path / "out").write_bytes(stdout)
+        (tmp_path / "err").write_bytes(stderr)
+        return fake_podman('cat "%s"; cat "%s" >&2; exit %d' % (tmp_path / "out", tmp_path / "err", rc))
+
+    return make
+
+
+def container_error(podman: str) -> str:
+    module = FakeModule({"endpoints": ONE_ENDPOINT, "container": "agent", "podman_path": podman})
+    with pytest.raises(ZmqCheckError) as info:
+        run_zmq_check(module)
+    return info.value.msg
+
+
+UNEXPECTED = "unexpected output from the ZMQ checks inside container agent (rc=%d): "
+
+
+def test_well_formed_document_from_the_container_is_returned(printing_podman: Callable[..., str]) -> None:
+    module = FakeModule(
+        {
+            "endpoints": ONE_ENDPOINT,
+            "container": "agent",
+            "podman_path": printing_podman(json.dumps(document()).encode()),
+        }
+    )
+    result = run_zmq_check(module)
+    assert result["endpoints"] == [result_entry()] and result["ok_count"] == 1
+
+
+def test_probe_output_not_json_fails_cleanly(printing_podman: Callable[..., str]) -> None:
+    assert container_error(printing_podman(b"hello from the entrypoint\n")) == (
+        UNEXPECTED % 0 + "not JSON (Expecting value: line 1 column 1 (char 0)): hello from the entrypoint"
+    )
+
+
+def test_probe_output_truncated_json_fails_cleanly(printing_podman: Callable[..., str]) -> None:
+    text = json.dumps(document())[:40]
+    msg = container_error(printing_podman(text.encode(), b"Killed\n", 137))
+    assert msg.startswith(UNEXPECTED % 137 + "not JSON (")
+    assert msg.endswith("): %s; stderr: Killed" % text)
+
+
+def test_probe_output_nested_too_deep_fails_cleanly(printing_podman: Callable[..., str]) -> None:
+    assert container_error(printing_podman(b"[" * 100000 + b"]" * 100000)) == (
+        UNEXPECTED % 0 + "not JSON (nested too deep): " + "[" * 200 + "..."
+    )
+
+
+def test_probe_output_non_utf8_bytes_fails_cleanly(printing_podman: Callable[..., str]) -> None:
+    assert container_error(printing_podman(b'{"endpoints": "\xff\xfe"}')) == (
+        UNEXPECTED % 0 + 'not UTF-8 text (byte 0xff at 15): {"endpoints": "\ufffd\ufffd"}'
+    )
+
+
+def test_probe_output_control_characters_are_escaped_in_the_message(printing_podman: Callable[..., str]) -> None:
+    assert container_error(printing_podman(b"\x1b[31mred\r\nline\x00two\n")) == (
+        UNEXPECTED % 0 + "not JSON (Expecting value: line 1 column 1 (char 0)): \\x1b[31mred\\r\\nline\\x00two"
+    )
+
+
+def test_probe_output_is_quoted_to_200_characters(printing_podman: Callable[..., str]) -> None:
+    assert container_error(printing_podman(b"x" * 5000)) == (
+        UNEXPECTED % 0 + "not JSON (Expecting value: line 1 column 1 (char 0)): " + "x" * 200 + "..."
+    )
+
+
+def test_probe_stderr_is_quoted_from_its_end(printing_podman: Callable[..., str]) -> None:
+    traceback = b"Traceback (most recent call last):\n" + b"  File 'x', line 1\n" * 40 + b"MemoryError: boom\n"
+    msg = container_error(printing_podman(b"", traceback, 1))
+    assert msg.startswith("could not run the ZMQ checks inside container agent (rc=1): ...")
+    assert msg.endswith("line 1\\nMemoryError: boom")
+    assert len(msg) < 300
+
+
+def test_probe_exit_code_without_output_fails_cleanly(printing_podman: Callable[..., str]) -> None:
+    assert container_error(printing_podman(b"", b"", 137)) == (
+        "could not run the ZMQ checks inside container agent (rc=137): no output"
+    )
+
+
+def test_probe_blank_output_counts_as_no_output(printing_podman: Callable[..., str]) -> None:
+    assert container_error(printing_podman(b"\n  \n", b"", 0)) == (
+        "could not run the ZMQ checks inside container agent (rc=0): no output"
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"),
+    [
+        ([], "a JSON list, not an object"),
+        ("ok", "a JSON string, not an object"),
+        (42, "a JSON number, not an object"),
+        (None, "a JSON null, not an object"),
+        (True, "a JSON boolean, not an object"),
+        ({"endpoints": []}, "missing keys: ok_count, failed_count, summary"),
+        (document(endpoints={"a": 1}), "'endpoints' is not a list"),
+        (document(endpoints=[]), "0 results for 1 endpoints"),
+        (document(endpoints=[result_entry(), result_entry()]), "2 results for 1 endpoints"),
+        (document(endpoints=["ok"]), "endpoints[0] is not an object"),
+        (
+            document(endpoints=[{"ok": True}]),
+            "endpoints[0] lacks keys: " + ", ".join(key for key in zmq_check.RESULT_KEYS if key != "ok"),
+        ),
+        (document(endpoints=[result_entry(ok="yes")]), "endpoints[0].ok is not true or false"),
+        (document(failed_count="0"), "'failed_count' is not an integer"),
+        (document(ok_count=True), "'ok_count' is not an integer"),
+        (document(degraded_count=0.5), "'degraded_count' is not an integer"),
+        (document(summary="none"), "'summary' is not a list of strings"),
+        (document(summary=[None]), "'summary' is not a list of strings"),
+    ],
+)
+def test_probe_output_json_of_the_wrong_shape_fails_cleanly(
+    printing_podman: Callable[..., str], output: Any, problem: str
+) -> None:
+    text = json.dumps(output)
+    shown = text if len(text) <= 200 else text[:200] + "..."
+    assert container_error(printing_podman(text.encode())) == UNEXPECTED % 0 + problem + ": " + shown
+
+
+def test_probe_output_claiming_success_for_a_failed_endpoint_is_refused(
+    printing_podman: Callable[..., str],
+) -> None:
+    forged = document(endpoints=[result_entry(ok=False, failed_stage="tcp", reason="connection refused")])
+    msg = container_error(printing_podman(json.dumps(forged).encode()))
+    assert msg.startswith(UNEXPECTED % 0 + "failed_count 0, but 1 endpoints failed: ")
+
+
+def test_probe_error_document_is_quoted_on_one_line(printing_podman: Callable[..., str]) -> None:
+    error = {"error": "bad\nthing\x1b[0m", "endpoints": [], "ok_count": 0, "failed_count": 0, "summary": []}
+    assert container_error(printing_podman(json.dumps(error).encode(), b"", 2)) == (
+        "ZMQ checks inside container agent: bad\\nthing\\x1b[0m"
+    )
+
+
+def test_probe_output_non_utf8_through_main_fails_cleanly(
+    printing_podman: Callable[..., str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = run_main(
+        {"endpoints": ONE_ENDPOINT, "container": "agent", "podman_path": printing_podman(b"\xc3\x28 garbage", b"", 1)},
+        capsys,
+    )
+    assert output["failed"] is True
+    assert output["msg"] == UNEXPECTED % 1 + "not UTF-8 text (byte 0xc3 at 0): \ufffd( garbage"
+    assert "exception" not in output
+
+
+def test_malformed_output_fails_cleanly_with_fail_on_error_false(
+    printing_podman: Callable[..., str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = run_main(
+        {
+            "endpoints": ONE_ENDPOINT,
+            "container": "agent",
+            "podman_path": printing_podman(b'{"endpoints": [1, 2'),
+            "fail_on_error": False,
+        },
+        capsys,
+    )
+    assert output["failed"] is True and output["changed"] is False
+    assert output["msg"].startswith(UNEXPECTED % 0 + "not JSON (")
+    assert "exception" not in output
 
 
 # --------------------------------------------------------------------------
