@@ -426,19 +426,16 @@ class UnitsCheck(Check):
                 continue
             for key in UNIT_FIELDS:
                 item[key] = state.get(key)
-            item.update(self._verdict(unit, state))
+            item.update(self._verdict(state))
         return items
 
     @staticmethod
-    def _verdict(unit: Mapping[str, Any], state: Mapping[str, Any]) -> Dict[str, str]:
+    def _verdict(state: Mapping[str, Any]) -> Dict[str, str]:
+        """unit_health's ``ok`` and ``problem`` for one unit."""
         if "ok" not in state:
             return {"status": FAILED, "reason": "unit_health returned no verdict for this unit"}
         if not state["ok"]:
             return {"status": FAILED, "reason": str(state.get("problem") or "not ok")}
-        container = state.get("container") or unit.get("container")
-        if unit.get("healthcheck") and container and state.get("health") in (None, ""):
-            return {"status": FAILED,
-                    "reason": "container %s has no health check, but its unit defines one" % container}
         return {"status": PASSED, "reason": "active, %s" % (state.get("health") or "no health check")}
 
     def notes(self, host: str, items: Sequence[Item]) -> List[str]:

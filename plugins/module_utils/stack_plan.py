@@ -195,6 +195,7 @@ class UnitCheck(_PlanData):
 
     service: str
     container: Optional[str]
+    healthcheck: bool
 
 
 @dataclass(frozen=True)
@@ -661,7 +662,8 @@ class _HostRenderer:
                 links=links,
                 health=health,
                 cuda=tuple(u.container for u in gpu_units),
-                units=tuple(UnitCheck(service=u.service, container=u.container) for u in units),
+                units=tuple(UnitCheck(service=u.service, container=u.container,
+                                          healthcheck=u.healthcheck) for u in units),
                 zmq=zmq_targets(links, health),
             ),
         )

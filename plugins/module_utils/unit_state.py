@@ -376,9 +376,3 @@ def judge(state: Mapping[str, Any], expect_health: Optional[bool] = None,
         return Judgement(FAILED, "%s; crash loop: systemd restarted it %d times since it was "
                          "started" % (problem, restarted), description)
     return Judgement(WAITING, problem, description)
-
-
-def judge_unit(unit: Mapping[str, Any], expect_health: Optional[bool] = None) -> Tuple[bool, Optional[str]]:
-    """(ok, problem) of :func:`judge` on a final state."""
-    judgement = judge(unit, expect_health)
-    return judgement.ok, judgement.problem

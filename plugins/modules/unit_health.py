@@ -54,6 +54,12 @@ options:
         description:
           - The container the unit runs (the Quadlet C(ContainerName)). Leave it out for a unit without one.
         type: str
+      healthcheck:
+        description:
+          - Whether the unit defines a health check. When V(true), a running container without one is a
+            problem (the unit file and the container disagree).
+          - Leave it out to take the container's health check, if any, as it is.
+        type: bool
   scope:
     description:
       - V(system) reads the system manager's units (Quadlet files in C(/etc/containers/systemd)), V(user)
@@ -305,6 +311,7 @@ ARGUMENT_SPEC: Dict[str, Any] = dict(
         options=dict(
             service=dict(type="str", required=True),
             container=dict(type="str"),
+            healthcheck=dict(type="bool"),
         ),
     ),
     scope=dict(type="str", choices=["system", "user"], default="system"),
@@ -373,8 +380,8 @@ def run_unit_health(params: Dict[str, Any], runner: Runner, which: Which,
                                       monotonic=monotonic)
     if error:
         return empty, error
-    for entry in results:
-        judgement = judge(entry)
+    for entry, unit in zip(results, units):
+        judgement = judge(entry, expect_health=unit.get("healthcheck"))
         entry["ok"], entry["problem"] = judgement.ok, judgement.problem
     failed = [r for r in results if not r["ok"]]
     return {

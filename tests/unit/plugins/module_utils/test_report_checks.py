@@ -495,9 +495,11 @@ def test_unit_problems_and_restart_notes(plan, results):
               "unit is failed (failed), result exit-code, restarted 5 times",
               active_state="failed", sub_state="failed", result="exit-code", restarts=5)
     unit_result(results, "pc2", "ai-pc2-memory-system.service").update(restarts=2)
-    # The plan gives pc2-core-infrastructure a health check; unit_health,
-    # which does not know the plan, judged its container without one ok.
-    unit_result(results, "pc2", "ai-pc2-core-infrastructure.service").update(health=None)
+    # unit_health, told by the plan that the unit defines a health check,
+    # judged a container without one.
+    fail_unit(unit_result(results, "pc2", "ai-pc2-core-infrastructure.service"),
+              "container pc2-core-infrastructure has no health check, but its unit defines one",
+              health=None)
     report = rc.build_report(plan, results, now=NOW)
     # In the plan's order of the units.
     assert report["problems"] == [

@@ -164,8 +164,8 @@ def test_checks_units_is_the_unit_health_units_option(any_plan):
     validator = ArgumentSpecValidator(UNIT_HEALTH_SPEC)
     for host in any_plan.as_dict()["hosts"].values():
         units = host["checks"]["units"]
-        assert units == [{"service": u["service"], "container": u["container"]}
-                         for u in host["units"]]
+        assert units == [{"service": u["service"], "container": u["container"],
+                          "healthcheck": u["healthcheck"]} for u in host["units"]]
         assert all(required <= set(unit) <= set(spec) for unit in units)
         validation = validator.validate({"units": units})
         assert validation.error_messages == []

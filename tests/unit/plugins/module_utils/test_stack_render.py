@@ -234,8 +234,9 @@ def test_checks_for_verify(inventory):
         "cross_host": True, "policy": DEFAULT_POLICY, "strict": False, "request": None}]
     assert {"name": "Twin", "group": "core", "container": "core", "address": "127.0.0.1",
             "port": 8120, "kind": "health", "policy": DEFAULT_POLICY} in checks["health"]
-    assert checks["units"] == [{"service": "ai-core.service", "container": "core"},
-                               {"service": "ai-models.service", "container": "models"}]
+    assert checks["units"] == [
+        {"service": "ai-core.service", "container": "core", "healthcheck": True},
+        {"service": "ai-models.service", "container": "models", "healthcheck": True}]
     assert [target["container"] for target in checks["zmq"]] == ["models", "core"]
 
 

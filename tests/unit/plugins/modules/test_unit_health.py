@@ -18,7 +18,7 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
-    SYSTEMD_PROPERTIES, judge, judge_unit, parse_systemctl_show,
+    SYSTEMD_PROPERTIES, judge, parse_systemctl_show,
 )
 from ansible_collections.ai_system.containers.plugins.modules import unit_health
 from ansible_collections.ai_system.containers.plugins.modules.unit_health import run_unit_health
@@ -206,7 +206,9 @@ def test_container_without_health_check_passes_here_and_fails_when_one_is_expect
     result, dummy = check(host, UNITS[:1])
     unit = result["units"][0]
     assert unit["ok"] is True and unit["health"] is None
-    assert judge_unit(unit, expect_health=True) == (
+    result, dummy = check(host, [dict(UNITS[0], healthcheck=True)])
+    unit = result["units"][0]
+    assert (unit["ok"], unit["problem"]) == (
         False, "container pc2-redis has no health check, but its unit defines one")
 
 
