@@ -1,0 +1,76 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which of a host's images are missing, how each one arrives, and the error
+that names those that did not.
+
+Pure Python, no Ansible imports. An image the host lacks is loaded from its
+archive when the controller has one for it, and pulled otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Sequence
+
+Image = Mapping[str, Any]
+
+
+def archive_path(archive_dir: str, image: str) -> str:
+    """Where the archive of `image` lands on the host: one file per image name."""
+    return os.path.join(archive_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", image) + ".tar")
+
+
+def plan_images(images: Sequence[Image], present: Iterable[str], archives: Mapping[str, str],
+                archive_dir: str, pull: bool = True) -> Dict[str, List[Any]]:
+    """{present, load, pull, missing}, each in the order of `images`.
+
+    `present`: the images already there; `load`: the missing ones that come
+    from an archive ({image, groups, src, dest}); `pull`: the other missing
+    ones ({image, groups}) when pulling is allowed; `missing`: those, when it
+    is not ({image, groups, how, reason}, as `missing_message` reads them).
+    """
+    have = set(present)
+    result: Dict[str, List[Any]] = {"present": [], "load": [], "pull": [], "missing": []}
+    for item in images:
+        name = item["image"]
+        groups = list(item.get("groups") or [])
+        if name in have:
+            result["present"].append(name)
+        elif name in archives:
+            result["load"].append({"image": name, "groups": groups, "src": archives[name],
+                                   "dest": archive_path(archive_dir, name)})
+        elif pull:
+            result["pull"].append({"image": name, "groups": groups})
+        else:
+            result["missing"].append({"image": name, "groups": groups, "how": "pulled",
+                                      "reason": "pulling is turned off"})
+    return result
+
+
+def in_order(images: Sequence[Image], entries: Iterable[Mapping[str, Any]]) -> List[Any]:
+    """`entries` (each with an `image`) in the order of `images`."""
+    rank = {item["image"]: index for index, item in enumerate(images)}
+    return sorted(entries, key=lambda entry: rank.get(entry["image"], len(rank)))
+
+
+def last_line(text: str) -> str:
+    """The last line of a command's output that says something, or `no message`."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def missing_message(host: str, missing: Sequence[Mapping[str, Any]]) -> str:
+    """One error naming every image still missing, with its groups and why.
+
+    Each entry of `missing` is {image, groups, how, reason}: `how` completes
+    "could not be ..." (``pulled``, ``loaded from /var/tmp/x.tar``).
+    """
+    parts = []
+    for entry in missing:
+        parts.append("group %s: image %s is not on the host and could not be %s (%s); "
+                     % (", group ".join(entry["groups"]), entry["image"], entry["how"],
+                        entry["reason"]))
+    return ("host %s: %sfix the image name in the inventory, or load the image "
+            "(stack_image_archives); no unit was changed" % (host, "".join(parts)))

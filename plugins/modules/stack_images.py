@@ -1,0 +1,272 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: stack_images
+short_description: Make sure a host has the images its groups run, from archives or by pulling
+version_added: "0.1.0"
+description:
+  - Asks Podman which of O(images) the host has. A missing image that has an archive in
+    O(archives) is loaded from that archive, found on the host under O(archive_dir); any other
+    missing image is pulled when O(pull) allows it.
+  - When an image is still missing afterwards, fails once, naming the host and, for each such
+    image, its groups and the last line of Podman's error.
+  - The archives themselves are on the controller. With O(plan_only=true) the module only says
+    which images are missing and where each archive to copy goes (RV(load)); the role copies
+    those archives, then runs the module again to load and pull.
+  - Changed only when it loaded or pulled an image.
+options:
+  images:
+    description: The images the host's groups run, as the plan returns them (C(plan.images)).
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      image:
+        description: Image name, as the units name it.
+        type: str
+        required: true
+      groups:
+        description: The groups that run it, named in the error when it is missing.
+        type: list
+        elements: str
+        default: []
+  archives:
+    description:
+      - Image name to the path of its C(podman save) archive on the controller. The module only
+        hands the path on (RV(load[].src)); the archive is read from RV(load[].dest) on the host.
+      - An image listed here is loaded, never pulled.
+    type: dict
+    default: {}
+  archive_dir:
+    description: Directory on the host that the archives are copied to, one file per image.
+    type: path
+    default: /var/tmp
+  pull:
+    description: Pull the missing images that have no archive; with V(false) they fail the run.
+    type: bool
+    default: true
+  host:
+    description: Name of the host in the error message; the machine's host name when not given.
+    type: str
+  plan_only:
+    description:
+      - Only find the missing images and say how each would arrive; load nothing, pull nothing,
+        never fail on a missing image.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description: Reports what would be loaded and pulled; loads and pulls nothing and does not fail
+      on an image that would be missing.
+    support: full
+  diff_mode:
+    description: Images are not files; there is no diff.
+    support: none
+  platform:
+    description: Hosts with Podman.
+    support: full
+    platforms: posix
+author:
+  - ai_system.containers maintainers (@ai-system)
+"""
+
+EXAMPLES = r"""
+- name: Find the images that are not on the host yet
+  ai_system.containers.stack_images:
+    images: "{{ stack_host_plan.images }}"
+    archives: {"localhost/agents:1": "build/agents.tar"}
+    host: "{{ inventory_hostname }}"
+    plan_only: true
+  register: images
+
+- name: Copy the archives of missing images to the host
+  ansible.builtin.copy:
+    src: "{{ item.src }}"
+    dest: "{{ item.dest }}"
+    mode: "0600"
+  loop: "{{ images.load }}"
+
+- name: Load or pull the missing images
+  ai_system.containers.stack_images:
+    images: "{{ stack_host_plan.images }}"
+    archives: {"localhost/agents:1": "build/agents.tar"}
+    host: "{{ inventory_hostname }}"
+"""
+
+RETURN = r"""
+present:
+  description: The images the host had already.
+  returned: always
+  type: list
+  elements: str
+  sample: ["docker.io/library/redis:7"]
+load:
+  description:
+    - The missing images that come from an archive - loaded, or to be loaded with
+      O(plan_only=true) or in check mode.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The image.
+      type: str
+      sample: localhost/agents:1
+    groups:
+      description: The groups that run it.
+      type: list
+      elements: str
+      sample: [core, models]
+    src:
+      description: Its archive on the controller, from O(archives).
+      type: str
+      sample: build/agents.tar
+    dest:
+      description: Where the archive lies on the host, under O(archive_dir).
+      type: str
+      sample: /var/tmp/localhost_agents_1.tar
+  sample: [{image: "localhost/agents:1", groups: [core, models], src: build/agents.tar,
+            dest: /var/tmp/localhost_agents_1.tar}]
+pull:
+  description: The other missing images - pulled, or to be pulled.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The image.
+      type: str
+      sample: docker.io/library/redis:7
+    groups:
+      description: The groups that run it.
+      type: list
+      elements: str
+      sample: [redis]
+  sample: [{image: "docker.io/library/redis:7", groups: [redis]}]
+missing:
+  description:
+    - The images still missing, each with its groups and why. The module fails when there are
+      any, except with O(plan_only=true) or in check mode, where it lists those it could not
+      get (with O(pull=false)).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The image.
+      type: str
+      sample: localhost/ai-system/no-such-image:1
+    groups:
+      description: The groups that run it.
+      type: list
+      elements: str
+      sample: [monitoring]
+    how:
+      description: How it could not be got - C(pulled) or C(loaded from) its archive.
+      type: str
+      sample: pulled
+    reason:
+      description: The last line of Podman's error, or why nothing was tried.
+      type: str
+      sample: "Error: initializing source docker://localhost/ai-system/no-such-image:1: manifest unknown"
+  sample: [{image: "localhost/ai-system/no-such-image:1", groups: [monitoring], how: pulled,
+            reason: "Error: initializing source docker://localhost/ai-system/no-such-image:1"}]
+"""
+
+import platform
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
+    in_order, last_line, missing_message, plan_images,
+)
+
+PODMAN_ENV = {"LANG": "C", "LC_ALL": "C", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}
+
+
+class Podman:
+    """Runs podman through the module."""
+
+    def __init__(self, module):
+        self.module = module
+        self.podman = module.get_bin_path("podman", required=True)
+
+    def run(self, args):
+        return self.module.run_command([self.podman] + args, environ_update=PODMAN_ENV)
+
+    def exists(self, image):
+        rc, out, err = self.run(["image", "exists", image])
+        if rc not in (0, 1):
+            self.module.fail_json(msg="podman image exists %s failed (rc %d): %s"
+                                  % (image, rc, last_line(err or out)))
+        return rc == 0
+
+
+def _fetch(podman, entry, args, how):
+    """Run a load or pull; None when the image is there afterwards, else why not."""
+    rc, out, err = podman.run(args)
+    if podman.exists(entry["image"]):
+        return None
+    if rc != 0:
+        reason = last_line(err or out)
+    else:
+        reason = "podman reported no error (%s)" % last_line(out or err)
+    return {"image": entry["image"], "groups": entry["groups"], "how": how, "reason": reason}
+
+
+def _host(params):
+    return params["host"] or platform.node()
+
+
+def ensure_images(module):
+    p = module.params
+    podman = Podman(module)
+    present = [i["image"] for i in p["images"] if podman.exists(i["image"])]
+    result = plan_images(p["images"], present, p["archives"], p["archive_dir"], p["pull"])
+    result["changed"] = False
+    if p["plan_only"]:
+        return result
+    if module.check_mode:
+        result["changed"] = bool(result["load"] or result["pull"])
+        if result["missing"]:
+            module.warn("check mode: %s" % missing_message(_host(p), result["missing"]))
+        return result
+    failures = [_fetch(podman, entry, ["load", "--input", entry["dest"]],
+                       "loaded from %s" % entry["dest"]) for entry in result["load"]]
+    failures += [_fetch(podman, entry, ["image", "pull", entry["image"]], "pulled")
+                 for entry in result["pull"]]
+    failed = {f["image"] for f in failures if f}
+    result["changed"] = any(e["image"] not in failed for e in result["load"] + result["pull"])
+    result["missing"] = in_order(p["images"], result["missing"] + [f for f in failures if f])
+    if result["missing"]:
+        module.fail_json(msg=missing_message(_host(p), result["missing"]),
+                         missing=result["missing"], changed=result["changed"])
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "images": {"type": "list", "elements": "dict", "required": True, "options": {
+                "image": {"type": "str", "required": True},
+                "groups": {"type": "list", "elements": "str", "default": []},
+            }},
+            "archives": {"type": "dict", "default": {}},
+            "archive_dir": {"type": "path", "default": "/var/tmp"},
+            "pull": {"type": "bool", "default": True},
+            "host": {"type": "str"},
+            "plan_only": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    module.exit_json(**ensure_images(module))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+# -*- coding: utf-8 -*-
+"""image_sources: which images are missing, load or pull, and the error naming them."""
+
+from __future__ import annotations
+
+from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
+    archive_path, in_order, last_line, missing_message, plan_images,
+)
+
+IMAGES = [
+    {"image": "docker.io/library/redis:7", "groups": ["redis"]},
+    {"image": "localhost/agents:1", "groups": ["core", "models"]},
+    {"image": "quay.io/x/monitor:2", "groups": ["monitoring"]},
+]
+ARCHIVES = {"localhost/agents:1": "/ctl/build/agents.tar", "localhost/unused:1": "/ctl/u.tar"}
+
+
+def test_archive_path_is_one_file_per_image_name():
+    assert archive_path("/var/tmp", "localhost/ai-system/stand-in-agent:latest") == (
+        "/var/tmp/localhost_ai-system_stand-in-agent_latest.tar")
+
+
+def test_present_images_are_left_alone_and_missing_ones_loaded_or_pulled():
+    plan = plan_images(IMAGES, ["docker.io/library/redis:7"], ARCHIVES, "/var/tmp")
+    assert plan == {
+        "present": ["docker.io/library/redis:7"],
+        "load": [{"image": "localhost/agents:1", "groups": ["core", "models"],
+                  "src": "/ctl/build/agents.tar", "dest": "/var/tmp/localhost_agents_1.tar"}],
+        "pull": [{"image": "quay.io/x/monitor:2", "groups": ["monitoring"]}],
+        "missing": [],
+    }
+
+
+def test_without_pulling_the_images_to_pull_are_missing():
+    plan = plan_images(IMAGES, [], ARCHIVES, "/var/tmp", pull=False)
+    assert plan["pull"] == [] and [e["image"] for e in plan["load"]] == ["localhost/agents:1"]
+    assert plan["missing"] == [
+        {"image": "docker.io/library/redis:7", "groups": ["redis"], "how": "pulled",
+         "reason": "pulling is turned off"},
+        {"image": "quay.io/x/monitor:2", "groups": ["monitoring"], "how": "pulled",
+         "reason": "pulling is turned off"}]
+
+
+def test_in_order_follows_the_plan():
+    entries = [{"image": "quay.io/x/monitor:2"}, {"image": "docker.io/library/redis:7"}]
+    assert in_order(IMAGES, entries) == entries[::-1]
+
+
+def test_an_image_with_an_archive_is_never_pulled_and_a_present_one_never_loaded():
+    everything = [i["image"] for i in IMAGES]
+    assert plan_images(IMAGES, everything, ARCHIVES, "/var/tmp") == {
+        "present": everything, "load": [], "pull": [], "missing": []}
+    plan = plan_images(IMAGES[1:2], [], ARCHIVES, "/d")
+    assert plan["pull"] == [] and [e["image"] for e in plan["load"]] == ["localhost/agents:1"]
+
+
+def test_last_line_is_the_last_that_says_something():
+    assert last_line("Trying to pull x...\nError: manifest unknown\n\n") == "Error: manifest unknown"
+    assert last_line("") == "no message"
+    assert last_line("  \n") == "no message"
+
+
+def test_the_error_names_the_host_each_image_and_its_groups():
+    msg = missing_message("pc2", [
+        {"image": "localhost/ai-system/no-such-image:1", "groups": ["pc2-ai-monitoring"],
+         "how": "pulled", "reason": "Error: manifest unknown"},
+        {"image": "localhost/agents:1", "groups": ["core", "models"],
+         "how": "loaded from /var/tmp/localhost_agents_1.tar", "reason": "Error: no such file"},
+    ])
+    assert msg == (
+        "host pc2: group pc2-ai-monitoring: image localhost/ai-system/no-such-image:1 is not on "
+        "the host and could not be pulled (Error: manifest unknown); group core, group models: "
+        "image localhost/agents:1 is not on the host and could not be loaded from "
+        "/var/tmp/localhost_agents_1.tar (Error: no such file); fix the image name in the "
+        "inventory, or load the image (stack_image_archives); no unit was changed")
