@@ -7,7 +7,8 @@ Pure Python, no Ansible imports.  Every function here takes a report that
 :func:`report_checks.build_report` judged, and presents it: :func:`verdict`
 (one line), :func:`render_text` (the terminal), :func:`render_markdown` with
 :func:`render_mermaid` (a diagram of hosts, groups and links),
-:func:`render_json`, and :func:`write_report` stores it.
+:func:`render_json`, :func:`render_junit` (JUnit XML for CI systems), and
+:func:`write_report` stores them.
 
 Nothing here knows a kind of check: each renderer iterates the registry
 (``checks``, by default ``report_checks.REGISTRY``) and asks each check for
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
+import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import (
@@ -219,16 +222,76 @@ def render_json(report: Mapping[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=True, default=str) + "\n"
 
 
+# --------------------------------------------------------------------------
+# JUnit XML
+# --------------------------------------------------------------------------
+
+# Characters XML 1.0 cannot carry at all (reasons quote what peers sent).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: Any) -> str:
+    return _NOT_XML.sub(lambda m: "\\x%02x" % ord(m.group()), str(text))
+
+
+def _junit_items(host: Mapping[str, Any], check: Check) -> List[Mapping[str, Any]]:
+    items = host.get(check.name)
+    if check.single:
+        return [items] if items else []
+    return list(items or [])
+
+
+def render_junit(report: Mapping[str, Any], checks: Optional[Sequence[Check]] = None) -> str:
+    """JUnit XML: a test suite per host and kind of check, a test case per
+    item, so a CI system lists each broken link or unhealthy unit as a failed
+    test. Skipped checks are skipped test cases; degraded agents fail only
+    when the report was judged with ``fail_on_degraded`` (they pass with a
+    note otherwise)."""
+    checks = registry(checks)
+    totals = {"tests": 0, "failures": 0, "skipped": 0}
+    root = ET.Element("testsuites", name="AI system verification",
+                      timestamp=report["generated_at"])
+    for hname, host in report["hosts"].items():
+        for check in checks:
+            items = _junit_items(host, check)
+            suite = ET.SubElement(root, "testsuite", name="%s.%s" % (hname, check.name),
+                                  timestamp=report["generated_at"], hostname=hname)
+            counted = {"tests": len(items), "failures": 0, "skipped": 0}
+            for item in items:
+                case = ET.SubElement(suite, "testcase", classname="%s.%s" % (hname, check.name),
+                                     name=_xml_text(check.describe(hname, item)))
+                status, reason = item["status"], _xml_text(item.get("reason") or "")
+                if status == FAILED or (status == DEGRADED and report.get("fail_on_degraded")):
+                    counted["failures"] += 1
+                    failure = ET.SubElement(case, "failure", message=reason, type=status)
+                    failure.text = _xml_text(check.problem(hname, item))
+                elif status == SKIPPED:
+                    counted["skipped"] += 1
+                    ET.SubElement(case, "skipped", message=reason)
+                elif status == DEGRADED:
+                    ET.SubElement(case, "system-out").text = "degraded: %s" % reason
+            for key, value in counted.items():
+                suite.set(key, str(value))
+                totals[key] += value
+    for key, value in totals.items():
+        root.set(key, str(value))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
 def report_paths(dest: str, generated_at: str) -> Dict[str, str]:
-    """Where a report is written: ``verify-<UTC stamp>.json`` and ``.md`` plus
-    ``latest.json`` and ``latest.md``, under ``dest`` (made absolute)."""
+    """Where a report is written: ``verify-<UTC stamp>.json``, ``.md`` and
+    ``.xml`` (JUnit) plus ``latest.json``, ``latest.md`` and ``latest.xml``,
+    under ``dest`` (made absolute)."""
     stamp = generated_at.replace("-", "").replace(":", "")
     base = os.path.abspath(os.path.expanduser(dest))
     return {
         "json": os.path.join(base, "verify-%s.json" % stamp),
         "markdown": os.path.join(base, "verify-%s.md" % stamp),
+        "junit": os.path.join(base, "verify-%s.xml" % stamp),
         "latest_json": os.path.join(base, "latest.json"),
         "latest_markdown": os.path.join(base, "latest.md"),
+        "latest_junit": os.path.join(base, "latest.xml"),
     }
 
 
@@ -246,7 +309,8 @@ def _write_atomic(path: str, text: str) -> None:
 
 
 def write_report(dest: str, report: Mapping[str, Any], markdown: str) -> Dict[str, str]:
-    """Write the report's JSON and Markdown (and the ``latest`` copies); return the paths.
+    """Write the report's JSON, Markdown and JUnit XML (and the ``latest``
+    copies); return the paths.
 
     A second report in the same second gets a ``-2``, ``-3``... suffix rather
     than replacing the first.
@@ -254,14 +318,15 @@ def write_report(dest: str, report: Mapping[str, Any], markdown: str) -> Dict[st
     paths = report_paths(dest, report["generated_at"])
     os.makedirs(os.path.dirname(paths["json"]), exist_ok=True)
     suffix = 1
-    while os.path.exists(paths["json"]) or os.path.exists(paths["markdown"]):
+    stamped = ("json", "markdown", "junit")
+    while any(os.path.exists(paths[key]) for key in stamped):
         suffix += 1
-        for key in ("json", "markdown"):
+        for key in stamped:
             root, ext = os.path.splitext(report_paths(dest, report["generated_at"])[key])
             paths[key] = "%s-%d%s" % (root, suffix, ext)
     document = render_json(report)
-    _write_atomic(paths["json"], document)
-    _write_atomic(paths["markdown"], markdown)
-    _write_atomic(paths["latest_json"], document)
-    _write_atomic(paths["latest_markdown"], markdown)
+    junit = render_junit(report)
+    for key, text in (("json", document), ("markdown", markdown), ("junit", junit)):
+        _write_atomic(paths[key], text)
+        _write_atomic(paths["latest_" + key], text)
     return paths

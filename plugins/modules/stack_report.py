@@ -29,8 +29,9 @@ description:
     report shows what the agent replied next to the round trip, for example
     C(rtt median 0.41 ms, replied: Unknown action: health_check). A failing agent's reason quotes its own
     message."
-  - Writes one report under O(dest) on the controller, C(verify-<UTC time>.json) and C(verify-<UTC time>.md),
-    and copies both to C(latest.json) and C(latest.md). The Markdown has a summary per host and group, the
+  - Writes one report under O(dest) on the controller, C(verify-<UTC time>.json), C(verify-<UTC time>.md) and
+    C(verify-<UTC time>.xml) (JUnit XML, a test case per check, for CI systems), and copies them to
+    C(latest.json), C(latest.md) and C(latest.xml). The Markdown has a summary per host and group, the
     problems, a Mermaid C(flowchart LR) of the hosts, groups and links (broken links dotted and red, each
     labelled with the stage that failed; groups and links of degraded agents orange), and tables of every
     check.
@@ -218,8 +219,10 @@ files:
   sample:
     json: /srv/ansible/reports/verify-20261129T161500Z.json
     markdown: /srv/ansible/reports/verify-20261129T161500Z.md
+    junit: /srv/ansible/reports/verify-20261129T161500Z.xml
     latest_json: /srv/ansible/reports/latest.json
     latest_markdown: /srv/ansible/reports/latest.md
+    latest_junit: /srv/ansible/reports/latest.xml
 written:
   description: Whether the files were written (false in check mode).
   returned: always

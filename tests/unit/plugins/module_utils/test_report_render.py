@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -363,8 +364,10 @@ def test_report_files_are_named_by_utc_time(plan, results, tmp_path):
     assert paths == {
         "json": str(tmp_path / "reports" / "verify-20261129T161500Z.json"),
         "markdown": str(tmp_path / "reports" / "verify-20261129T161500Z.md"),
+        "junit": str(tmp_path / "reports" / "verify-20261129T161500Z.xml"),
         "latest_json": str(tmp_path / "reports" / "latest.json"),
         "latest_markdown": str(tmp_path / "reports" / "latest.md"),
+        "latest_junit": str(tmp_path / "reports" / "latest.xml"),
     }
     assert rr.report_paths(str(tmp_path / "reports"), report["generated_at"]) == paths
     assert (tmp_path / "reports" / "latest.json").read_text() == rr.render_json(report)
@@ -373,9 +376,12 @@ def test_report_files_are_named_by_utc_time(plan, results, tmp_path):
     again = rr.write_report(str(tmp_path / "reports"), report, md)
     assert again["json"].endswith("verify-20261129T161500Z-2.json")
     assert again["markdown"].endswith("verify-20261129T161500Z-2.md")
+    assert again["junit"].endswith("verify-20261129T161500Z-2.xml")
+    assert (tmp_path / "reports" / "latest.xml").read_text() == rr.render_junit(report)
     assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
-        "latest.json", "latest.md", "verify-20261129T161500Z-2.json", "verify-20261129T161500Z-2.md",
-        "verify-20261129T161500Z.json", "verify-20261129T161500Z.md"]
+        "latest.json", "latest.md", "latest.xml", "verify-20261129T161500Z-2.json",
+        "verify-20261129T161500Z-2.md", "verify-20261129T161500Z-2.xml",
+        "verify-20261129T161500Z.json", "verify-20261129T161500Z.md", "verify-20261129T161500Z.xml"]
 
 
 def test_json_counts_degraded_apart(plan, results, tmp_path):
@@ -389,6 +395,68 @@ def test_json_counts_degraded_apart(plan, results, tmp_path):
     assert data["hosts"]["mainpc"]["counts"]["degraded"] == 0 and data["hosts"]["mainpc"]["degraded"] == []
     assert data["degraded"] == report["degraded"] and data["degraded_agents"] == ["pc2/MemoryOrchestratorService"]
     assert data["ok"] is True and data["fail_on_degraded"] is False
+
+
+# --------------------------------------------------------------------------
+# JUnit XML
+# --------------------------------------------------------------------------
+
+def junit_cases(report):
+    root = ET.fromstring(rr.render_junit(report))
+    return root, {(case.get("classname"), case.get("name")): case for case in root.iter("testcase")}
+
+
+def test_junit_has_one_case_per_check_and_counts_them(plan, results):
+    report = rc.build_report(plan, results, now=NOW)
+    root, cases = junit_cases(report)
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("skipped")) == (
+        str(total_checks(plan)), "0", "0")
+    assert len(cases) == total_checks(plan)
+    suites = {suite.get("name") for suite in root.iter("testsuite")}
+    assert {"%s.%s" % (h, c.name) for h in plan for c in rc.REGISTRY} == suites
+    assert ("pc2.units", "pc2: unit ai-pc2-redis.service") in cases
+
+
+def test_junit_shows_a_broken_link_as_a_failed_test(plan, results):
+    entry, endpoint = endpoint_result(results, "pc2", "pc2-ai-models", "SystemDigitalTwin")
+    endpoint.update(ok=False, verdict="failing", stage_reached="tcp", failed_stage="tcp",
+                    error="connection refused", message=None, reply=None)
+    entry["failed_count"] = 1
+    report = rc.build_report(plan, results, now=NOW)
+    root, cases = junit_cases(report)
+    assert root.get("failures") == "1"
+    failed = [case for case in cases.values() if case.find("failure") is not None]
+    assert len(failed) == 1 and failed[0].get("classname") == "pc2.links"
+    assert "SystemDigitalTwin" in failed[0].get("name")
+    assert failed[0].find("failure").text == report["problems"][0]
+
+
+def test_junit_skips_what_the_lab_skipped(plan, results):
+    lab_host(results, "pc2")
+    root, cases = junit_cases(rc.build_report(plan, results, now=NOW))
+    skipped = [case for case in cases.values() if case.find("skipped") is not None]
+    assert root.get("skipped") == "2" and len(skipped) == 2
+    assert all(case.find("skipped").get("message") for case in skipped)
+
+
+@pytest.mark.parametrize("fail_on_degraded,failures", [(False, "0"), (True, "1")])
+def test_junit_fails_degraded_agents_only_when_asked(plan, results, fail_on_degraded, failures):
+    degraded_health_socket(results)
+    report = rc.build_report(plan, results, now=NOW, fail_on_degraded=fail_on_degraded)
+    root, cases = junit_cases(report)
+    assert root.get("failures") == failures
+    noted = [case for case in cases.values() if case.find("system-out") is not None]
+    assert len(noted) == (0 if fail_on_degraded else 1)
+
+
+def test_junit_survives_control_characters_a_peer_sent(plan, results):
+    entry, endpoint = endpoint_result(results, "pc2", "pc2-ai-models", "SystemDigitalTwin")
+    endpoint.update(ok=False, verdict="failing", stage_reached="status", failed_stage="status",
+                    error="status 'bad\x1b[31m\x00'", message=None)
+    entry["failed_count"] = 1
+    root, cases = junit_cases(rc.build_report(plan, results, now=NOW))
+    assert root.get("failures") == "1"
 
 
 # --------------------------------------------------------------------------
