@@ -33,7 +33,8 @@ from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health im
 GROUP_KEYS = (
     "agents", "build", "command", "connects_to", "cpus", "depends_on",
     "description", "devices", "env", "gpu", "health", "health_policy", "image", "memory",
-    "ports", "readonly_mounts", "secrets", "security", "volumes",
+    "ports", "quadlet_options", "readonly_mounts", "restart_on_change", "secrets", "security",
+    "volumes",
 )
 AGENT_KEYS = ("port", "health_port", "socket", "health_policy")
 CONNECT_KEYS = ("agent", "strict", "request")
@@ -54,6 +55,46 @@ SECRET_KEYS = ("name", "type", "target")
 SECRET_TYPES = ("mount", "env")
 MOUNT_KEYS = ("source", "target", "options")
 PORT_KEYS = ("port", "name", "publish")
+
+# quadlet_options: the sections of a .container file, and the keys the plan
+# writes itself from a field of the group (or never lets a group set: the
+# network, the published ports and the names are the plan's).
+QUADLET_SECTIONS = ("Unit", "Container", "Service", "Install", "Quadlet")
+QUADLET_KEY_RE = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
+QUADLET_OWNED = {
+    ("Unit", "Description"): "description",
+    ("Container", "ContainerName"): "the group's name",
+    ("Container", "HostName"): "the group's name",
+    ("Container", "Image"): "image or build",
+    ("Container", "Network"): "the host's ai_network_name",
+    ("Container", "PublishPort"): "connects_to (other hosts' consumers are published and "
+                                  "firewalled by the plan)",
+    ("Container", "Exec"): "command",
+    ("Container", "Environment"): "env",
+    ("Container", "EnvironmentFile"): "env or secrets",
+    ("Container", "Volume"): "volumes or readonly_mounts",
+    ("Container", "Secret"): "secrets",
+    ("Container", "AddDevice"): "gpu or devices",
+    ("Container", "NoNewPrivileges"): "security.no_new_privileges",
+    ("Container", "DropCapability"): "security.drop_capabilities",
+    ("Container", "AddCapability"): "security.add_capabilities",
+    ("Container", "ReadOnly"): "security.read_only",
+    ("Container", "ReadOnlyTmpfs"): "security.read_only",
+    ("Container", "UserNS"): "security.userns",
+    ("Container", "SecurityLabelDisable"): "security.security_label_disable",
+    ("Container", "HealthCmd"): "health.cmd",
+    ("Container", "HealthInterval"): "health.interval",
+    ("Container", "HealthTimeout"): "health.timeout",
+    ("Container", "HealthRetries"): "health.retries",
+    ("Container", "HealthStartPeriod"): "health.start_period",
+    ("Container", "HealthOnFailure"): "health.on_failure",
+    ("Container", "Notify"): "ai_notify_healthy",
+    ("Service", "TimeoutStartSec"): "ai_start_timeout",
+    ("Service", "RestartSec"): "ai_restart_sec",
+}
+# PodmanArgs flags that would undo the plan's network, ports or isolation.
+PODMAN_ARGS_REFUSED = ("--publish", "-p", "--network", "--net", "--privileged", "--pod",
+                       "--publish-all", "-P", "--name", "--cap-add", "--security-opt")
 
 PORT_MIN = 1024
 PORT_MAX = 65535
@@ -271,6 +312,10 @@ class Group:
     secrets: Tuple[SecretRef, ...] = ()
     health: Health = field(default_factory=lambda: Health(cmd=None))
     security: Security = field(default_factory=Security)
+    # (section, ((key, value), ...)) written after the plan's own keys.
+    quadlet_options: Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...] = ()
+    # Host files whose content change restarts the group.
+    restart_on_change: Tuple[str, ...] = ()
 
     @property
     def probed_agents(self) -> List[Agent]:
@@ -828,6 +873,62 @@ def _parse_health(raw: Any, defaults: Health, problems: Problems, **where: str) 
     return Health(cmd=cmd, enabled=True, retries=retries, on_failure=on_failure, **times)
 
 
+def _parse_quadlet_options(raw: Any, problems: Problems,
+                           **where: str) -> Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...]:
+    """section -> key -> value or list of values, for keys the model has no field for."""
+    spec = _mapping(raw, problems, "quadlet_options", field="quadlet_options", **where)
+    out = []
+    for section, keys in spec.items():
+        what = "quadlet_options.%s" % section
+        if section not in QUADLET_SECTIONS:
+            problems.add("quadlet_options section %r is not a section of a .container file"
+                         % (section,), "use one of %s" % ", ".join(QUADLET_SECTIONS),
+                         field="quadlet_options", **where)
+            continue
+        if not isinstance(keys, Mapping):
+            problems.add("%s must be a mapping of key to value" % what,
+                         "write e.g. {Container: {Ulimit: nofile=4096:4096}}", field=what, **where)
+            continue
+        pairs = []
+        for key, value in keys.items():
+            field_ = "%s.%s" % (what, key)
+            if not isinstance(key, str) or not QUADLET_KEY_RE.match(key):
+                problems.add("%r is not a Quadlet key" % (key,),
+                             "write the key as Quadlet spells it, e.g. Ulimit", field=what, **where)
+                continue
+            if (section, key) in QUADLET_OWNED:
+                problems.add("%s is written by the plan" % field_,
+                             "set it through %s" % QUADLET_OWNED[section, key], field=field_,
+                             **where)
+                continue
+            values = value if isinstance(value, (list, tuple)) else [value]
+            if not values or any(isinstance(v, (Mapping, list, tuple)) or v is None
+                                 or isinstance(v, float) for v in values):
+                problems.add("%s must be text, a whole number, true/false or a list of them"
+                             % field_, "write e.g. Ulimit: [nofile=4096:4096, nproc=512]",
+                             field=field_, **where)
+                continue
+            if key == "PodmanArgs":
+                flags = [w.split("=", 1)[0] for v in values for w in str(v).split()]
+                bad = sorted(set(flags) & set(PODMAN_ARGS_REFUSED))
+                if bad:
+                    problems.add("%s passes %s, which would undo the plan's network, ports or "
+                                 "isolation" % (field_, ", ".join(bad)),
+                                 "use the group's own fields for these", field=field_, **where)
+                    continue
+            pairs.extend((key, v) for v in values)
+        if pairs:
+            out.append((section, tuple(pairs)))
+    return tuple(out)
+
+
+def _parse_watched(raw: Any, problems: Problems, **where: str) -> Tuple[str, ...]:
+    """restart_on_change: absolute, normalised host files."""
+    paths = _string_list(raw, problems, "restart_on_change", field="restart_on_change", **where)
+    return tuple(p for p in paths
+                 if _host_path(p, problems, "restart_on_change", **where))
+
+
 def _parse_security(raw: Any, defaults: Security, problems: Problems, **where: str) -> Security:
     spec = _mapping(raw, problems, "security", field="security", **where)
     _check_keys(spec, SECURITY_KEYS, problems, "security", **where)
@@ -976,6 +1077,8 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
                          "set health.cmd (e.g. 'redis-cli ping') or health: false",
                          field="health", **where)
     group.security = _parse_security(spec.get("security"), Security(), problems, **where)
+    group.quadlet_options = _parse_quadlet_options(spec.get("quadlet_options"), problems, **where)
+    group.restart_on_change = _parse_watched(spec.get("restart_on_change"), problems, **where)
     return group
 
 

@@ -112,6 +112,7 @@ class UnitPlan(_PlanData):
     vram_mib: Optional[int]
     secrets: Tuple[str, ...]
     config_files: Tuple[str, ...]  # relative to config_dir; a change restarts the unit
+    restart_on_change: Tuple[str, ...]  # host files whose content change restarts the unit
     healthcheck: bool
     agents: Tuple[str, ...]
 
@@ -539,12 +540,18 @@ class _HostRenderer:
             ("RestartSec", "%ds" % cfg.restart_sec),
             ("TimeoutStartSec", cfg.start_timeout),
         ]
-        return quadlet.render([
+        sections: List[Tuple[str, List[Tuple[str, quadlet.Value]]]] = [
             ("Unit", unit),
             ("Container", box),
             ("Service", service),
             ("Install", [("WantedBy", "multi-user.target default.target")]),
-        ])
+        ]
+        # quadlet_options: keys the model has no field for, after the plan's own.
+        extra = dict(group.quadlet_options)
+        for title, pairs in sections:
+            pairs.extend(extra.pop(title, ()))
+        sections.extend((title, list(pairs)) for title, pairs in extra.items())
+        return quadlet.render(sections)
 
     # -- whole host ------------------------------------------------------------
     def unit_plan(self, group: Group, config_file: str) -> UnitPlan:
@@ -563,6 +570,7 @@ class _HostRenderer:
             vram_mib=group.gpu.vram_mib if group.gpu else None,
             secrets=tuple(s.name for s in group.secrets),
             config_files=(config_file,),
+            restart_on_change=group.restart_on_change,
             healthcheck=self.has_health(group),
             agents=tuple(sorted(group.agents)),
         )

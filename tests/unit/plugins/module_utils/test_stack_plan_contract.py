@@ -37,7 +37,7 @@ HOST_KEYS = {"host", "lan_address", "network", "quadlet_dir", "config_dir", "uni
              "quadlet", "config", "units", "start_order", "published", "firewall", "secrets",
              "images", "host_dirs", "prune_patterns", "gpu", "checks", "summary"}
 UNIT_KEYS = {"group", "unit_file", "service", "container", "image", "build", "depends_on", "gpu",
-             "cdi_devices", "vram_mib", "secrets", "config_files", "healthcheck", "agents"}
+             "cdi_devices", "vram_mib", "secrets", "config_files", "restart_on_change", "healthcheck", "agents"}
 LINK_KEYS = {"name", "from_group", "container", "to_host", "to_group", "address", "port", "kind",
              "cross_host", "policy", "strict", "request"}
 HEALTH_KEYS = {"name", "group", "container", "address", "port", "kind", "policy"}
