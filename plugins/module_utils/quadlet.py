@@ -95,3 +95,31 @@ def service_name(unit_file: str) -> str:
     if kind == "container":
         return stem + ".service"
     return "%s-%s.service" % (stem, kind)
+
+
+# "converting \"ai-core.container\": unsupported key 'Foo' in group 'Container' in /dir/..."
+_CONVERTING_RE = re.compile(r'converting "([^"]+)": (.*?)(?: in /\S+)?$')
+
+
+def dryrun_problems(files: Iterable[str], stdout: str, stderr: str) -> List[Tuple[str, str]]:
+    """(file, reason) for every unit file the generator rejected or skipped.
+
+    ``files``: the names of the unit files given to ``quadlet -dryrun``;
+    ``stdout`` lists each generated service as ``---name.service---``, and
+    ``stderr`` says why a file was not converted. A file whose service is
+    missing without a reason is reported as skipped.
+    """
+    generated = set(re.findall(r"^---(.+?)---$", stdout, re.MULTILINE))
+    reasons = {}
+    for line in stderr.splitlines():
+        match = _CONVERTING_RE.search(line.strip())
+        if match:
+            reasons.setdefault(match.group(1), match.group(2))
+    out = []
+    for name in sorted(files):
+        if name in reasons:
+            out.append((name, reasons[name]))
+        elif name.rpartition(".")[2] in ("container", "network", "volume", "build", "pod",
+                                         "kube", "image") and service_name(name) not in generated:
+            out.append((name, "the generator skipped it without saying why"))
+    return out
