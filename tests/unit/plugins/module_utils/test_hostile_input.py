@@ -5,15 +5,11 @@ written so that systemd reads it back unchanged."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
-
-QUADLET = "/usr/libexec/podman/quadlet"
+from support.quadlet import generated_service, needs_quadlet
 
 
 def problems_of(inventory):
@@ -120,17 +116,13 @@ def test_format_value_refuses_what_the_plan_would_refuse():
 
 
 @pytest.mark.podman
-@pytest.mark.skipif(not os.access(QUADLET, os.X_OK), reason="Podman's Quadlet generator is absent")
+@needs_quadlet
 def test_quadlet_passes_escaped_values_to_systemd_verbatim(tmp_path, inventory):
     """Quadlet copies %% and $$ into ExecStart=, where systemd reads them as
     a literal % and $ (systemd.service(5), "Command lines")."""
     core(inventory)["env"] = {"URL": "a%40b$c"}
-    for name, text in build_plan(inventory)["hosts"]["mainpc"]["quadlet"].items():
-        (tmp_path / name).write_text(text)
-    env = {"QUADLET_UNIT_DIRS": str(tmp_path), "PATH": os.environ.get("PATH", "")}
-    out = subprocess.run([QUADLET, "-dryrun"], env=env, capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    service = out.split("---ai-core.service---", 1)[1].split("\n---", 1)[0]
+    files = build_plan(inventory)["hosts"]["mainpc"]["quadlet"]
+    service = generated_service(files, tmp_path, "ai-core.service")
     exec_start = [line for line in service.splitlines() if line.startswith("ExecStart=")]
     assert len(exec_start) == 1 and "--env URL=a%%40b$$c " in exec_start[0]
 

@@ -4,14 +4,10 @@ for, and restart_on_change: what passes, what is refused and why."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
-
-QUADLET = "/usr/libexec/podman/quadlet"
+from support.quadlet import generated_service, needs_quadlet
 
 
 def core(inv):
@@ -102,16 +98,12 @@ def test_malformed_options_are_refused(inventory, options, field):
 
 
 @pytest.mark.podman
-@pytest.mark.skipif(not os.access(QUADLET, os.X_OK), reason="Podman's Quadlet generator is absent")
+@needs_quadlet
 def test_the_generator_accepts_what_the_options_write(tmp_path, inventory):
     core(inventory)["quadlet_options"] = {"Container": {"Ulimit": "nofile=4096:4096",
                                                         "ShmSize": "1g"}}
-    for name, text in build_plan(inventory)["hosts"]["mainpc"]["quadlet"].items():
-        (tmp_path / name).write_text(text)
-    env = {"QUADLET_UNIT_DIRS": str(tmp_path), "PATH": os.environ.get("PATH", "")}
-    out = subprocess.run([QUADLET, "-dryrun"], env=env, capture_output=True, text=True,
-                         check=True, timeout=60).stdout
-    service = out.split("---ai-core.service---", 1)[1].split("\n---", 1)[0]
+    files = build_plan(inventory)["hosts"]["mainpc"]["quadlet"]
+    service = generated_service(files, tmp_path, "ai-core.service")
     assert "--ulimit nofile=4096:4096" in service and "--shm-size 1g" in service
 
 

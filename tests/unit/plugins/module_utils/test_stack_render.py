@@ -17,8 +17,8 @@ from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan im
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     config_endpoints,
 )
+from support.quadlet import QUADLET, needs_quadlet
 
-QUADLET = "/usr/libexec/podman/quadlet"
 DEFAULT_POLICY = {"request": {"action": "health_check"}, "healthy": ["ok", "healthy"],
                   "degraded": ["degraded"], "required_keys": ["status"]}
 
@@ -272,10 +272,6 @@ def test_service_names():
 
 
 # -- Podman's own generator ------------------------------------------------------
-
-needs_quadlet = pytest.mark.skipif(not os.access(QUADLET, os.X_OK),
-                                   reason="Podman's Quadlet generator is not installed")
-
 
 def run_quadlet(directory):
     proc = subprocess.run([QUADLET, "-dryrun"], env={"QUADLET_UNIT_DIRS": str(directory),

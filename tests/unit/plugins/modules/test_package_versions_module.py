@@ -15,33 +15,11 @@ import pytest
 from ansible.module_utils import basic
 
 from ansible_collections.ai_system.containers.plugins.modules import package_versions
+from support.package_samples import TRIXIE_PINNED, only
 
-# LANG=C apt-cache policy podman python3-zmq python3-pynvml nosuchpkg
-# (Debian 13, trixie pinned to 100 next to the Debian 12 sources; apt prints
-# nothing for nosuchpkg)
-APT_POLICY = """\
-podman:
-  Installed: 5.4.2+ds1-2+b2
-  Candidate: 5.4.2+ds1-2+b2
-  Version table:
- *** 5.4.2+ds1-2+b2 100
-        100 http://deb.debian.org/debian trixie/main amd64 Packages
-        100 /var/lib/dpkg/status
-     4.3.1+ds1-8+deb12u1+b3 500
-        500 http://deb.debian.org/debian bookworm/main amd64 Packages
-python3-zmq:
-  Installed: (none)
-  Candidate: 24.0.1-4+b1
-  Version table:
-     26.4.0-1 100
-        100 http://deb.debian.org/debian trixie/main amd64 Packages
-     24.0.1-4+b1 500
-        500 http://deb.debian.org/debian bookworm/main amd64 Packages
-python3-pynvml:
-  Installed: (none)
-  Candidate: (none)
-  Version table:
-"""
+# LANG=C apt-cache policy podman python3-zmq python3-pynvml nosuchpkg (apt
+# prints nothing for nosuchpkg)
+APT_POLICY = only(TRIXIE_PINNED, ["podman", "python3-zmq", "python3-pynvml"])
 
 RPM_QUERY = "package podman is not installed\npython3-zmq 25.1.2\n"
 DNF_REPOQUERY = "podman 5.4.0\n\npython3-zmq 25.1.2\n\n"

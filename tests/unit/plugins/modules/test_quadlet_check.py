@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import dryrun_problems
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.modules import quadlet_check
-
-QUADLET = "/usr/libexec/podman/quadlet"
-needs_quadlet = pytest.mark.skipif(not os.access(QUADLET, os.X_OK),
-                                   reason="Podman's Quadlet generator is absent")
+from support.quadlet import needs_quadlet
 
 
 def host_plan(inventory, host="mainpc"):
