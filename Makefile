@@ -1,6 +1,7 @@
 # Single entry point. `make demo` runs the main job, `make test` the tests.
-# The lab targets need root, Podman >= 4.4 and debootstrap
-# (scripts/install-host-deps.sh).
+# Both start with `host-deps`: the host packages the lab needs (Podman >= 4.4
+# with Quadlet, runc, debootstrap, ...), installed as root by
+# scripts/install-host-deps.sh when its probe finds something missing.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -27,6 +28,10 @@ $(BIN)/ansible-playbook: requirements.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
+
+.PHONY: host-deps
+host-deps: ## Install the host packages the lab and tests need (root; nothing to do when present)
+	@bash scripts/install-host-deps.sh --check || bash scripts/install-host-deps.sh
 
 .PHONY: venv
 venv: $(BIN)/ansible-playbook ## Create the Python virtualenv with pinned tools
@@ -63,8 +68,12 @@ unit: deps ## Unit tests (pure Python, real sockets, real Quadlet generator)
 functional: deps ## Playbook tests through ansible-runner
 	$(BIN)/pytest tests/functional $(PYTEST_ARGS)
 
+.PHONY: artifact
+artifact: deps ## Build the collection tarball, install it offline and use it from an empty folder
+	bash scripts/check-artifact.sh
+
 .PHONY: images
-images: ## Build the lab images locally (debootstrap + Podman) and their archives
+images: host-deps ## Build the lab images locally (debootstrap + Podman) and their archives
 	bash scripts/build-lab-images.sh --bookworm --archives build/lab
 
 .PHONY: lab
@@ -72,7 +81,7 @@ lab: deps images ## Start the two lab hosts (mainpc, pc2) on the lab network
 	$(BIN)/molecule create -s stack
 
 .PHONY: demo
-demo: lab ## The main job on the lab: site.yml deploys all 16 groups and ends with the verify report
+demo: host-deps lab ## The main job on the lab: site.yml deploys all 16 groups and ends with the verify report
 	$(BIN)/ansible-playbook -i inventory/lab site.yml
 
 .PHONY: lab-destroy
@@ -88,7 +97,7 @@ system: deps images ## The whole system on the lab: order, idempotence, changes,
 	$(BIN)/pytest tests/system $(PYTEST_ARGS)
 
 .PHONY: test
-test: lint sanity unit functional molecule system ## Everything CI runs
+test: host-deps lint sanity unit functional artifact molecule system ## Everything CI runs
 
 .PHONY: clean
 clean: ## Remove build outputs (keeps the virtualenv)

@@ -1,13 +1,65 @@
 #!/usr/bin/env bash
 # Install what the collection's tests and lab need on a Debian 12 or 13
 # machine: Podman >= 4.4 with Quadlet, runc, debootstrap, nftables and the
-# Python tooling prerequisites. Idempotent; run as root.
+# Python tooling prerequisites. Idempotent; installing needs root.
+#
+# Usage: scripts/install-host-deps.sh [--check]
+#   --check  install nothing: exit 0 when everything is there, else name what
+#            is missing and exit 1 (no root needed; `make demo` and
+#            `make test` ask this first)
+#
+# Debian 12's Podman (4.3) has no Quadlet: there, Podman comes from the trixie
+# suite, taken from the same mirror as the machine's own bookworm source in
+# its apt configuration (sources.list, sources.list.d/*.list or *.sources).
 set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/apt-sources.sh
+. "$here/apt-sources.sh"
 
 log() { printf '[install-host-deps] %s\n' "$*"; }
 
+PACKAGES=(runc debootstrap nftables iproute2 python3-venv uidmap make git)
+CONTAINERS_CONF=/etc/containers/containers.conf
+
+quadlet_ok() {
+    [ -x /usr/libexec/podman/quadlet ] && command -v podman >/dev/null
+}
+
+# A cgroup v1/hybrid host needs runc: Debian 12's crun does not work with
+# Podman 5 there (version mismatch).
+runc_conf_needed() {
+    [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ] && ! grep -qs '^runtime *= *"runc"' "$CONTAINERS_CONF"
+}
+
+# The packages of PACKAGES that are not installed, one per line.
+missing_packages() {
+    local out
+    out=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+    local pkg
+    for pkg in "${PACKAGES[@]}"; do
+        grep -qx "ii  $pkg" <<<"$out" || printf '%s\n' "$pkg"
+    done
+}
+
+missing() {
+    quadlet_ok || echo "podman with quadlet"
+    missing_packages
+    if runc_conf_needed; then echo "runtime = \"runc\" in $CONTAINERS_CONF"; fi
+}
+
+if [ "${1:-}" = --check ]; then
+    gaps=$(missing)
+    [ -z "$gaps" ] && exit 0
+    log "missing: $(tr '\n' ',' <<<"$gaps" | sed 's/,$//; s/,/, /g')"
+    exit 1
+elif [ $# -gt 0 ]; then
+    echo "usage: $0 [--check]" >&2
+    exit 2
+fi
+
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install-host-deps.sh must run as root" >&2
+    echo "install-host-deps.sh must run as root to install: $(missing | tr '\n' ' ')" >&2
     exit 1
 fi
 
@@ -15,63 +67,57 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt_opts=(-y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
 
-quadlet_ok() {
-    [ -x /usr/libexec/podman/quadlet ] && command -v podman >/dev/null
-}
-
-case "${VERSION_CODENAME:-}" in
-    bookworm)
-        # Debian 12 ships Podman 4.3.1, which has no Quadlet. Podman 5 comes
-        # from the trixie suite, pinned so that nothing else is taken from it
-        # unless podman needs it.
-        if ! quadlet_ok; then
-            log "Debian 12: adding the trixie suite (pinned low) for Podman >= 4.4"
-            cat >/etc/apt/sources.list.d/trixie.sources <<'SRC'
-Types: deb
-URIs: http://deb.debian.org/debian
-Suites: trixie
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-            cat >/etc/apt/preferences.d/50-trixie-low <<'PIN'
+# Add SUITE from the mirror of the machine's own CODENAME source, pinned low so
+# that nothing else is taken from it unless a package asked for needs it.
+add_suite() {
+    local suite=$1 codename=$2 files entry uri signed_by
+    mapfile -t files < <(apt_source_files)
+    if entry=$(apt_mirror_for_suite "$codename" "${files[@]}"); then
+        IFS=$'\t' read -r uri signed_by <<<"$entry"
+    else
+        uri=http://deb.debian.org/debian signed_by=/usr/share/keyrings/debian-archive-keyring.gpg
+        [ -f "$signed_by" ] || signed_by=-
+        log "no $codename source in apt's sources; using $uri"
+    fi
+    log "adding the $suite suite from $uri (pinned low)"
+    apt_suite_stanza "$suite" "$uri" "$signed_by" >"/etc/apt/sources.list.d/$suite.sources"
+    cat >"/etc/apt/preferences.d/50-$suite-low" <<PIN
 Package: *
-Pin: release n=trixie
+Pin: release n=$suite
 Pin-Priority: 100
 PIN
+}
+
+if ! quadlet_ok; then
+    case "${VERSION_CODENAME:-}" in
+        bookworm)
+            # Debian 12 ships Podman 4.3.1, which has no Quadlet; Podman 5
+            # comes from trixie.
+            add_suite trixie bookworm
             apt-get update -q
             apt-get install "${apt_opts[@]}" -t trixie podman runc
-        fi
-        ;;
-    trixie|*)
-        if ! quadlet_ok; then
+            ;;
+        *)
             apt-get update -q
             apt-get install "${apt_opts[@]}" podman runc
-        fi
-        ;;
-esac
+            ;;
+    esac
+fi
 
-need=()
-for pkg in runc debootstrap nftables iproute2 python3-venv uidmap make git; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
+mapfile -t need < <(missing_packages)
 if [ "${#need[@]}" -gt 0 ]; then
     log "installing: ${need[*]}"
     apt-get update -q
     apt-get install "${apt_opts[@]}" "${need[@]}"
 fi
 
-# On this cgroup v1/hybrid machine Debian 12's crun does not work with
-# Podman 5 (version mismatch); runc does.
-if [ "$(stat -fc %T /sys/fs/cgroup)" != "cgroup2fs" ]; then
-    conf=/etc/containers/containers.conf
-    if ! grep -qs '^runtime *= *"runc"' "$conf"; then
-        log "cgroup v1/hybrid host: setting runtime = \"runc\" in $conf"
-        mkdir -p /etc/containers
-        if grep -qs '^\[engine\]' "$conf"; then
-            sed -i '/^\[engine\]/a runtime = "runc"' "$conf"
-        else
-            printf '\n[engine]\nruntime = "runc"\n' >>"$conf"
-        fi
+if runc_conf_needed; then
+    log "cgroup v1/hybrid host: setting runtime = \"runc\" in $CONTAINERS_CONF"
+    mkdir -p "$(dirname "$CONTAINERS_CONF")"
+    if grep -qs '^\[engine\]' "$CONTAINERS_CONF"; then
+        sed -i '/^\[engine\]/a runtime = "runc"' "$CONTAINERS_CONF"
+    else
+        printf '\n[engine]\nruntime = "runc"\n' >>"$CONTAINERS_CONF"
     fi
 fi
 
