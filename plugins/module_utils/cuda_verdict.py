@@ -65,6 +65,64 @@ def parse_probe_output(stdout: Optional[str]) -> Optional[Dict[str, Any]]:
     return None
 
 
+# The probe document's fields and the JSON types each must have (None: null allowed).
+_TEXT_OR_NULL = (str, type(None))
+DOC_SHAPE: Dict[str, Tuple[type, ...]] = {
+    "status": (str,),
+    "reason": _TEXT_OR_NULL,
+    "failed_step": _TEXT_OR_NULL,
+    "error": _TEXT_OR_NULL,
+    "lab": (bool,),
+    "python": _TEXT_OR_NULL,
+    "driver_version": _TEXT_OR_NULL,
+    "cuda_driver_version": _TEXT_OR_NULL,
+    "gpus": (list,),
+    "cuda_devices": (list,),
+    "libraries": (list,),
+    "steps": (list,),
+    "kernel_result": (dict,),
+    "total_ms": (int, float),
+}
+# Lists whose entries must be JSON objects.
+DOC_OBJECT_LISTS = ("gpus", "cuda_devices", "libraries", "steps")
+KERNEL_SHAPE: Dict[str, Tuple[type, ...]] = {
+    "ok": (bool,),
+    "n_elements": (int,),
+    "devices_tested": (int,),
+    "mismatches": (int,),
+}
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _wrong_type(value: Any, types: Tuple[type, ...]) -> bool:
+    # bool is an int to Python, never to the probe.
+    return not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+
+
+def shape_problem(doc: Mapping[str, Any]) -> Optional[str]:
+    """What is wrong with the shape of a probe document, or None.
+
+    Fields may be missing (an older probe), but a field that is there must
+    have the type the probe writes.
+    """
+    for key, types in DOC_SHAPE.items():
+        if key in doc and _wrong_type(doc[key], types):
+            wanted = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            return "%s is %s, expected %s" % (key, _type_name(doc[key]), wanted)
+    for key in DOC_OBJECT_LISTS:
+        for position, entry in enumerate(doc.get(key) or ()):
+            if not isinstance(entry, dict):
+                return "%s[%d] is %s, expected an object" % (key, position, _type_name(entry))
+    for key, types in KERNEL_SHAPE.items():
+        value = (doc.get("kernel_result") or {}).get(key)
+        if value is not None and _wrong_type(value, types):
+            return "kernel_result.%s is %s, expected %s" % (key, _type_name(value), types[0].__name__)
+    return None
+
+
 def empty_result(container: str) -> Result:
     """A failed result with nothing known yet."""
     return {
@@ -115,6 +173,17 @@ def exec_failure(result: Result, rc: int, stderr: Optional[str], timeout: int, p
     return result
 
 
+def not_a_result(result: Result, stdout: str) -> Result:
+    """A failed result for output that is not the probe's JSON document."""
+    shown = " ".join(stdout.split())
+    if len(shown) > 120:
+        shown = shown[:120] + "..."
+    result["failed_step"] = "probe result"
+    result["error"] = "output is not the probe's JSON result: %s" % shown
+    result["reason"] = "the probe printed no result: %s" % result["error"]
+    return result
+
+
 def container_result(container: str, rc: int, stdout: Optional[str], stderr: Optional[str], timeout: int,
                      python: str = "python3", lab: bool = False, expect_gpus: Optional[int] = None) -> Result:
     """One container's result from the exit code and output of ``podman exec``.
@@ -127,7 +196,15 @@ def container_result(container: str, rc: int, stdout: Optional[str], stderr: Opt
     result["exec"].update(rc=rc, stderr_tail=stderr_tail(stderr))
     doc = parse_probe_output(stdout)
     if doc is None:
+        if rc == 0 and (stdout or "").strip():
+            # It exited 0 and printed something, but not the probe's document.
+            return not_a_result(result, stdout)
         return exec_failure(result, rc, stderr, timeout, python)
+    problem = shape_problem(doc)
+    if problem:
+        result.update(failed_step="probe result", error="malformed result: %s" % problem,
+                      reason="the probe's result is malformed: %s" % problem)
+        return result
     for key in ("status", "reason", "failed_step", "error", "lab", "driver_version", "cuda_driver_version",
                 "cuda_devices", "libraries", "steps", "kernel_result", "python", "total_ms"):
         if key in doc:
@@ -177,7 +254,7 @@ def describe_failure(entry: Mapping[str, Any]) -> str:
     """``container: step STEP: ERROR`` of a failed container."""
     where = entry["container"]
     if entry.get("after_daemon_reload") and entry["after_daemon_reload"]["status"] != PASSED \
-            and entry["reason"].startswith("after systemctl daemon-reload"):
+            and (entry["reason"] or "").startswith("after systemctl daemon-reload"):
         where += " (after systemctl daemon-reload)"
     return "%s: step %s: %s" % (where, entry["failed_step"] or "unknown", entry["error"] or entry["reason"])
 

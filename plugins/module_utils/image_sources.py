@@ -12,9 +12,22 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 Image = Mapping[str, Any]
+
+
+def image_problem(option: str, image: Any) -> Optional[str]:
+    """Why ``image`` cannot be passed to podman as an image name, or None."""
+    if not isinstance(image, str) or not image.strip():
+        return "%s must be an image name, got %r" % (option, image)
+    if image.startswith("-"):
+        return ("%s %r is not an image name: it starts with '-', which podman would read as an "
+                "option" % (option, image))
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in image):
+        return "%s %r is not an image name: it holds white space or a control character" % (
+            option, image)
+    return None
 
 
 def archive_path(archive_dir: str, image: str) -> str:
@@ -65,7 +78,7 @@ def missing_message(host: str, missing: Sequence[Mapping[str, Any]]) -> str:
     """One error naming every image still missing, with its groups and why.
 
     Each entry of `missing` is {image, groups, how, reason}: `how` completes
-    "could not be ..." (``pulled``, ``loaded from /var/tmp/x.tar``).
+    "could not be ..." (``pulled``, ``loaded from /var/lib/ai-system/images/x.tar``).
     """
     parts = []
     for entry in missing:

@@ -4,23 +4,133 @@
 """Decisions for bringing a host's Quadlet units to their wanted state.
 
 Pure functions (no Ansible imports) over plain data, so each decision is unit
-tested: which services to stop, restart and start, and how one poll of the
-wait for them is judged (with :func:`unit_state.judge`, as everywhere else).
+tested: which services to stop, restart and start, which containers and units
+are orphans, and how one poll of the wait for them is judged (with
+:func:`unit_state.judge`, as everywhere else).
+
+The record of what is applied
+-----------------------------
+A unit's *inputs* are what its running container was made from: the digest of
+its unit file, of each endpoint map and watched host file, and the identity of
+each secret (Podman's ID and update time, so a re-created secret differs).
+After a unit came up healthy, the host keeps its inputs and their hash in a
+record (:func:`record_text`). A unit whose wanted inputs differ from the
+record, or that has no record, is *stale*: it is restarted (or started), and
+recorded again once healthy. A run that dies between writing files and
+restarting leaves its units stale for the next run; nothing depends on the
+interrupted run's own list of what it changed.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Sequence, Set, Tuple
+import hashlib
+import json
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import (
     service_name as service_of,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
-    FAILED, Judgement, judge,
+    FAILED, WAITING, Judgement, judge, name_problem,
 )
 
 # systemd ActiveStates of a unit that runs or is on its way to running.
 RUNNING_STATES = ("active", "activating", "reloading")
+
+# The labels every container of the plan carries, and the one Podman adds to a
+# container that a systemd unit runs.
+MANAGED_LABEL = "io.ai-system.managed-by"
+MANAGED_VALUE = "ai_system.containers"
+SYSTEMD_UNIT_LABEL = "PODMAN_SYSTEMD_UNIT"
+
+RECORD_FORMAT = 1
+# What a unit's record says when an input file or secret does not exist.
+ABSENT = None
+
+_CONTAINER_ID_RE = re.compile(r"[0-9a-f]{12,64}\Z")
+
+
+# --------------------------------------------------------------------------
+# Options
+# --------------------------------------------------------------------------
+
+def _relative_problem(option: str, path: Any) -> Optional[str]:
+    if not isinstance(path, str) or not path:
+        return "%s must be a path, got %r" % (option, path)
+    parts = path.split("/")
+    if path.startswith("/") or any(p in ("", ".", "..") for p in parts) or any(
+            ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return ("%s %r must be relative, without '.', '..', empty segments or control "
+                "characters" % (option, path))
+    return None
+
+
+def _absolute_problem(option: str, path: Any) -> Optional[str]:
+    if not isinstance(path, str) or not path.startswith("/"):
+        return "%s must be an absolute path, got %r" % (option, path)
+    if any(p in (".", "..") for p in path.split("/")) or any(
+            ord(ch) < 32 or ord(ch) == 127 for ch in path):
+        return "%s %r must not hold '.', '..' or control characters" % (option, path)
+    return None
+
+
+def _list_option(unit: Mapping[str, Any], key: str, where: str) -> Tuple[List[Any], Optional[str]]:
+    value = unit.get(key)
+    if value is None:
+        return [], None
+    if not isinstance(value, (list, tuple)):
+        return [], "%s.%s must be a list, got %r" % (where, key, value)
+    return list(value), None
+
+
+def units_problem(units: Sequence[Any]) -> Optional[str]:
+    """The first problem with stack_units' ``units`` option, or None.
+
+    Every name that reaches a command line is checked (:func:`name_problem`),
+    and every file name must stay under the directory it is read from.
+    """
+    seen: Dict[str, Set[str]] = {"service": set(), "container": set()}
+    for index, unit in enumerate(units):
+        where = "units[%d]" % index
+        if not isinstance(unit, Mapping):
+            return "%s must be a mapping (a unit of the plan), got %r" % (where, unit)
+        for key in ("service", "group", "container", "unit_file"):
+            if not unit.get(key):
+                return ("units entry %r has no %s; pass the plan's units"
+                        % (unit.get("group") or dict(unit), key))
+        for key, what in (("service", "unit"), ("container", "container"),
+                          ("unit_file", "unit file")):
+            problem = name_problem("%s.%s" % (where, key), unit[key], what)
+            if problem:
+                return problem
+        if "/" in unit["unit_file"]:
+            return "%s.unit_file %r must be a file name, without '/'" % (where, unit["unit_file"])
+        for key in ("service", "container"):
+            if unit[key] in seen[key]:
+                return "%s.%s %r is listed twice" % (where, key, unit[key])
+            seen[key].add(unit[key])
+        for key, check in (("secrets", lambda o, v: name_problem(o, v, "secret")),
+                           ("config_files", _relative_problem),
+                           ("restart_on_change", _absolute_problem),
+                           ("depends_on", lambda o, v: name_problem(o, v, "unit"))):
+            values, problem = _list_option(unit, key, where)
+            if problem:
+                return problem
+            for position, value in enumerate(values):
+                problem = check("%s.%s[%d]" % (where, key, position), value)
+                if problem:
+                    return problem
+    return None
+
+
+def names_problem(option: str, names: Iterable[Any], what: str) -> Optional[str]:
+    """The first name of ``names`` that cannot reach a command line, or None."""
+    for position, name in enumerate(names):
+        problem = name_problem("%s[%d]" % (option, position), name, what)
+        if problem:
+            return problem
+    return None
 
 
 def removed_services(removed_files: Iterable[str]) -> List[str]:
@@ -43,6 +153,192 @@ def restart_set(units: Sequence[Mapping[str, Any]], changed_files: Iterable[str]
     return out
 
 
+# --------------------------------------------------------------------------
+# The record of what is applied
+# --------------------------------------------------------------------------
+
+def unit_inputs(unit_file: Optional[str], config_files: Mapping[str, Optional[str]],
+                watched: Mapping[str, Optional[str]],
+                secrets: Mapping[str, Optional[str]]) -> Dict[str, Any]:
+    """A unit's inputs: digests of its files (None for a missing one) and its
+    secrets' identities (None for a missing secret)."""
+    return {"unit_file": unit_file, "config_files": dict(config_files),
+            "restart_on_change": dict(watched), "secrets": dict(secrets)}
+
+
+def inputs_hash(inputs: Mapping[str, Any]) -> str:
+    """One sha256 over a unit's inputs, independent of key order."""
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def record_entry(unit: Mapping[str, Any], inputs: Mapping[str, Any]) -> Dict[str, Any]:
+    """What the record keeps of a unit that came up healthy from ``inputs``."""
+    return {"hash": inputs_hash(inputs), "unit_file": unit["unit_file"],
+            "container": unit["container"], "inputs": dict(inputs)}
+
+
+def parse_record(text: Optional[str]) -> Tuple[Dict[str, Dict[str, Any]], Optional[str]]:
+    """(entries by service, why the text is not a usable record or None).
+
+    A missing record (``None`` or empty text) is an empty one. A record that
+    cannot be read is treated as empty too, so every unit is restarted once.
+    """
+    if text is None or not text.strip():
+        return {}, None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return {}, "it is not JSON (%s)" % exc
+    if not isinstance(data, Mapping) or data.get("format") != RECORD_FORMAT \
+            or not isinstance(data.get("units"), Mapping):
+        return {}, "it is not a record of format %d" % RECORD_FORMAT
+    entries = {}
+    for service, entry in data["units"].items():
+        if isinstance(entry, Mapping) and isinstance(entry.get("hash"), str):
+            entries[str(service)] = dict(entry)
+    return entries, None
+
+
+def record_text(entries: Mapping[str, Mapping[str, Any]]) -> str:
+    """The record's file text: stable, so an unchanged record is never rewritten."""
+    return json.dumps({"format": RECORD_FORMAT, "units": entries}, sort_keys=True,
+                      indent=2) + "\n"
+
+
+def stale_reasons(wanted: Mapping[str, Any], recorded: Optional[Mapping[str, Any]]) -> List[str]:
+    """Why a unit does not run what its inputs say ([] when it does, as recorded)."""
+    if not recorded:
+        return ["no record of what it runs"]
+    if recorded.get("hash") == inputs_hash(wanted):
+        return []
+    before = recorded.get("inputs")
+    before = before if isinstance(before, Mapping) else {}
+    reasons = []
+    if before.get("unit_file") != wanted["unit_file"]:
+        reasons.append("unit file changed")
+    for key, text in (("config_files", "%s changed"), ("restart_on_change", "%s changed"),
+                      ("secrets", "secret %s changed")):
+        old = before.get(key)
+        old = old if isinstance(old, Mapping) else {}
+        new = wanted.get(key) or {}
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                reasons.append(text % name)
+    return reasons or ["its record differs"]
+
+
+def stale_units(units: Sequence[Mapping[str, Any]], wanted: Mapping[str, Mapping[str, Any]],
+                record: Mapping[str, Mapping[str, Any]]) -> Dict[str, List[str]]:
+    """{service: reasons} of every stale unit."""
+    out = {}
+    for unit in units:
+        reasons = stale_reasons(wanted[unit["service"]], record.get(unit["service"]))
+        if reasons:
+            out[unit["service"]] = reasons
+    return out
+
+
+def record_after(record: Mapping[str, Mapping[str, Any]], units: Sequence[Mapping[str, Any]],
+                 wanted: Mapping[str, Mapping[str, Any]], healthy: Iterable[str] = (),
+                 stale: Iterable[str] = ()) -> Dict[str, Dict[str, Any]]:
+    """The record to keep: only the plan's units; a stale unit's entry dropped
+    (until it is healthy again); every ``healthy`` unit recorded from its
+    wanted inputs."""
+    by_service = {u["service"]: u for u in units}
+    dropped = set(stale)
+    out = {s: dict(e) for s, e in record.items() if s in by_service and s not in dropped}
+    for service in healthy:
+        out[service] = record_entry(by_service[service], wanted[service])
+    return out
+
+
+# --------------------------------------------------------------------------
+# Orphans
+# --------------------------------------------------------------------------
+
+def orphan_containers(units: Sequence[Mapping[str, Any]],
+                      listed: Sequence[Any]) -> List[Dict[str, Any]]:
+    """Containers of ``podman ps -a --format json`` that carry the plan's
+    managed-by label but are not the plan's: a name no unit has (a pruned group,
+    an interrupted prune), or a plan name run by another unit than the plan's
+    (a renamed unit prefix).
+
+    Each: ``{container, id, service, state}``; ``service`` is the unit that runs
+    it (Podman's ``PODMAN_SYSTEMD_UNIT`` label) when that label is a usable unit
+    name, else None; ``id`` is its full ID when usable, else None.
+    """
+    wanted = {u["container"]: u["service"] for u in units}
+    out = []
+    for item in listed:
+        if not isinstance(item, Mapping):
+            continue
+        labels = item.get("Labels")
+        labels = labels if isinstance(labels, Mapping) else {}
+        if labels.get(MANAGED_LABEL) != MANAGED_VALUE:
+            continue
+        names = item.get("Names")
+        name = names[0] if isinstance(names, list) and names and isinstance(names[0], str) \
+            else item.get("Name")
+        name = name if isinstance(name, str) else None
+        service = labels.get(SYSTEMD_UNIT_LABEL)
+        if not isinstance(service, str) or not service.endswith(".service") \
+                or name_problem("label", service, "unit"):
+            service = None
+        if name in wanted and service in (None, wanted[name]):
+            continue
+        cid = item.get("Id")
+        cid = cid if isinstance(cid, str) and _CONTAINER_ID_RE.match(cid) else None
+        state = item.get("State")
+        out.append({"container": name, "id": cid, "service": service,
+                    "state": state if isinstance(state, str) else None})
+    return out
+
+
+def removable_container(orphan: Mapping[str, Any]) -> Optional[str]:
+    """The argument ``podman rm -f --`` takes for an orphan: its ID, or its name
+    when Podman gave no usable ID; None when neither can be passed safely."""
+    if orphan.get("id"):
+        return orphan["id"]
+    name = orphan.get("container")
+    if name and not name_problem("container", name, "container"):
+        return name
+    return None
+
+
+def orphan_units(plan_services: Iterable[str], candidates: Sequence[Mapping[str, Any]]
+                 ) -> List[Dict[str, Any]]:
+    """The loaded units to stop, and unit files to remove, that are not the plan's.
+
+    Each candidate: ``service``, ``active_state``, ``source`` (the unit's
+    Quadlet file when it lies in the plan's Quadlet directory and is a
+    ``.container`` file, else None), ``source_state`` (``ours``: it exists and
+    carries the collection's marker; ``foreign``: it exists without it;
+    ``gone``: it does not exist; None without a source) and ``known``
+    (its container carries the managed-by label, it is in the record, its
+    generated unit carries the label, or this run removed its file).
+
+    A unit is an orphan when it is not in the plan and either its file is
+    ours, or it is known. Its file is removed when it is ours; it is stopped
+    when it runs or is on its way to running. A foreign file is never
+    touched, nor a unit only a foreign file proves.
+    """
+    planned = set(plan_services)
+    out = []
+    for cand in candidates:
+        service = cand["service"]
+        if service in planned:
+            continue
+        ours = cand.get("source_state") == "ours"
+        if not (ours or cand.get("known")):
+            continue
+        stop = cand.get("active_state") in RUNNING_STATES
+        remove = cand["source"] if ours else None
+        if stop or remove:
+            out.append({"service": service, "stop": stop, "remove_file": remove})
+    return out
+
+
 def plan_actions(units: Sequence[Mapping[str, Any]], states: Mapping[str, Mapping[str, str]],
                  restart: Iterable[str]) -> Tuple[List[str], List[str]]:
     """(to_start, to_restart): restart what changed and runs, start what does not run.
@@ -62,22 +358,32 @@ def plan_actions(units: Sequence[Mapping[str, Any]], states: Mapping[str, Mappin
 
 
 def judge_poll(units: Sequence[Mapping[str, Any]], states: Sequence[Mapping[str, Any]],
-               first_restarts: Mapping[str, int]) -> List[Judgement]:
+               first_restarts: Mapping[str, int],
+               restarted_after: Optional[Mapping[str, int]] = None) -> List[Judgement]:
     """The judgement of each unit in one poll of the wait after a start.
 
     ``units`` are the plan's, in start order, so a dependency is judged before
     the units that depend on it; ``states`` are :func:`unit_state.unit_states`
     of the same units; ``first_restarts`` is each service's restart count at
-    the first poll, to tell a crash loop.
+    the first poll, to tell a crash loop. ``restarted_after``: for each service
+    that was asked to restart, when it last became active before that
+    (``ActiveEnterTimestampMonotonic``); until it became active again later, it
+    still runs the old container and is waited for.
     """
     failed: Set[str] = set()
     out = []
+    before = restarted_after or {}
     for unit, state in zip(units, states):
         service = unit["service"]
         restarted = (state.get("restarts") or 0) - first_restarts.get(service, 0)
         judgement = judge(state, expect_health=bool(unit.get("healthcheck")),
                           failed_dependencies=[d for d in unit.get("depends_on", ()) if d in failed],
                           converging=True, restarted=restarted)
+        entered = state.get("active_enter_monotonic_us")
+        if judgement.ok and service in before and entered is not None \
+                and entered <= before[service]:
+            judgement = Judgement(WAITING, "the restart has not happened yet",
+                                  judgement.description)
         if judgement.verdict == FAILED:
             failed.add(service)
         out.append(judgement)

@@ -48,16 +48,35 @@ FAILED = "failed"
 Runner = Callable[[List[str]], Tuple[int, str, str]]
 
 
+def name_problem(option: str, value: Any, what: str) -> Optional[str]:
+    """Why ``value`` cannot be the ``what`` (unit, container, secret ...) named by
+    ``option`` on a systemctl or podman command line; None when it can.
+
+    A name is refused when it is empty, starts with ``-`` (the tools would read
+    it as an option) or holds white space or a control character.
+    """
+    if not isinstance(value, str) or not value.strip():
+        return "%s must be a %s name, got %r" % (option, what, value)
+    if value.startswith("-"):
+        return ("%s %r is not a %s name: it starts with '-', which systemctl and podman "
+                "would read as an option" % (option, value, what))
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        return "%s %r is not a %s name: it holds white space or a control character" % (
+            option, value, what)
+    return None
+
+
 # --------------------------------------------------------------------------
 # Reading
 # --------------------------------------------------------------------------
 
-def systemctl_show_command(systemctl: str, services: Sequence[str], user: bool = False) -> List[str]:
+def systemctl_show_command(systemctl: str, services: Sequence[str], user: bool = False,
+                           properties: Sequence[str] = SYSTEMD_PROPERTIES) -> List[str]:
     """argv of one ``systemctl show`` for every service."""
     argv = [systemctl]
     if user:
         argv.append("--user")
-    argv += ["show", "--no-pager", "--property=" + ",".join(SYSTEMD_PROPERTIES), "--"]
+    argv += ["show", "--no-pager", "--property=" + ",".join(properties), "--"]
     return argv + list(services)
 
 
@@ -110,17 +129,25 @@ def first_line(text: str) -> str:
 
 
 def read_systemd(runner: Runner, systemctl: str, services: Sequence[str],
-                 user: bool = False) -> Tuple[List[Dict[str, str]], Optional[str]]:
-    """(``systemctl show`` properties per service in the order asked, error)."""
+                 user: bool = False, properties: Sequence[str] = SYSTEMD_PROPERTIES,
+                 ) -> Tuple[List[Dict[str, str]], Optional[str]]:
+    """(``systemctl show`` properties per service in the order asked, error).
+
+    ``properties`` must include ``Id``: a block without it is not a unit's.
+    """
     if not services:
         return [], None
-    rc, out, err = runner(systemctl_show_command(systemctl, services, user))
+    rc, out, err = runner(systemctl_show_command(systemctl, services, user, properties))
     if rc != 0:
         return [], "systemctl show failed (rc=%d): %s" % (rc, first_line(err or out))
     blocks = parse_systemctl_show(out)
     if len(blocks) != len(services):
         return [], "systemctl show returned %d unit(s) for the %d asked for: %s" % (
             len(blocks), len(services), first_line(out or err))
+    for name, block in zip(services, blocks):
+        if not block.get("Id"):
+            return [], ("systemctl show printed no unit properties for %s (no Id=): %s"
+                        % (name, first_line(out)))
     return blocks, None
 
 
@@ -185,8 +212,20 @@ def find_container(inspected: Sequence[Mapping[str, Any]], name: str) -> Optiona
     return None
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> Optional[str]:
+    """A string field of Podman's JSON as text; None when empty or not a string."""
+    return value if isinstance(value, str) and value else None
+
+
 def container_state(item: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The part of a container's state the checks use, from its ``podman inspect`` entry."""
+    """The part of a container's state the checks use, from its ``podman inspect`` entry.
+
+    Fields of an unexpected type read as unknown (None), never as an error.
+    """
     if item is None:
         return {
             "container_exists": False, "container_id": None, "container_state": None,
@@ -194,24 +233,24 @@ def container_state(item: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
             "container_oom_killed": None, "health": None, "health_failing_streak": None,
             "health_output": None,
         }
-    state = item.get("State") or {}
-    health = state.get("Health") or state.get("Healthcheck") or {}
-    log = health.get("Log") or []
-    last = log[-1] if log and isinstance(log[-1], dict) else {}
+    state = _mapping(item.get("State"))
+    health = _mapping(state.get("Health") or state.get("Healthcheck"))
+    log = health.get("Log")
+    last = _mapping(log[-1]) if isinstance(log, list) and log else {}
     output = str(last.get("Output") or "").strip()
     if len(output) > HEALTH_OUTPUT_MAX:
         output = output[:HEALTH_OUTPUT_MAX] + "..."
-    started = state.get("StartedAt") or None
+    started = _text(state.get("StartedAt"))
     if started and started.startswith("0001-01-01"):
         started = None
     return {
         "container_exists": True,
         "container_id": str(item.get("Id", ""))[:12] or None,
-        "container_state": state.get("Status") or None,
+        "container_state": _text(state.get("Status")),
         "container_started_at": started,
         "container_exit_code": _int(state.get("ExitCode")),
-        "container_oom_killed": bool(state.get("OOMKilled")),
-        "health": health.get("Status") or None,
+        "container_oom_killed": state.get("OOMKilled") is True,
+        "health": _text(health.get("Status")),
         "health_failing_streak": _int(health.get("FailingStreak")),
         "health_output": output or None,
     }

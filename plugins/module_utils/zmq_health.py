@@ -413,9 +413,16 @@ def normalize_endpoint(spec: Mapping[str, Any]) -> Endpoint:
     unknown = sorted(set(spec) - known)
     if unknown:
         raise ValueError("endpoint has unknown keys: %s" % ", ".join(unknown))
+
+    def _has_control(text: str) -> bool:
+        # Tab and newline included: the address, name and group end up in one-line output.
+        return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text)
+
     address = spec.get("address")
     if not isinstance(address, str) or not address.strip():
         raise ValueError("endpoint needs a non-empty 'address'")
+    if _has_control(address):
+        raise ValueError("endpoint address %r holds a control character" % address)
     address = address.strip()
     if address.startswith("[") and address.endswith("]"):
         address = address[1:-1]
@@ -452,6 +459,12 @@ def normalize_endpoint(spec: Mapping[str, Any]) -> Endpoint:
         _validate_z85_key(server_key)
     name = spec.get("name")
     group = spec.get("group")
+    for key, value in (("name", name), ("group", group)):
+        if value and _has_control(str(value)):
+            raise ValueError("endpoint %s: %s %r holds a control character" % (address, key, str(value)))
+    if name and str(name).startswith("-"):
+        raise ValueError("endpoint %s: name %r starts with '-', which would be read as an option"
+                         % (address, str(name)))
     return Endpoint(
         address=address,
         port=port,

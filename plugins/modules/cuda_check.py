@@ -12,7 +12,10 @@ short_description: Prove that a CUDA kernel runs inside running GPU containers
 version_added: "0.1.0"
 description:
   - For every container in O(containers), sends a self-contained Python probe to
-    C(podman exec -i CONTAINER python3 -) and reads its JSON result.
+    C(podman exec -i -- CONTAINER python3 -) and reads its JSON result. A container name that
+    starts with C(-) is refused.
+  - Output that is not the probe's JSON document, or a document of the wrong shape, fails the
+    container with the failed step C(probe result).
   - The probe uses only the NVIDIA driver libraries that CDI injects into the container
     (C(libnvidia-ml.so.1) and C(libcuda.so.1)), never the CUDA toolkit or anything else of the image.
     It lists the GPUs through NVML, then on every CUDA device creates a context, allocates and fills
@@ -288,6 +291,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils import cuda_p
 from ansible_collections.ai_system.containers.plugins.module_utils.cuda_verdict import (
     container_result, merge_after_reload, summarize,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import name_problem
 
 ARGUMENT_SPEC = dict(
     containers=dict(type="list", elements="str", required=True),
@@ -314,6 +318,13 @@ def validate(params):
         return "containers must name at least one container"
     if any(not (c and c.strip()) for c in params["containers"]):
         return "containers must not contain empty names"
+    for position, container in enumerate(params["containers"]):
+        problem = name_problem("containers[%d]" % position, container, "container")
+        if problem:
+            return problem
+    problem = name_problem("python", params["python"], "program")
+    if problem:
+        return problem
     if params["timeout"] < 1:
         return "timeout must be at least 1 second, got %d" % params["timeout"]
     if params["kernel_elements"] < 1:
@@ -342,7 +353,7 @@ def find_binaries(params, which):
 def probe_argv(bins, container, params):
     argv = [
         bins["timeout"], "--kill-after=%d" % KILL_GRACE, str(params["timeout"] + KILL_GRACE),
-        bins["podman"], "exec", "-i", container, params["python"], "-",
+        bins["podman"], "exec", "-i", "--", container, params["python"], "-",
         "--compact", "--elements", str(params["kernel_elements"]), "--deadline", str(params["timeout"]),
     ]
     if params["require_injected"]:

@@ -19,6 +19,9 @@ description:
   - The archives themselves are on the controller. With O(plan_only=true) the module only says
     which images are missing and where each archive to copy goes (RV(load)); the role copies
     those archives, then runs the module again to load and pull.
+  - An archive is loaded only when it is a regular file (not a link), and is removed once its
+    image loaded; an archive whose load failed is kept, for a look at it.
+  - Image names that start with C(-) are refused; names follow C(--) on Podman's command line.
   - Changed only when it loaded or pulled an image.
 options:
   images:
@@ -44,9 +47,12 @@ options:
     type: dict
     default: {}
   archive_dir:
-    description: Directory on the host that the archives are copied to, one file per image.
+    description:
+      - Directory on the host that the archives are copied to, one file per image. It should be
+        a directory only root can write to (the role uses C(/var/lib/ai-system/images), mode
+        C(0700)).
     type: path
-    default: /var/tmp
+    default: /var/lib/ai-system/images
   pull:
     description: Pull the missing images that have no archive; with V(false) they fail the run.
     type: bool
@@ -130,9 +136,15 @@ load:
     dest:
       description: Where the archive lies on the host, under O(archive_dir).
       type: str
-      sample: /var/tmp/localhost_agents_1.tar
+      sample: /var/lib/ai-system/images/localhost_agents_1.tar
   sample: [{image: "localhost/agents:1", groups: [core, models], src: build/agents.tar,
-            dest: /var/tmp/localhost_agents_1.tar}]
+            dest: /var/lib/ai-system/images/localhost_agents_1.tar}]
+removed_archives:
+  description: The archives removed from the host after their image loaded.
+  returned: always
+  type: list
+  elements: str
+  sample: [/var/lib/ai-system/images/localhost_agents_1.tar]
 pull:
   description: The other missing images - pulled, or to be pulled.
   returned: always
@@ -179,12 +191,15 @@ missing:
             reason: "Error: initializing source docker://localhost/ai-system/no-such-image:1"}]
 """
 
+import errno
+import os
 import platform
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
-    in_order, last_line, missing_message, plan_images,
+    image_problem, in_order, last_line, missing_message, plan_images,
 )
 
 PODMAN_ENV = {"LANG": "C", "LC_ALL": "C", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}
@@ -201,15 +216,43 @@ class Podman:
         return self.module.run_command([self.podman] + args, environ_update=PODMAN_ENV)
 
     def exists(self, image):
-        rc, out, err = self.run(["image", "exists", image])
+        rc, out, err = self.run(["image", "exists", "--", image])
         if rc not in (0, 1):
             self.module.fail_json(msg="podman image exists %s failed (rc %d): %s"
                                   % (image, rc, last_line(err or out)))
         return rc == 0
 
 
+def _archive_problem(path):
+    """Why the archive at path must not be loaded, or None."""
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return "cannot read the archive: %s" % (exc.strerror or exc)
+    if not stat.S_ISREG(info.st_mode):
+        return "the archive is not a regular file"
+    return None
+
+
+def _remove(module, path):
+    """Remove a loaded archive; whether it is gone."""
+    try:
+        os.unlink(path)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return False
+        module.warn("could not remove the loaded archive %s: %s" % (path, exc.strerror))
+        return False
+    return True
+
+
 def _fetch(podman, entry, args, how):
     """Run a load or pull; None when the image is there afterwards, else why not."""
+    if "dest" in entry:
+        problem = _archive_problem(entry["dest"])
+        if problem:
+            return {"image": entry["image"], "groups": entry["groups"], "how": how,
+                    "reason": problem}
     rc, out, err = podman.run(args)
     if podman.exists(entry["image"]):
         return None
@@ -226,10 +269,15 @@ def _host(params):
 
 def ensure_images(module):
     p = module.params
+    for position, item in enumerate(p["images"]):
+        problem = image_problem("images[%d].image" % position, item["image"])
+        if problem:
+            module.fail_json(msg=problem)
     podman = Podman(module)
     present = [i["image"] for i in p["images"] if podman.exists(i["image"])]
     result = plan_images(p["images"], present, p["archives"], p["archive_dir"], p["pull"])
     result["changed"] = False
+    result["removed_archives"] = []
     if p["plan_only"]:
         return result
     if module.check_mode:
@@ -237,16 +285,22 @@ def ensure_images(module):
         if result["missing"]:
             module.warn("check mode: %s" % missing_message(_host(p), result["missing"]))
         return result
-    failures = [_fetch(podman, entry, ["load", "--input", entry["dest"]],
-                       "loaded from %s" % entry["dest"]) for entry in result["load"]]
-    failures += [_fetch(podman, entry, ["image", "pull", entry["image"]], "pulled")
+    failures = []
+    for entry in result["load"]:
+        failure = _fetch(podman, entry, ["load", "--input=" + entry["dest"]],
+                         "loaded from %s" % entry["dest"])
+        failures.append(failure)
+        if failure is None and _remove(module, entry["dest"]):
+            result["removed_archives"].append(entry["dest"])
+    failures += [_fetch(podman, entry, ["image", "pull", "--", entry["image"]], "pulled")
                  for entry in result["pull"]]
     failed = {f["image"] for f in failures if f}
     result["changed"] = any(e["image"] not in failed for e in result["load"] + result["pull"])
     result["missing"] = in_order(p["images"], result["missing"] + [f for f in failures if f])
     if result["missing"]:
         module.fail_json(msg=missing_message(_host(p), result["missing"]),
-                         missing=result["missing"], changed=result["changed"])
+                         missing=result["missing"], changed=result["changed"],
+                         removed_archives=result["removed_archives"])
     return result
 
 
@@ -258,7 +312,7 @@ def main():
                 "groups": {"type": "list", "elements": "str", "default": []},
             }},
             "archives": {"type": "dict", "default": {}},
-            "archive_dir": {"type": "path", "default": "/var/tmp"},
+            "archive_dir": {"type": "path", "default": "/var/lib/ai-system/images"},
             "pull": {"type": "bool", "default": True},
             "host": {"type": "str"},
             "plan_only": {"type": "bool", "default": False},

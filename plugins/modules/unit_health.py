@@ -300,6 +300,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
     Runner,
     judge,
+    name_problem,
     read_unit_states,
 )
 
@@ -333,15 +334,17 @@ def validate(units: List[Dict[str, Any]]) -> Optional[str]:
         service = (unit.get("service") or "").strip()
         if not service:
             return "units[%d].service must not be empty" % index
-        if any(c.isspace() for c in service) or service.startswith("-"):
-            return "units[%d].service %r is not a unit name" % (index, unit["service"])
+        problem = name_problem("units[%d].service" % index, service, "unit")
+        if problem:
+            return problem
         if service in seen:
             return "unit %s is listed twice" % service
         seen.add(service)
         container = unit.get("container")
-        if container is not None and (not container.strip() or container.startswith("-")
-                                      or any(c.isspace() for c in container)):
-            return "units[%d].container %r is not a container name" % (index, container)
+        if container is not None:
+            problem = name_problem("units[%d].container" % index, container.strip(), "container")
+            if problem:
+                return problem
     return None
 
 

@@ -91,6 +91,10 @@ class Lab:
             units[entry["Id"]] = entry
         return units
 
+    def file_stat(self, host, path):
+        """'uid:gid:mode' of a path on a lab host (mode in octal, as stat prints it)."""
+        return self.exec(host, "stat", "-c", "%u:%g:%a", path).stdout.strip()
+
     def health(self, host, container):
         proc = self.exec(host, "podman", "inspect", "--format", "{{.State.Health.Status}}",
                          container, check=False)

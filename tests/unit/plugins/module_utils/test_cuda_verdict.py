@@ -211,3 +211,47 @@ def test_summary_of_failures_names_every_container_and_step():
     assert error == ("CUDA check failed in 2 of 2 container(s): ai-llm: step cuCtxCreate_v2 on device 0: "
                      "CUDA_ERROR_OUT_OF_MEMORY (2): out of memory; c: step podman exec: Error: no such container")
     assert summary["failed_count"] == 2
+
+
+# --------------------------------------------------------------------------
+# malformed output
+# --------------------------------------------------------------------------
+
+def test_every_document_the_probe_writes_has_the_right_shape():
+    for doc in (passed_doc(), failed_doc(), skipped_doc(), skipped_doc(lab=True)):
+        assert cv.shape_problem(doc) is None
+
+
+@pytest.mark.parametrize("change, problem", [
+    ({"gpus": {"index": 0}}, "gpus is dict, expected list"),
+    ({"libraries": ["libcuda.so.1"]}, "libraries[0] is str, expected an object"),
+    ({"lab": "false"}, "lab is str, expected bool"),
+    ({"driver_version": 550}, "driver_version is int, expected str or null"),
+    ({"kernel_result": {"ok": True, "devices_tested": "1"}}, "kernel_result.devices_tested is str, expected int"),
+    ({"kernel_result": {"ok": True, "devices_tested": True}}, "kernel_result.devices_tested is bool, expected int"),
+])
+def test_a_document_of_the_wrong_shape_is_named(change, problem):
+    doc = dict(passed_doc(), **change)
+    assert cv.shape_problem(doc) == problem
+    entry = result(0, doc)
+    assert (entry["status"], entry["failed_step"]) == ("failed", "probe result")
+    assert entry["reason"] == "the probe's result is malformed: %s" % problem
+    summary, error = cv.summarize([entry])
+    assert error == "CUDA check failed in 1 of 1 container(s): ai-llm: step probe result: malformed result: %s" % problem
+
+
+def test_output_that_is_not_the_probes_document_is_a_failed_probe_result():
+    entry = result(0, "hello from a shell profile\n" + "x" * 300)
+    assert (entry["status"], entry["failed_step"]) == ("failed", "probe result")
+    assert entry["error"].startswith("output is not the probe's JSON result: hello from a shell profile xxx")
+    assert entry["error"].endswith("...") and len(entry["error"]) < 200
+    # JSON, but another program's
+    assert result(0, json.dumps({"probe": "other", "status": "passed"}))["failed_step"] == "probe result"
+
+
+def test_a_failure_without_a_reason_is_still_described():
+    doc = dict(failed_doc(), reason=None)
+    first, second = result(0, passed_doc()), result(1, doc)
+    merged = cv.merge_after_reload([first], [second])
+    merged[0]["reason"] = None
+    assert cv.describe_failure(merged[0]).startswith("ai-llm: step cuCtxCreate_v2 on device 0: ")

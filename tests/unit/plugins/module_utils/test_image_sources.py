@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
-    archive_path, in_order, last_line, missing_message, plan_images,
+    archive_path, image_problem, in_order, last_line, missing_message, plan_images,
 )
 
 IMAGES = [
@@ -16,23 +18,24 @@ ARCHIVES = {"localhost/agents:1": "/ctl/build/agents.tar", "localhost/unused:1":
 
 
 def test_archive_path_is_one_file_per_image_name():
-    assert archive_path("/var/tmp", "localhost/ai-system/stand-in-agent:latest") == (
-        "/var/tmp/localhost_ai-system_stand-in-agent_latest.tar")
+    assert archive_path("/var/lib/ai-system/images",
+                        "localhost/ai-system/stand-in-agent:latest") == (
+        "/var/lib/ai-system/images/localhost_ai-system_stand-in-agent_latest.tar")
 
 
 def test_present_images_are_left_alone_and_missing_ones_loaded_or_pulled():
-    plan = plan_images(IMAGES, ["docker.io/library/redis:7"], ARCHIVES, "/var/tmp")
+    plan = plan_images(IMAGES, ["docker.io/library/redis:7"], ARCHIVES, "/var/lib/ai-system/images")
     assert plan == {
         "present": ["docker.io/library/redis:7"],
         "load": [{"image": "localhost/agents:1", "groups": ["core", "models"],
-                  "src": "/ctl/build/agents.tar", "dest": "/var/tmp/localhost_agents_1.tar"}],
+                  "src": "/ctl/build/agents.tar", "dest": "/var/lib/ai-system/images/localhost_agents_1.tar"}],
         "pull": [{"image": "quay.io/x/monitor:2", "groups": ["monitoring"]}],
         "missing": [],
     }
 
 
 def test_without_pulling_the_images_to_pull_are_missing():
-    plan = plan_images(IMAGES, [], ARCHIVES, "/var/tmp", pull=False)
+    plan = plan_images(IMAGES, [], ARCHIVES, "/var/lib/ai-system/images", pull=False)
     assert plan["pull"] == [] and [e["image"] for e in plan["load"]] == ["localhost/agents:1"]
     assert plan["missing"] == [
         {"image": "docker.io/library/redis:7", "groups": ["redis"], "how": "pulled",
@@ -48,7 +51,7 @@ def test_in_order_follows_the_plan():
 
 def test_an_image_with_an_archive_is_never_pulled_and_a_present_one_never_loaded():
     everything = [i["image"] for i in IMAGES]
-    assert plan_images(IMAGES, everything, ARCHIVES, "/var/tmp") == {
+    assert plan_images(IMAGES, everything, ARCHIVES, "/var/lib/ai-system/images") == {
         "present": everything, "load": [], "pull": [], "missing": []}
     plan = plan_images(IMAGES[1:2], [], ARCHIVES, "/d")
     assert plan["pull"] == [] and [e["image"] for e in plan["load"]] == ["localhost/agents:1"]
@@ -65,11 +68,24 @@ def test_the_error_names_the_host_each_image_and_its_groups():
         {"image": "localhost/ai-system/no-such-image:1", "groups": ["pc2-ai-monitoring"],
          "how": "pulled", "reason": "Error: manifest unknown"},
         {"image": "localhost/agents:1", "groups": ["core", "models"],
-         "how": "loaded from /var/tmp/localhost_agents_1.tar", "reason": "Error: no such file"},
+         "how": "loaded from /var/lib/ai-system/images/localhost_agents_1.tar", "reason": "Error: no such file"},
     ])
     assert msg == (
         "host pc2: group pc2-ai-monitoring: image localhost/ai-system/no-such-image:1 is not on "
         "the host and could not be pulled (Error: manifest unknown); group core, group models: "
         "image localhost/agents:1 is not on the host and could not be loaded from "
-        "/var/tmp/localhost_agents_1.tar (Error: no such file); fix the image name in the "
+        "/var/lib/ai-system/images/localhost_agents_1.tar (Error: no such file); fix the image name in the "
         "inventory, or load the image (stack_image_archives); no unit was changed")
+
+
+@pytest.mark.parametrize("image, problem", [
+    ("docker.io/library/redis:7", None),
+    ("localhost/agents@sha256:" + "a" * 64, None),
+    ("", "images[0].image must be an image name, got ''"),
+    ("-q", "images[0].image '-q' is not an image name: it starts with '-', which podman would "
+     "read as an option"),
+    ("redis 7", "images[0].image 'redis 7' is not an image name: it holds white space or a "
+     "control character"),
+])
+def test_image_names_that_podman_would_read_as_options_are_refused(image, problem):
+    assert image_problem("images[0].image", image) == problem

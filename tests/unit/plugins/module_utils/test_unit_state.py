@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
     CRASH_LOOP_RESTARTS, FAILED, OK, WAITING, Judgement, container_state, describe, first_line,
-    judge, parse_podman_inspect, parse_systemctl_show, read_containers, read_systemd,
+    judge, name_problem, parse_podman_inspect, parse_systemctl_show, read_containers, read_systemd,
     read_unit_states, systemd_state, unit_states,
 )
 
@@ -136,6 +136,21 @@ def test_read_systemd_errors(answer, expected):
     assert (blocks, error) == ([], expected)
 
 
+def test_systemctl_show_garbage_without_unit_ids_fails_cleanly():
+    blocks, error = read_systemd(lambda argv: (0, "<html>\nx=1\n\ny=2\n", ""), "systemctl",
+                                 ["a.service", "b.service"])
+    assert blocks == []
+    assert error == "systemctl show printed no unit properties for a.service (no Id=): <html>"
+
+
+def test_read_systemd_asks_for_the_given_properties_after_dashes():
+    runner = Runner(show="Id=a.service\nSourcePath=/etc/containers/systemd/a.container\n")
+    blocks, error = read_systemd(runner, "systemctl", ["a.service"], properties=("Id", "SourcePath"))
+    assert error is None and blocks[0]["SourcePath"] == "/etc/containers/systemd/a.container"
+    assert runner.calls[0] == ["systemctl", "show", "--no-pager", "--property=Id,SourcePath", "--",
+                               "a.service"]
+
+
 def test_read_systemd_of_nothing_runs_nothing():
     def runner(argv):
         raise AssertionError(argv)
@@ -156,6 +171,36 @@ def test_read_systemd_user_scope():
 def test_read_containers_errors(answer, expected):
     inspected, error = read_containers(lambda argv: answer, "podman", ["core"])
     assert inspected == [] and error.startswith(expected)
+
+
+@pytest.mark.parametrize("item", [
+    {"Name": "core", "State": "running"},
+    {"Name": "core", "State": {"Status": 5, "Health": ["x"], "StartedAt": 7, "OOMKilled": "yes"}},
+    {"Name": "core", "State": {"Health": {"Status": None, "Log": "x", "FailingStreak": "x"}}},
+    {"Name": "core", "State": {"Health": {"Log": [5]}}},
+])
+def test_podman_inspect_of_the_wrong_shape_reads_as_unknown(item):
+    read = container_state(item)
+    assert read["container_exists"] is True
+    assert read["container_state"] is None and read["health"] is None
+    assert read["container_started_at"] is None and read["container_oom_killed"] is False
+    assert judge(dict(state(), **read), expect_health=True).verdict == FAILED
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("ai-core.service", None),
+    ("systemd-fsck@dev-disk-by\\x2duuid-1.service", None),
+    ("", "units[0].service must be a unit name, got ''"),
+    (None, "units[0].service must be a unit name, got None"),
+    ("--all", "units[0].service '--all' is not a unit name: it starts with '-', which systemctl and "
+     "podman would read as an option"),
+    ("a\x00b", "units[0].service 'a\\x00b' is not a unit name: it holds white space or a control "
+     "character"),
+    ("a b", "units[0].service 'a b' is not a unit name: it holds white space or a control "
+     "character"),
+])
+def test_names_that_would_be_read_as_options_or_split_are_refused(value, problem):
+    assert name_problem("units[0].service", value, "unit") == problem
 
 
 def test_unit_states_pairs_blocks_with_units_in_order():

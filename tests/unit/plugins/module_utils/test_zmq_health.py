@@ -856,6 +856,13 @@ def test_normalize_endpoint_policy_strict_and_request() -> None:
             {"address": "h", "port": 1, "request": "ping"},
             "endpoint h: request must be a mapping (the JSON object sent)",
         ),
+        ({"address": "127.0.0.1\n", "port": 1}, "endpoint address '127.0.0.1\\n' holds a control character"),
+        ({"address": "h\x1b[2J", "port": 1}, "endpoint address 'h\\x1b[2J' holds a control character"),
+        ({"address": "h", "port": 1, "name": "Agent\nFAIL x"},
+         "endpoint h: name 'Agent\\nFAIL x' holds a control character"),
+        ({"address": "h", "port": 1, "group": "core\r"}, "endpoint h: group 'core\\r' holds a control character"),
+        ({"address": "h", "port": 1, "name": "--config"},
+         "endpoint h: name '--config' starts with '-', which would be read as an option"),
     ],
 )
 def test_normalize_endpoint_errors(spec: Any, message: str) -> None:

@@ -51,7 +51,7 @@ class Runner(object):
         self.calls.append((argv, data))
         if argv[-1] == "daemon-reload":
             return self.reload_rc, "", "Failed to reload daemon: Access denied" if self.reload_rc else ""
-        container = argv[argv.index("-i") + 1]
+        container = argv[argv.index("--") + 1]
         reply = self.answers[container].pop(0)
         if isinstance(reply, dict):
             return cuda_probe.exit_status(reply), out(reply), ""
@@ -79,6 +79,12 @@ def check(p, runner, **kwargs):
     ({"kernel_elements": 0}, "kernel_elements must be at least 1, got 0"),
     ({"expect_gpus": -1}, "expect_gpus must not be negative, got -1"),
     ({"settle_seconds": -1}, "settle_seconds must not be negative, got -1"),
+    ({"containers": ["ai-llm", "--privileged"]}, "containers[1] '--privileged' is not a container name: it starts "
+     "with '-', which systemctl and podman would read as an option"),
+    ({"containers": ["ai-llm\nx"]}, "containers[0] 'ai-llm\\nx' is not a container name: it holds white space "
+     "or a control character"),
+    ({"python": "-c"}, "python '-c' is not a program name: it starts with '-', which systemctl and podman "
+     "would read as an option"),
 ])
 def test_invalid_options(changes, message):
     result, error = check(params(**changes), Runner({}))
@@ -100,12 +106,12 @@ def test_missing_executables(missing, p, message):
 
 def test_probe_command_line():
     argv = cuda_check.probe_argv(BINS, "ai-llm", params())
-    assert argv == ["/usr/bin/timeout", "--kill-after=5", "125", "/usr/bin/podman", "exec", "-i", "ai-llm",
+    assert argv == ["/usr/bin/timeout", "--kill-after=5", "125", "/usr/bin/podman", "exec", "-i", "--", "ai-llm",
                     "python3", "-", "--compact", "--elements", "1048576", "--deadline", "120", "--require-injected"]
     options = params(require_injected=False, lab=True, python="/usr/bin/python3.11", timeout=30, kernel_elements=64)
     argv = cuda_check.probe_argv(BINS, "x", options)
-    assert argv[2] == "35" and argv[7:9] == ["/usr/bin/python3.11", "-"]
-    assert argv[9:] == ["--compact", "--elements", "64", "--deadline", "30", "--lab"]
+    assert argv[2] == "35" and argv[8:10] == ["/usr/bin/python3.11", "-"]
+    assert argv[10:] == ["--compact", "--elements", "64", "--deadline", "30", "--lab"]
 
 
 @pytest.mark.parametrize("options,reply,expected", [
@@ -303,6 +309,49 @@ def test_main_option_errors(scripted, capsys):
     assert result["failed"] is True and "containers" in result["msg"]
 
 
+def test_container_name_starting_with_dash_is_refused_in_cuda_check(scripted, capsys):
+    calls = scripted({})
+    result = run_main({"containers": ["-it"]}, capsys)
+    assert result["failed"] is True
+    assert result["msg"] == ("containers[0] '-it' is not a container name: it starts with '-', which systemctl "
+                             "and podman would read as an option")
+    assert calls == []
+
+
+@pytest.mark.parametrize("stdout", [
+    "Traceback (most recent call last):\n  File \"<stdin>\", line 1\nSyntaxError: invalid syntax\n",
+    "{\"probe\": \"ai_system.cuda_probe\", \"status\": \"passed\"",
+    "\x00\xff binary \x1b[31m",
+])
+def test_cuda_probe_output_not_json_fails_cleanly(scripted, capsys, stdout):
+    scripted({"ai-llm": [(0, stdout, "")]})
+    result = run_main({"containers": ["ai-llm"]}, capsys)
+    assert result["failed"] is True
+    assert result["msg"].startswith("CUDA check failed in 1 of 1 container(s): ai-llm: step probe result: output "
+                                    "is not the probe's JSON result: ")
+    assert result["results"][0]["status"] == "failed"
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("gpus", "GPU-0", "gpus is str, expected list"),
+    ("gpus", [1, 2], "gpus[0] is int, expected an object"),
+    ("kernel_result", [], "kernel_result is list, expected dict"),
+    ("kernel_result", {"ok": "yes", "devices_tested": 1}, "kernel_result.ok is str, expected bool"),
+    ("status", ["passed"], "status is list, expected str"),
+    ("steps", None, "steps is null, expected list"),
+    ("total_ms", True, "total_ms is bool, expected int or float"),
+    ("reason", {"x": 1}, "reason is dict, expected str or null"),
+])
+def test_cuda_probe_result_of_the_wrong_shape_fails_cleanly(scripted, capsys, field, value, problem):
+    doc = passed_doc()
+    doc[field] = value
+    scripted({"ai-llm": [(0, json.dumps(doc), "")]})
+    result = run_main({"containers": ["ai-llm"]}, capsys)
+    assert result["failed"] is True
+    assert result["msg"] == ("CUDA check failed in 1 of 1 container(s): ai-llm: step probe result: malformed "
+                             "result: %s" % problem)
+
+
 def test_main_daemon_reload_failure(scripted, capsys):
     scripted({"a": [passed_doc()]}, reload_rc=1)
     result = run_main({"containers": ["a"], "daemon_reload": True}, capsys)
@@ -315,10 +364,10 @@ def test_main_daemon_reload_failure(scripted, capsys):
 # --------------------------------------------------------------------------
 
 STAND_IN = """#!/bin/sh
-# podman exec -i CONTAINER PYTHON - ARGS: run PYTHON - ARGS here.
-[ "$1" = exec ] && [ "$2" = -i ] || exit 125
-container=$3
-shift 3
+# podman exec -i -- CONTAINER PYTHON - ARGS: run PYTHON - ARGS here.
+[ "$1" = exec ] && [ "$2" = -i ] && [ "$3" = -- ] || exit 125
+container=$4
+shift 4
 case "$container" in
     missing) echo "Error: no container with name or ID \\"missing\\" found: no such container" >&2; exit 125 ;;
     lab) AI_SYSTEM_LAB_CDI=1; export AI_SYSTEM_LAB_CDI ;;

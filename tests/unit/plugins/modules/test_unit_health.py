@@ -237,6 +237,25 @@ def test_container_found_by_id_prefix():
     assert result["units"][0]["container_exists"] is True
 
 
+def test_systemctl_show_garbage_fails_cleanly():
+    host = FakeHost(blocks=["<html>\nx=1", "</html>\ny=2"])
+    result, error = check(host, UNITS)
+    assert error == ("systemctl show printed no unit properties for ai-pc2-redis.service (no Id=): "
+                     "<html>")
+    assert result["units"] == []
+
+
+def test_podman_inspect_of_the_wrong_shape_is_a_problem_not_a_traceback():
+    host = FakeHost(blocks=[show_block(u["service"]) for u in UNITS], podman_rc=0,
+                    podman_out=json.dumps([{"Name": "pc2-redis", "State": "up"},
+                                           {"Name": "pc2-memory-system", "State": {"Health": 5}}]),
+                    podman_err="")
+    result, error = check(host, UNITS)
+    assert error is None and result["failed_count"] == 2
+    assert result["summary"][0] == ("ai-pc2-redis.service: container pc2-redis is in an unknown "
+                                    "state")
+
+
 def test_parse_systemctl_show_keeps_equals_signs_in_values():
     blocks = parse_systemctl_show("Id=a.service\nStatusText=x=1\n\n\nId=b.service\n")
     assert blocks == [{"Id": "a.service", "StatusText": "x=1"}, {"Id": "b.service"}]
@@ -250,12 +269,19 @@ def test_parse_systemctl_show_keeps_equals_signs_in_values():
     ([], "units must name at least one unit"),
     ([{"service": "  ", "container": None}], "units[0].service must not be empty"),
     ([{"service": "ai-a.service", "container": None}, {"service": "ai a.service", "container": None}],
-     "units[1].service 'ai a.service' is not a unit name"),
-    ([{"service": "--all", "container": None}], "units[0].service '--all' is not a unit name"),
+     "units[1].service 'ai a.service' is not a unit name: it holds white space or a control character"),
+    ([{"service": "--all", "container": None}],
+     "units[0].service '--all' is not a unit name: it starts with '-', which systemctl and podman would "
+     "read as an option"),
+    ([{"service": "ai-a.service\x1b[2J", "container": None}],
+     "units[0].service 'ai-a.service\\x1b[2J' is not a unit name: it holds white space or a control "
+     "character"),
     ([{"service": "ai-a.service", "container": None}, {"service": "ai-a.service", "container": "a"}],
      "unit ai-a.service is listed twice"),
-    ([{"service": "ai-a.service", "container": " "}], "units[0].container ' ' is not a container name"),
-    ([{"service": "ai-a.service", "container": "-a"}], "units[0].container '-a' is not a container name"),
+    ([{"service": "ai-a.service", "container": " "}], "units[0].container must be a container name, got ''"),
+    ([{"service": "ai-a.service", "container": "-a"}],
+     "units[0].container '-a' is not a container name: it starts with '-', which systemctl and podman "
+     "would read as an option"),
 ])
 def test_invalid_units(units, expected):
     host = healthy_host()
