@@ -671,7 +671,7 @@ class _HostRenderer:
                 health=health,
                 cuda=tuple(u.container for u in gpu_units),
                 units=tuple(UnitCheck(service=u.service, container=u.container,
-                                          healthcheck=u.healthcheck) for u in units),
+                                      healthcheck=u.healthcheck) for u in units),
                 zmq=zmq_targets(links, health),
             ),
         )

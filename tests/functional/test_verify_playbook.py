@@ -45,10 +45,11 @@ def test_nothing_running_fails_every_phase_and_writes_one_report(playbook, tmp_p
 
     reports = tmp_path / "reports"
     names = sorted(p.name for p in reports.iterdir())
-    assert names[:2] == ["latest.json", "latest.md"] and len(names) == 4
-    assert names[2].startswith("verify-") and names[2].endswith("Z.json")
+    assert names[:3] == ["latest.json", "latest.md", "latest.xml"] and len(names) == 6
+    assert names[3].startswith("verify-") and names[3].endswith("Z.json")
     assert json.loads((reports / "latest.json").read_text()) == json.loads(
-        (reports / names[2]).read_text())
+        (reports / names[3]).read_text())
+    assert (reports / "latest.xml").read_text() == (reports / names[5]).read_text()
     markdown = (reports / "latest.md").read_text()
     assert "```mermaid\nflowchart LR\n" in markdown and '-.->|"broken ' in markdown
     shown = run.task_results("Show the report")["mainpc"]["msg"]
@@ -100,7 +101,7 @@ def test_stack_report_fails_by_default_with_one_line_per_problem(playbook, tmp_p
     assert lines[0].startswith("Verification FAILED: 0 passed, ")
     assert lines[1:] == [
         "- mainpc: not verified: no results: unreachable, or failed before its checks ran (1 GPU check, "
-        "2 CUDA checks, 11 units, 9 links, 48 health sockets)",
+        "2 CUDA checks, 11 units, 9 links, 48 health sockets, 1 firewall check)",
         "- pc2: not verified: no results: unreachable, or failed before its checks ran (1 GPU check, "
-        "1 CUDA check, 6 units, 5 links, 27 health sockets)"]
+        "1 CUDA check, 6 units, 5 links, 27 health sockets, 1 firewall check)"]
     assert (tmp_path / "out" / "latest.json").exists()
