@@ -25,7 +25,7 @@ Section = Tuple[str, Sequence[Tuple[str, Value]]]
 MANAGED_MARKER = "Managed by ai_system.containers"
 HEADER = (
     "# %s -- do not edit: changes are overwritten on the next run.\n"
-    "# Edit the inventory (host_vars/<host>.yml: ai_groups) instead.\n" % MANAGED_MARKER
+    "# Edit the inventory (host_vars/<host>/groups.yml: ai_groups) instead.\n" % MANAGED_MARKER
 )
 
 
