@@ -845,63 +845,71 @@ def _curve_stall(monitor: Any, timeout: float) -> _StageError:
     )
 
 
-def _request_once(
-    ctx: "zmq.Context[Any]",
-    url: str,
-    ipv6: bool,
-    payload: bytes,
-    timeout: float,
-    curve: Optional[Tuple[str, bytes, bytes]],
-) -> Tuple[float, Dict[str, Any]]:
-    """One request on a fresh REQ socket; return (rtt seconds, reply).
+class _ReqSocket:
+    """One REQ socket to a peer, reused for every attempt of a check.
 
-    The socket waits for the ZMTP handshake (IMMEDIATE makes POLLOUT wait for
-    a completed connection) before the clock starts, so the RTT is one
-    request/reply round trip, comparable to a long-lived socket's.
+    Opening waits for the ZMTP handshake (IMMEDIATE makes POLLOUT wait for a
+    completed connection), so each request's clock measures one request/reply
+    round trip, as a long-lived socket's would. A request that times out
+    ends the check (a REQ socket cannot send again before it has a reply).
     """
-    timeout_ms = max(1, int(timeout * 1000))
-    deadline = time.monotonic() + timeout
-    sock = ctx.socket(zmq.REQ)
-    monitor = None
-    try:
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.IMMEDIATE, 1)
-        sock.setsockopt(zmq.RCVTIMEO, timeout_ms)
-        sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
-        if ipv6:
-            sock.setsockopt(zmq.IPV6, 1)
-        if curve is not None:
-            server_key, public, secret = curve
-            sock.setsockopt(zmq.CURVE_SERVERKEY, server_key.encode("ascii"))
-            sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
-            sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
-            if _HANDSHAKE_EVENTS:
-                events = 0
-                for value in _HANDSHAKE_EVENTS.values():
-                    events |= value
-                monitor = sock.get_monitor_socket(events)
-        sock.connect(url)
-        if not sock.poll(timeout_ms, zmq.POLLOUT):
+
+    def __init__(self, ctx: "zmq.Context[Any]", url: str, ipv6: bool, timeout: float,
+                 curve: Optional[Tuple[str, bytes, bytes]]) -> None:
+        timeout_ms = max(1, int(timeout * 1000))
+        self.sock = ctx.socket(zmq.REQ)
+        self.monitor = None
+        try:
+            self.sock.setsockopt(zmq.LINGER, 0)
+            self.sock.setsockopt(zmq.IMMEDIATE, 1)
+            self.sock.setsockopt(zmq.RCVTIMEO, timeout_ms)
+            self.sock.setsockopt(zmq.SNDTIMEO, timeout_ms)
+            if ipv6:
+                self.sock.setsockopt(zmq.IPV6, 1)
             if curve is not None:
-                raise _curve_stall(monitor, timeout)
-            raise _StageError("reply", "timed out", "ZMQ handshake did not complete within %gs" % timeout)
-        started = time.perf_counter()
-        sock.send(payload)
-        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-        if not sock.poll(remaining_ms, zmq.POLLIN):
+                server_key, public, secret = curve
+                self.sock.setsockopt(zmq.CURVE_SERVERKEY, server_key.encode("ascii"))
+                self.sock.setsockopt(zmq.CURVE_PUBLICKEY, public)
+                self.sock.setsockopt(zmq.CURVE_SECRETKEY, secret)
+                if _HANDSHAKE_EVENTS:
+                    events = 0
+                    for value in _HANDSHAKE_EVENTS.values():
+                        events |= value
+                    self.monitor = self.sock.get_monitor_socket(events)
+            self.sock.connect(url)
+            if not self.sock.poll(timeout_ms, zmq.POLLOUT):
+                if curve is not None:
+                    raise _curve_stall(self.monitor, timeout)
+                raise _StageError("reply", "timed out",
+                                  "ZMQ handshake did not complete within %gs" % timeout)
+        except zmq.ZMQError as exc:
+            self.close()
+            raise _StageError("reply", "zmq error: %s" % exc)
+        except BaseException:
+            self.close()
+            raise
+
+    def request(self, payload: bytes, timeout: float) -> Tuple[float, Dict[str, Any]]:
+        """(rtt seconds, reply) of one request, within ``timeout`` (as opened)."""
+        # RCVTIMEO (the check's timeout, set when the socket was opened)
+        # bounds the wait: no poll call on the measured path.
+        try:
+            started = time.perf_counter()
+            self.sock.send(payload)
+            raw = self.sock.recv_multipart()
+            rtt = time.perf_counter() - started
+        except zmq.Again:
             raise _StageError("reply", "timed out", "no reply within %gs" % timeout)
-        raw = sock.recv_multipart()
-        rtt = time.perf_counter() - started
-    except zmq.Again:
-        raise _StageError("reply", "timed out", "no reply within %gs" % timeout)
-    except zmq.ZMQError as exc:
-        raise _StageError("reply", "zmq error: %s" % exc)
-    finally:
-        if monitor is not None:
-            sock.disable_monitor()
-            monitor.close(linger=0)
-        sock.close(linger=0)
-    return rtt, _parse_reply(raw)
+        except zmq.ZMQError as exc:
+            raise _StageError("reply", "zmq error: %s" % exc)
+        return rtt, _parse_reply(raw)
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.sock.disable_monitor()
+            self.monitor.close(linger=0)
+            self.monitor = None
+        self.sock.close(linger=0)
 
 
 def _rtt_stats(samples: Sequence[float]) -> Optional[Dict[str, float]]:
@@ -972,10 +980,14 @@ def _check_one(ctx: "zmq.Context[Any]", endpoint: Endpoint, timeout: float, atte
         url = _zmq_url(family, sockaddr)
         reply: Dict[str, Any] = {}
         try:
-            for _attempt in range(attempts):
-                rtt, reply = _request_once(ctx, url, family == socket.AF_INET6, payload, timeout, curve)
-                samples.append(rtt)
-                result["reply"] = reply
+            req = _ReqSocket(ctx, url, family == socket.AF_INET6, timeout, curve)
+            try:
+                for _attempt in range(attempts):
+                    rtt, reply = req.request(payload, timeout)
+                    samples.append(rtt)
+                    result["reply"] = reply
+            finally:
+                req.close()
         finally:
             result["rtt_ms"] = _rtt_stats(samples)
         result["stage_reached"] = "reply"

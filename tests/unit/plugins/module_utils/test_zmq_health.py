@@ -197,7 +197,9 @@ class ZmqPeer:
                 if self.sock.poll(20):
                     frames = self.sock.recv_multipart()
                     self.requests.append(frames)
-                    self.sock.send_multipart(self._handler(frames))
+                    answer = self._handler(frames)
+                    if answer is not None:  # None: the peer stays silent
+                        self.sock.send_multipart(answer)
         finally:
             self.sock.close(linger=0)
 
@@ -380,14 +382,30 @@ def test_peer_that_rejects_the_action_proves_the_link_unless_strict(zmq_peer: Ca
     assert json.loads(peer.requests[-1][0]) == {"action": "ping"}
 
 
-def test_every_attempt_uses_a_fresh_socket(zmq_peer: Callable[..., ZmqPeer]) -> None:
+def test_every_attempt_reuses_one_healthy_socket(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    """One connection for the attempts of a check: no handshake per request."""
     reply = json.dumps(health_reply()).encode()
     peer = zmq_peer(lambda frames: [frames[0], b"", reply], socket_type=zmq.ROUTER)
     result = check_one(endpoint(peer.port), attempts=4)
     assert result["ok"] is True
     identities = {frames[0] for frames in peer.requests}
     assert len(peer.requests) == 4
-    assert len(identities) == 4
+    assert len(identities) == 1
+    assert result["rtt_ms"] is not None
+
+
+def test_a_peer_that_stops_answering_mid_check_times_out(zmq_peer: Callable[..., ZmqPeer]) -> None:
+    reply = json.dumps(health_reply()).encode()
+    answered = []
+
+    def first_only(frames):
+        answered.append(frames)
+        return [frames[0], b"", reply] if len(answered) == 1 else None
+
+    peer = zmq_peer(first_only, socket_type=zmq.ROUTER)
+    result = check_one(endpoint(peer.port), attempts=3)
+    assert (result["ok"], result["failed_stage"], result["reason"]) == (False, "reply", "timed out")
+    assert len(peer.requests) == 2
 
 
 def test_name_lookup_tries_every_address(zmq_peer: Callable[..., ZmqPeer]) -> None:
