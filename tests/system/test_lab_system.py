@@ -277,6 +277,59 @@ def test_wrong_image_fails_naming_group_and_image_and_keeps_the_rest(lab, lab_pl
     assert all(p["ActiveState"] == "active" for p in props.values())
 
 
+def test_a_quadlet_option_the_generator_rejects_fails_before_any_unit_changes(lab, lab_plan):
+    services = [u["service"] for u in units_of(lab_plan, "pc2")]
+    before = lab.unit_props("pc2", services)
+
+    def edit(groups):
+        groups["pc2"]["ai_groups"][LEAF]["quadlet_options"] = {"Container": {"FooBar": "1"}}
+
+    run = lab.playbook(inventory=lab.edited_inventory("badoption", edit), tags=["stack"])
+    assert run.rc != 0
+    messages = [f["res"].get("msg", "") for f in run.failures() if f["host"] == "pc2"]
+    assert any("group %s (ai-%s.container): unsupported key 'FooBar' in group 'Container'"
+               % (LEAF, LEAF) in m for m in messages), messages
+    # Nothing was installed: the unit file on the host is the shipped one, and
+    # every unit still runs what it ran.
+    unit = lab.exec("pc2", "cat", "/etc/containers/systemd/ai-%s.container" % LEAF).stdout
+    assert "FooBar" not in unit
+    after = lab.unit_props("pc2", services)
+    for service in services:
+        assert after[service]["ActiveState"] == "active", service
+        assert after[service]["ActiveEnterTimestampMonotonic"] == \
+            before[service]["ActiveEnterTimestampMonotonic"], service
+
+
+def test_editing_a_restart_on_change_file_restarts_exactly_that_group(lab, lab_plan):
+    watched = "/srv/ai-system/%s.conf" % LEAF
+    lab.exec("pc2", "sh", "-c", "echo threshold=1 > %s" % watched)
+
+    def edit(groups):
+        group = groups["pc2"]["ai_groups"][LEAF]
+        group["readonly_mounts"] = ["%s:/app/%s.conf" % (watched, LEAF)]
+        group["restart_on_change"] = [watched]
+
+    inventory = lab.edited_inventory("watched", edit)
+    assert lab.playbook(inventory=inventory, tags=["stack"]).rc == 0
+    services = [u["service"] for u in units_of(lab_plan, "pc2")]
+    before = lab.unit_props("pc2", services)
+    lab.exec("pc2", "sh", "-c", "echo threshold=2 > %s" % watched)
+    run = lab.playbook(inventory=inventory, tags=["stack"])
+    assert run.rc == 0
+    assert stack_units_result(run, "pc2")["restarted"] == [LEAF_SERVICE]
+    assert stack_units_result(run, "mainpc")["changed"] is False
+    after = lab.unit_props("pc2", services)
+    for service in services:
+        same = after[service]["ActiveEnterTimestampMonotonic"] == \
+            before[service]["ActiveEnterTimestampMonotonic"]
+        assert same is (service != LEAF_SERVICE), service
+    seen = lab.exec("pc2", "podman", "exec", LEAF, "cat", "/app/%s.conf" % LEAF).stdout
+    assert seen.strip() == "threshold=2"
+    # The same content again restarts nothing.
+    again = lab.playbook(inventory=inventory, tags=["stack"])
+    assert again.rc == 0 and stack_units_result(again, "pc2")["changed"] is False
+
+
 def test_back_to_the_shipped_inventory(lab, lab_plan):
     run = lab.playbook(tags=["stack"])
     assert run.rc == 0
