@@ -32,7 +32,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.quadlet impor
     service_name as service_of,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
-    FAILED, WAITING, Judgement, judge, name_problem,
+    FAILED, OK, WAITING, Judgement, judge, name_problem,
 )
 
 # systemd ActiveStates of a unit that runs or is on its way to running.
@@ -393,3 +393,79 @@ def judge_poll(units: Sequence[Mapping[str, Any]], states: Sequence[Mapping[str,
 def restart_counts(states: Sequence[Mapping[str, Any]]) -> Dict[str, int]:
     """Each service's systemd restart count, from :func:`unit_state.unit_states`."""
     return {state["service"]: state.get("restarts") or 0 for state in states}
+
+
+# --------------------------------------------------------------------------
+# Progress of the wait
+# --------------------------------------------------------------------------
+
+def unit_word(entry: Mapping[str, Any]) -> str:
+    """What a unit of the wait's report is doing, in a word or two
+    (``activating``, ``starting``, ``unhealthy``, ``no container``, ...)."""
+    active = entry.get("active") or "unknown"
+    if active != "active":
+        return active
+    health = entry.get("health") or ""
+    if health == "absent":
+        return "no container"
+    if health and health != "healthy":
+        return health
+    if entry.get("verdict") == WAITING:
+        return "restart pending"
+    return entry.get("sub") or active
+
+
+def track_since(report: Sequence[Mapping[str, Any]], before: Mapping[str, Any],
+                started: float, now: float) -> Dict[str, List[Any]]:
+    """{service: [word, since]} of every unit that is not ok: since when it is
+    doing what :func:`unit_word` says, as far as the polls saw; ``started`` for
+    a unit that did so since the wait began."""
+    out: Dict[str, List[Any]] = {}
+    for entry in report:
+        if entry.get("verdict") == OK:
+            continue
+        word = unit_word(entry)
+        old = before.get(entry["service"])
+        if isinstance(old, (list, tuple)) and len(old) == 2 and old[0] == word \
+                and isinstance(old[1], (int, float)):
+            out[entry["service"]] = [word, old[1]]
+        else:
+            out[entry["service"]] = [word, started if not before else now]
+    return out
+
+
+def progress_line(report: Sequence[Mapping[str, Any]], since: Mapping[str, Sequence[Any]],
+                  now: float) -> str:
+    """One line on the wait: ``4/6 healthy; waiting for core (starting, 34 s),
+    app (activating, 12 s); failed: db (failed, 3 s)``."""
+    def listed(entries: Sequence[Mapping[str, Any]]) -> str:
+        parts = []
+        for entry in entries:
+            word, start = since.get(entry["service"]) or (unit_word(entry), now)
+            parts.append("%s (%s, %d s)" % (entry["group"], word, max(0, int(now - start))))
+        return ", ".join(parts)
+
+    ok = [e for e in report if e.get("verdict") == OK]
+    waiting = [e for e in report if e.get("verdict") == WAITING]
+    failed = [e for e in report if e.get("verdict") == FAILED]
+    line = "%d/%d healthy" % (len(ok), len(report))
+    if waiting:
+        line += "; waiting for " + listed(waiting)
+    if failed:
+        line += "; failed: " + listed(failed)
+    return line
+
+
+def wait_state_problem(state: Any) -> Optional[str]:
+    """The first problem with stack_units' ``wait_state`` option, or None."""
+    if not isinstance(state, Mapping):
+        return "wait_state must be the wait_state of the call before, got %r" % (state,)
+    for key, kind in (("deadline", (int, float)), ("started", (int, float)),
+                      ("timeout", int), ("restarted_after", Mapping), ("since", Mapping)):
+        if not isinstance(state.get(key), kind) or isinstance(state.get(key), bool):
+            return "wait_state.%s is missing or not a %s; pass the wait_state of the call " \
+                "before" % (key, "mapping" if kind is Mapping else "number")
+    first = state.get("first_restarts")
+    if first is not None and not isinstance(first, Mapping):
+        return "wait_state.first_restarts must be a mapping"
+    return None

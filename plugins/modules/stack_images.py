@@ -106,6 +106,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+elapsed_s:
+  description: Seconds the loads and pulls took, together.
+  returned: unless O(plan_only=true) or in check mode
+  type: float
+  sample: 42.7
 present:
   description: The images the host had already.
   returned: always
@@ -195,6 +200,7 @@ import errno
 import os
 import platform
 import stat
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -286,6 +292,7 @@ def ensure_images(module):
             module.warn("check mode: %s" % missing_message(_host(p), result["missing"]))
         return result
     failures = []
+    began = time.monotonic()
     for entry in result["load"]:
         failure = _fetch(podman, entry, ["load", "--input=" + entry["dest"]],
                          "loaded from %s" % entry["dest"])
@@ -295,12 +302,14 @@ def ensure_images(module):
     failures += [_fetch(podman, entry, ["image", "pull", "--", entry["image"]], "pulled")
                  for entry in result["pull"]]
     failed = {f["image"] for f in failures if f}
+    result["elapsed_s"] = round(time.monotonic() - began, 1)
     result["changed"] = any(e["image"] not in failed for e in result["load"] + result["pull"])
     result["missing"] = in_order(p["images"], result["missing"] + [f for f in failures if f])
     if result["missing"]:
         module.fail_json(msg=missing_message(_host(p), result["missing"]),
                          missing=result["missing"], changed=result["changed"],
-                         removed_archives=result["removed_archives"])
+                         removed_archives=result["removed_archives"],
+                         elapsed_s=result["elapsed_s"])
     return result
 
 

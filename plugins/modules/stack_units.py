@@ -109,6 +109,25 @@ options:
     description: Journal lines reported for each unit that did not become healthy.
     type: int
     default: 20
+  wait_slice:
+    description:
+      - Seconds this call waits at most; V(0) waits until the wait is done (O(timeout)).
+      - When the units are not all healthy by then and none has failed for good, the call
+        returns RV(done=false), RV(progress) and RV(wait_state); a call with O(wait_only) goes on
+        with that wait. The record of healthy units is written, and a failure reported, by the
+        call that ends the wait.
+    type: int
+    default: 0
+  wait_only:
+    description:
+      - Only go on with the wait of O(wait_state), for at most O(wait_slice) seconds; nothing is
+        stopped, removed, reloaded, started or restarted. O(timeout) is the one of the first call.
+      - O(units), O(quadlet_dir), O(config_dir) and O(state_file) must be those of the first call.
+    type: bool
+    default: false
+  wait_state:
+    description: The RV(wait_state) of the call before; required with O(wait_only).
+    type: dict
 attributes:
   check_mode:
     description: >-
@@ -139,6 +158,18 @@ EXAMPLES = r"""
     removed_files: "{{ units_written.removed }}"
     daemon_reload: "{{ units_written.changed }}"
     timeout: 300
+    wait_slice: 10
+  register: units_started
+
+- name: Wait on, reporting every 10 s (repeat while not done)
+  ai_system.containers.stack_units:
+    units: "{{ stack_host_plan.units }}"
+    quadlet_dir: "{{ stack_host_plan.quadlet_dir }}"
+    config_dir: "{{ stack_host_plan.config_dir }}"
+    wait_only: true
+    wait_state: "{{ units_started.wait_state }}"
+    wait_slice: 10
+  when: not units_started.done
 """
 
 RETURN = r"""
@@ -268,6 +299,27 @@ unhealthy:
   type: list
   elements: str
   sample: ["core-services"]
+done:
+  description:
+    - Whether the wait is over (every unit healthy, or the task failed); V(false) only when
+      O(wait_slice) ended this call first. Always V(true) in check mode.
+  returned: always
+  type: bool
+  sample: false
+progress:
+  description: How far the wait is, in one line, as of this call's last poll.
+  returned: always
+  type: str
+  sample: >-
+    4/6 healthy; waiting for pc2-ai-models (starting, 34 s),
+    pc2-user-services (activating, 12 s)
+wait_state:
+  description: What a call with O(wait_only) needs to go on with the wait; opaque.
+  returned: when RV(done) is false
+  type: dict
+  sample: {started: 1764518400.0, deadline: 1764518700.0, timeout: 300, restarted_after: {},
+           first_restarts: {ai-core-services.service: 0},
+           since: {ai-core-services.service: [starting, 1764518400.0]}}
 logs:
   description: The last O(log_lines) journal lines of each group that did not become healthy.
   returned: when the wait failed
@@ -287,8 +339,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import MANAGED_MARKER
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
     MANAGED_LABEL, MANAGED_VALUE, judge_poll, names_problem, orphan_containers, orphan_units,
-    parse_record, plan_actions, record_after, record_text, removable_container,
-    removed_services, restart_counts, restart_set, stale_units, unit_inputs, units_problem,
+    parse_record, plan_actions, progress_line, record_after, record_text, removable_container,
+    removed_services, restart_counts, restart_set, stale_units, track_since, unit_inputs,
+    units_problem, wait_state_problem,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
     FAILED, OK, WAITING, first_line, name_problem, read_systemd, read_unit_states,
@@ -532,10 +585,9 @@ def report_entry(unit, state, judgement):
             "state": judgement.description}
 
 
-def wait_healthy(ctl, units, timeout, restarted_after):
-    """Poll until every unit is ok or one will not be: (report, units not ok)."""
-    deadline = time.monotonic() + timeout
-    first = None
+def wait_healthy(ctl, units, deadline, restarted_after, first=None, until=None):
+    """Poll until every unit is ok or one will not be, or until ``until`` (epoch
+    seconds) when given: (report, units not ok, first restart counts, done)."""
     while True:
         states = ctl.read(units)
         if first is None:
@@ -545,9 +597,12 @@ def wait_healthy(ctl, units, timeout, restarted_after):
         failed = [e for e in report if e["verdict"] == FAILED]
         pending = [e for e in report if e["verdict"] == WAITING]
         if not pending and not failed:
-            return report, []
-        if time.monotonic() >= deadline or (failed and not pending):
-            return report, failed + pending
+            return report, [], first, True
+        now = time.time()
+        if now >= deadline or (failed and not pending):
+            return report, failed + pending, first, True
+        if until is not None and now >= until:
+            return report, failed + pending, first, False
         time.sleep(POLL_SECONDS)
 
 
@@ -573,8 +628,11 @@ def options_problem(p):
         if problem or "/" in name:
             return problem or "removed_files[%d] %r must be a file name, without '/'" % (
                 position, name)
+    if p["wait_slice"] < 0:
+        return "wait_slice must be 0 or more seconds, got %d" % p["wait_slice"]
     return (units_problem(p["units"])
-            or names_problem("changed_secrets", p["changed_secrets"], "secret"))
+            or names_problem("changed_secrets", p["changed_secrets"], "secret")
+            or (wait_state_problem(p["wait_state"]) if p["wait_only"] else None))
 
 
 def merge_orphans(containers, units):
@@ -595,11 +653,13 @@ def apply_units(module):
     problem = options_problem(p)
     if problem:
         module.fail_json(msg=problem)
+    if p["wait_only"]:
+        return wait_units(module)
     ctl = UnitController(module)
     units = p["units"]
     result = {"changed": False, "stopped": [], "removed_orphans": [], "stale": {},
               "restarted": [], "started": [], "daemon_reloaded": False, "recorded": False,
-              "units": []}
+              "units": [], "done": True, "progress": "not waited for in check mode"}
 
     record, record_text_now = ctl.read_record()
     wanted = ctl.wanted_inputs(units)
@@ -645,8 +705,7 @@ def apply_units(module):
     to_start, to_restart = plan_actions(units, states, restart)
     result["started"], result["restarted"] = to_start, to_restart
     if module.check_mode:
-        result["changed"] = bool(result["stopped"] or result["removed_orphans"]
-                                 or result["daemon_reloaded"] or to_start or to_restart)
+        result["changed"] = acted(result)
         return result
     restarted_after = {s: int(states[s].get("ActiveEnterTimestampMonotonic") or 0)
                        for s in to_restart}
@@ -654,16 +713,61 @@ def apply_units(module):
         ctl.run([ctl.systemctl, "restart", "--no-block", "--"] + to_restart)
     if to_start:
         ctl.run([ctl.systemctl, "start", "--no-block", "--"] + to_start)
-    report, bad = wait_healthy(ctl, units, p["timeout"], restarted_after)
+    now = time.time()
+    wait = {"started": now, "deadline": now + p["timeout"], "timeout": p["timeout"],
+            "restarted_after": restarted_after, "first_restarts": None, "since": {}}
+    return wait_and_record(ctl, result, wait, (record, record_text_now, wanted))
+
+
+def wait_and_record(ctl, result, wait, known=None):
+    """Wait for the units (for at most O(wait_slice) seconds when set), then, once
+    the wait is done, record the healthy units and fail naming the others.
+
+    ``known``: (record, its text, wanted inputs) when this call read them already.
+    """
+    p = ctl.params
+    units = p["units"]
+    until = time.time() + p["wait_slice"] if p["wait_slice"] else None
+    report, bad, first, done = wait_healthy(ctl, units, wait["deadline"],
+                                            wait["restarted_after"], wait["first_restarts"],
+                                            until)
+    now = time.time()
+    since = track_since(report, wait["since"], wait["started"], now)
+    result.update(units=report, done=done, progress=progress_line(report, since, now))
+    if not done:
+        result["wait_state"] = dict(wait, first_restarts=first, since=since)
+        result["changed"] = acted(result)
+        return result
+    if known is None:
+        record, record_text_now = ctl.read_record()
+        wanted = ctl.wanted_inputs(units)
+    else:
+        record, record_text_now, wanted = known
     healthy = [e["service"] for e in report if e["verdict"] == OK]
     if ctl.write_record(record_after(record, units, wanted, healthy=healthy), record_text_now):
         result["recorded"] = True
-    result["units"] = report
-    result["changed"] = bool(result["stopped"] or result["removed_orphans"] or result["recorded"]
-                             or result["daemon_reloaded"] or to_start or to_restart)
+    result["changed"] = acted(result)
     if bad:
-        fail_unhealthy(ctl, result, bad, p["timeout"], p["log_lines"])
+        fail_unhealthy(ctl, result, bad, wait["timeout"], p["log_lines"])
     return result
+
+
+def acted(result):
+    """Whether this call changed anything on the host (or would, in check mode)."""
+    return bool(result["stopped"] or result["removed_orphans"] or result["recorded"]
+                or result["daemon_reloaded"] or result["started"] or result["restarted"])
+
+
+def wait_units(module):
+    """O(wait_only): go on with the wait of the call before, acting on nothing."""
+    result = {"changed": False, "stopped": [], "removed_orphans": [], "stale": {},
+              "restarted": [], "started": [], "daemon_reloaded": False, "recorded": False,
+              "units": [], "done": True, "progress": "not waited for in check mode"}
+    if module.check_mode:
+        return result
+    wait = dict(module.params["wait_state"])
+    wait["first_restarts"] = wait.get("first_restarts")
+    return wait_and_record(UnitController(module), result, wait)
 
 
 def main():
@@ -681,7 +785,11 @@ def main():
             "state_file": {"type": "path", "default": "/var/lib/ai-system/applied.json"},
             "timeout": {"type": "int", "default": 300},
             "log_lines": {"type": "int", "default": 20},
+            "wait_slice": {"type": "int", "default": 0},
+            "wait_only": {"type": "bool", "default": False},
+            "wait_state": {"type": "dict"},
         },
+        required_if=[("wait_only", True, ["wait_state"])],
         supports_check_mode=True,
     )
     module.exit_json(**apply_units(module))

@@ -10,8 +10,13 @@ shipped inventory.
 from __future__ import annotations
 
 import json
+import re
 
 STACK_UNITS = "Start every group, restart what changed, wait until healthy"
+PROGRESS = "Report how far the groups are"
+GROUP_WAIT = r"[\w.-]+ \([\w -]+, \d+ s\)"  # pc2-ai-models (starting, 34 s)
+PROGRESS_LINE = re.compile(r"\A(?P<host>[\w.-]+): (?P<ok>\d+)/(?P<all>\d+) healthy"
+                           r"(; waiting for %s(, %s)*)?(; failed: .+)?\Z" % (GROUP_WAIT, GROUP_WAIT))
 STOP_AFTER_FILES = "Stop after the files when a test asks for an interrupted run"
 LEAF = "pc2-ai-monitoring"  # nothing depends on it and no other host consumes it
 LEAF_SERVICE = "ai-%s.service" % LEAF
@@ -32,6 +37,13 @@ def services_of(plan, host):
 
 def stack_units_result(run, host, event="runner_on_ok"):
     return run.task_results(STACK_UNITS, event=event)[host]
+
+
+def progress_lines(run):
+    """Every progress line the deploy printed, in order."""
+    return [ev["event_data"]["res"]["msg"] for ev in run.events
+            if ev.get("event") == "runner_on_ok"
+            and ev.get("event_data", {}).get("task") == PROGRESS]
 
 
 def failures(run):
@@ -57,6 +69,13 @@ def entered(lab, services):
 def test_deploy_records_what_runs_and_leaves_no_archive(lab, lab_plan):
     run = lab.playbook()
     assert run.rc == 0, failures(run)
+    # The health wait reported its progress, host by host, ending with every group healthy.
+    lines = progress_lines(run)
+    print("\n".join(lines))
+    for host in lab.hosts:
+        mine = [PROGRESS_LINE.match(line) for line in lines if line.startswith(host + ": ")]
+        assert mine and all(mine), lines
+        assert mine[-1].group("ok") == mine[-1].group("all") == str(len(units_of(lab_plan, host)))
     for host in lab.hosts:
         assert lab.file_stat(host, STATE_DIR) == "0:0:700"
         assert lab.file_stat(host, STATE_DIR + "/applied.json") == "0:0:600"

@@ -882,3 +882,160 @@ def test_the_same_state_gets_the_same_verdict_in_both_modules(
     assert wait["verdict"] == verdict
     # What the wait waits for is a failure for verify, with the same text.
     assert (health["ok"], health["problem"]) == (verdict == "ok", wait["problem"])
+
+
+# --------------------------------------------------------------------------
+# The wait in slices: progress while the units come up
+# --------------------------------------------------------------------------
+
+class Clock:
+    """time.time and time.sleep for stack_units: each poll takes 2 s."""
+
+    def __init__(self):
+        self.now = 5000.0
+
+    def time(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += 2
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(stack_units, "time", fake)
+    return fake
+
+
+def wait_args(host, previous, **extra):
+    return host.args(wait_only=True, wait_state=previous["wait_state"], wait_slice=10, **extra)
+
+
+def test_a_slice_returns_progress_and_the_next_call_only_waits(host, run_module, clock):
+    host.health = {"app": "starting"}
+    first, failed = run_module(stack_units.main, host.args(wait_slice=10, timeout=300))
+    assert not failed and first["changed"] and first["done"] is False
+    assert first["started"] == ["ai-core.service", "ai-app.service"]
+    assert first["stale"] == {"ai-core.service": ["no record of what it runs"],
+                              "ai-app.service": ["no record of what it runs"]}
+    assert first["progress"] == "1/2 healthy; waiting for app (starting, 10 s)"
+    assert [u["verdict"] for u in first["units"]] == ["ok", "waiting"]
+    assert first["recorded"] is False and not host.state_file.exists()
+    assert clock.now == 5010.0
+    del host.calls[:]
+
+    # Still starting: the next slice only reads, and says for how long.
+    second, failed = run_module(stack_units.main, wait_args(host, first))
+    assert not failed and second["done"] is False and second["changed"] is False
+    assert second["progress"] == "1/2 healthy; waiting for app (starting, 20 s)"
+    assert second["started"] == [] and second["restarted"] == []
+    assert verbs(host) == [] and podman_changes(host) == []
+    assert not host.state_file.exists()
+
+    # Healthy now: the call that ends the wait records every unit, and starts nothing.
+    host.health = {}
+    third, failed = run_module(stack_units.main, wait_args(host, second))
+    assert not failed and third["done"] is True and third["changed"] is True
+    assert third["recorded"] is True and "wait_state" not in third
+    assert third["progress"] == "2/2 healthy"
+    assert verbs(host) == [] and podman_changes(host) == []
+    assert sorted(host.record()) == ["ai-app.service", "ai-core.service"]
+
+    # And the run after that changes nothing, in one call.
+    fourth, failed = run_module(stack_units.main, host.args(wait_slice=10))
+    assert not failed and fourth["changed"] is False and fourth["done"] is True
+    assert fourth["progress"] == "2/2 healthy"
+
+
+def test_a_restart_is_still_waited_for_in_the_next_slice(host, run_module, clock):
+    host.deploy(run_module)
+    host.write("ai-app.container", unit_text("app", "PodmanArgs=--cpus=1\n"))
+    host.delay_restart = {"ai-app.service"}
+    first, failed = run_module(stack_units.main, host.args(wait_slice=4))
+    assert not failed and first["done"] is False
+    assert first["restarted"] == ["ai-app.service"]
+    assert first["progress"] == "1/2 healthy; waiting for app (restart pending, 4 s)"
+    # The record forgot the stale unit before the restart, and does not get it back yet.
+    assert sorted(host.record()) == ["ai-core.service"]
+    host.stop("ai-app.service")  # systemd gets to the queued restart job
+    host.start("ai-app.service")
+    second, failed = run_module(stack_units.main, wait_args(host, first))
+    assert not failed and second["done"] is True and second["recorded"] is True
+    assert sorted(host.record()) == ["ai-app.service", "ai-core.service"]
+    assert host.runs_what_its_files_say(UNITS[1])
+
+
+def test_the_slice_that_reaches_the_timeout_fails_with_the_logs(host, run_module, clock):
+    host.health = {"app": "starting"}
+    first, dummy = run_module(stack_units.main, host.args(wait_slice=10, timeout=15))
+    assert first["done"] is False
+    second, failed = run_module(stack_units.main, wait_args(host, first))
+    assert failed and second["unhealthy"] == ["app"] and second["done"] is True
+    assert second["msg"].splitlines()[:2] == [
+        "1 group(s) did not become healthy within 15 s:",
+        "- app (ai-app.service): container app health check has not passed yet (starting)"]
+    assert second["logs"]["app"] == ["line 1", "Error: image not known"]
+    assert clock.now == 5016.0
+    # What did come up is recorded.
+    assert sorted(host.record()) == ["ai-core.service"]
+
+
+def test_a_failed_group_ends_the_first_slice_at_once(host, run_module, clock):
+    host.broken = {"ai-core.service"}
+    result, failed = run_module(stack_units.main, host.args(wait_slice=10))
+    assert failed and result["done"] is True and result["unhealthy"] == ["core", "app"]
+    assert clock.now == 5000.0
+
+
+def test_wait_only_in_check_mode_does_nothing(host, run_module):
+    state = {"started": 1.0, "deadline": 2.0, "timeout": 1, "restarted_after": {}, "since": {}}
+    result, failed = run_module(stack_units.main, host.args(wait_only=True, wait_state=state),
+                                check=True)
+    assert not failed and result["done"] is True and result["changed"] is False
+    assert host.calls == []
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"wait_only": True}, "wait_only is True but all of the following are missing: wait_state"),
+    ({"wait_only": True, "wait_state": {"deadline": 1}},
+     "wait_state.started is missing or not a number; pass the wait_state of the call before"),
+    ({"wait_only": True, "wait_state": {"started": 1, "deadline": 2, "timeout": 3,
+                                        "restarted_after": [], "since": {}}},
+     "wait_state.restarted_after is missing or not a mapping; pass the wait_state of the call "
+     "before"),
+    ({"wait_slice": -1}, "wait_slice must be 0 or more seconds, got -1"),
+])
+def test_wait_options_are_checked(host, run_module, extra, message):
+    result, failed = run_module(stack_units.main, host.args(**extra))
+    assert failed and result["msg"] == message
+    assert host.calls == []
+
+
+def test_progress_line_names_what_is_waited_for_and_what_failed():
+    from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
+        progress_line, track_since, unit_word)
+
+    def entry(group, verdict, active="active", sub="running", health="healthy"):
+        return {"service": "ai-%s.service" % group, "group": group, "verdict": verdict,
+                "active": active, "sub": sub, "health": health}
+
+    report = [entry("pc2-core", "ok"), entry("pc2-ai-models", "waiting", health="starting"),
+              entry("pc2-user-services", "waiting", active="activating", sub="start",
+                    health="absent"),
+              entry("pc2-db", "failed", active="failed", sub="failed", health="absent")]
+    since = track_since(report, {}, 100.0, 134.0)
+    assert since == {"ai-pc2-ai-models.service": ["starting", 100.0],
+                     "ai-pc2-user-services.service": ["activating", 100.0],
+                     "ai-pc2-db.service": ["failed", 100.0]}
+    later = [report[0], report[1], entry("pc2-user-services", "waiting", health="starting"),
+             report[3]]
+    since = track_since(later, since, 100.0, 144.0)
+    assert since["ai-pc2-user-services.service"] == ["starting", 144.0]
+    assert progress_line(later, since, 156.0) == (
+        "1/4 healthy; waiting for pc2-ai-models (starting, 56 s), "
+        "pc2-user-services (starting, 12 s); failed: pc2-db (failed, 56 s)")
+    assert progress_line(report[:1], {}, 1.0) == "1/1 healthy"
+    assert unit_word(entry("x", "waiting", health="absent")) == "no container"
+    assert unit_word(entry("x", "waiting")) == "restart pending"
+    assert unit_word(entry("x", "waiting", health="unhealthy")) == "unhealthy"
