@@ -277,6 +277,16 @@ def test_wrong_image_fails_naming_group_and_image_and_keeps_the_rest(lab, lab_pl
     assert all(p["ActiveState"] == "active" for p in props.values())
 
 
+def test_back_to_the_shipped_inventory(lab, lab_plan):
+    run = lab.playbook(tags=["stack"])
+    assert run.rc == 0
+    result = stack_units_result(run, "pc2")
+    # The leaf comes back (started, or restarted if a failed unit was left running);
+    # nothing else is touched.
+    assert result["started"] + result["restarted"] == [LEAF_SERVICE]
+    lab.wait_all_healthy(lab_plan, timeout=120)
+
+
 def test_a_quadlet_option_the_generator_rejects_fails_before_any_unit_changes(lab, lab_plan):
     services = [u["service"] for u in units_of(lab_plan, "pc2")]
     before = lab.unit_props("pc2", services)
@@ -328,15 +338,8 @@ def test_editing_a_restart_on_change_file_restarts_exactly_that_group(lab, lab_p
     # The same content again restarts nothing.
     again = lab.playbook(inventory=inventory, tags=["stack"])
     assert again.rc == 0 and stack_units_result(again, "pc2")["changed"] is False
-
-
-def test_back_to_the_shipped_inventory(lab, lab_plan):
-    run = lab.playbook(tags=["stack"])
-    assert run.rc == 0
-    result = stack_units_result(run, "pc2")
-    # The leaf comes back (started, or restarted if a failed unit was left running);
-    # nothing else is touched.
-    assert result["started"] + result["restarted"] == [LEAF_SERVICE]
+    # Back to the shipped inventory for the tests that follow.
+    assert lab.playbook(tags=["stack"]).rc == 0
     lab.wait_all_healthy(lab_plan, timeout=120)
 
 
