@@ -16,6 +16,8 @@ Pure Python, no Ansible imports.  Each kind of check is one class in
   container: every agent a group ``connects_to`` answers;
 * ``health`` :class:`HealthCheck`, ``zmq_check`` inside each container: every
   agent's health socket answers healthy.
+* ``firewall`` :class:`FirewallCheck`, ``nft_table`` in check mode: the
+  host's nftables table is loaded as the plan wants it.
 
 A check class says everything about its kind: its name, title and noun, how
 a host's module result and the host's plan become items (:meth:`Check.judge`),
@@ -737,8 +739,75 @@ class HealthCheck(ZmqCheck):
         return "degraded: " + " ".join(agents) if agents else None
 
 
+# --------------------------------------------------------------------------
+# Firewall
+# --------------------------------------------------------------------------
+
+class FirewallCheck(Check):
+    """``nft_table`` in check mode: the host's nftables table is loaded exactly
+    as the plan wants it, and the file that loads it at boot is the plan's.
+
+    The module's ``matches`` and ``file_matches`` are the verdict; its
+    ``reason``, ``missing`` and ``extra`` say why.
+    """
+
+    name, title, noun, result_key = "firewall", "firewall", "firewall check", "firewall"
+    single = True
+    #: How many of the missing and extra lines a problem quotes.
+    quoted = 2
+
+    def judge(self, host: HostInput, result: Optional[Mapping[str, Any]]) -> List[Item]:
+        item = self.item(host, table=None, path=None, present=None, matches=None, file_matches=None,
+                         missing=[], extra=[])
+        if result is None:
+            return [item]
+        item["cause"] = None
+        if not isinstance(result.get("matches"), bool):
+            item.update(status=FAILED, reason="nft_table did not run: %s" % error_text(result))
+            return [item]
+        item.update(table=result.get("table"), path=result.get("path"), present=result.get("present"),
+                    matches=result["matches"], file_matches=result.get("file_matches"),
+                    missing=[str(line) for line in result.get("missing") or []],
+                    extra=[str(line) for line in result.get("extra") or []])
+        reason = str(result.get("reason") or "")
+        if not result["matches"]:
+            parts = [reason or "the loaded table differs from the plan"]
+            for label, lines in (("missing", item["missing"]), ("not planned", item["extra"])):
+                if lines and item["present"] is not False:
+                    more = len(lines) - self.quoted
+                    parts.append("%s: %s%s" % (label, "; ".join(lines[:self.quoted]),
+                                               " (and %d more)" % more if more > 0 else ""))
+            item.update(status=FAILED, reason="; ".join(parts))
+        elif result.get("file_matches") is False:
+            item.update(status=FAILED, reason="the table is loaded as planned, but %s is not the plan's: "
+                        "a boot or reload would load other rules" % (item["path"] or "its file"))
+        else:
+            item.update(status=PASSED, reason=reason or "loaded as planned")
+        return [item]
+
+    def describe(self, host: str, item: Item) -> str:
+        return "%s: firewall" % host
+
+    def text_lines(self, host: Mapping[str, Any]) -> List[str]:
+        item = host.get(self.name)
+        return ["  Firewall: %s -- %s" % (item["status"], item["reason"])] if item else []
+
+    def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
+        item = host.get(self.name)
+        if not item:
+            return []
+        lines = ["", "### %s" % self.heading, ""] + table(
+            ["Table", "File", "Result", "Detail"],
+            [[item["table"], item["path"], status_cell(item["status"]), item["reason"]]])
+        for label, key in (("Missing", "missing"), ("Not planned", "extra")):
+            if item[key] and item["present"] is not False:
+                lines += ["", "%s:" % label, ""] + ["- `%s`" % md_cell(line) for line in item[key]]
+        return lines
+
+
 #: Every kind of check, in the order of the report.
-REGISTRY: Tuple[Check, ...] = (GpuCheck(), CudaCheck(), UnitsCheck(), LinksCheck(), HealthCheck())
+REGISTRY: Tuple[Check, ...] = (GpuCheck(), CudaCheck(), UnitsCheck(), LinksCheck(), HealthCheck(),
+                               FirewallCheck())
 
 
 def registry(checks: Optional[Sequence[Check]] = None) -> Tuple[Check, ...]:

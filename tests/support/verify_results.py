@@ -31,7 +31,7 @@ def zmq_ok(endpoint):
 
 
 def healthy_host_results(host_plan):
-    """What gpu_facts, cuda_check, unit_health and a zmq_check loop register on a healthy host."""
+    """What gpu_facts, cuda_check, unit_health, a zmq_check loop and nft_table register on a healthy host."""
     gpu = {"changed": False, "available": True, "reason": None, "driver_version": "550.120",
            "cuda_driver_version": "12.4", "gpu_count": 1,
            "gpus": [{"index": 0, "name": host_plan["gpu"]["model"], "uuid": "GPU-1",
@@ -66,8 +66,14 @@ def healthy_host_results(host_plan):
                      "failed": False, "ansible_loop_var": "item",
                      "endpoints": [zmq_ok(e) for e in endpoints], "ok_count": len(endpoints),
                      "failed_count": 0, "summary": []})
+    firewall = {"changed": False, "matches": True, "present": True, "missing": [], "extra": [],
+                "reason": "table inet ai_system is loaded as planned (2 chains, %d rules)"
+                % (3 + 2 * len({o["port"] for o in host_plan["firewall"]})),
+                "file_matches": True, "file_written": False, "loaded": False, "table": "inet ai_system",
+                "path": "/etc/ai-system/firewall.nft", "rules": []}
     return {"lab": False, "gpu": gpu, "cuda": cuda, "units": units,
-            "zmq": {"changed": False, "msg": "All items completed", "results": loop}}
+            "zmq": {"changed": False, "msg": "All items completed", "results": loop},
+            "firewall": firewall}
 
 
 def endpoint_result(results, host, container, name, kind=None):
@@ -91,7 +97,7 @@ def fail_unit(unit, problem, **state):
 
 def total_checks(plan):
     return sum(1 + len(p["checks"]["cuda"]) + len(p["units"]) + len(p["checks"]["links"])
-               + len(p["checks"]["health"]) for p in plan.values())
+               + len(p["checks"]["health"]) + 1 for p in plan.values())
 
 
 def lab_host(results, host):

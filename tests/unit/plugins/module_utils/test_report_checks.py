@@ -45,7 +45,7 @@ def results(plan):
 
 def test_registry_lists_every_kind_of_check_once():
     names = [check.name for check in rc.REGISTRY]
-    assert names == ["gpu", "cuda", "units", "links", "health"]
+    assert names == ["gpu", "cuda", "units", "links", "health", "firewall"]
     for check in rc.REGISTRY:
         assert check.title and check.noun and check.result_key, check.name
         assert check.section in (rc.BEFORE_GROUPS, rc.UNDER_GROUPS, rc.AFTER_GROUPS)
@@ -557,7 +557,7 @@ def test_unreachable_host_is_not_verified(plan, results):
     report = rc.build_report(plan, results, hosts=["mainpc", "pc2"], now=NOW)
     assert report["problems"] == [
         "pc2: not verified: no results: unreachable, or failed before its checks ran "
-        "(1 GPU check, 1 CUDA check, 6 units, 5 links, 27 health sockets)"]
+        "(1 GPU check, 1 CUDA check, 6 units, 5 links, 27 health sockets, 1 firewall check)"]
     host = report["hosts"]["pc2"]
     assert host["verified"] is False and host["status"] == "failed"
     assert all(i["status"] == "failed" for i in host["links"] + host["units"])
@@ -589,3 +589,95 @@ def test_cause_is_a_frozen_value():
     assert cause.as_dict() == {"kind": "container", "host": "pc2", "check": None, "container": "pc2-ai-models"}
     with pytest.raises(AttributeError):
         cause.kind = "host"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------
+# Firewall: nft_table's verdict
+# --------------------------------------------------------------------------
+
+MISSING_DROP = "forward: ip daddr 172.21.0.0/16 drop"
+HAND_ACCEPT = "forward: ip saddr 10.89.100.99 accept"
+
+
+def firewall_of(report, host):
+    return report["hosts"][host]["firewall"]
+
+
+def test_firewall_loaded_as_planned_passes_with_the_module_reason(plan, results):
+    report = rc.build_report(plan, results, now=NOW)
+    item = firewall_of(report, "pc2")
+    assert item["check"] == "firewall" and item["status"] == "passed" and item["cause"] is None
+    assert item["reason"] == results["pc2"]["firewall"]["reason"]
+    assert item["table"] == "inet ai_system" and item["matches"] is True and item["file_matches"] is True
+    assert report["checks"]["firewall"] == {"passed": 2, "degraded": 0, "failed": 0, "skipped": 0}
+
+
+def test_flushed_ruleset_fails_the_firewall_check_naming_the_missing_table(plan, results):
+    results["pc2"]["firewall"].update(matches=False, present=False, missing=["chain prerouting: ...", MISSING_DROP],
+                                      reason="table inet ai_system is not loaded")
+    report = rc.build_report(plan, results, now=NOW)
+    assert report["ok"] is False
+    assert report["problems"] == ["pc2: firewall: table inet ai_system is not loaded"]
+    assert report["hosts"]["pc2"]["status"] == "failed" and firewall_of(report, "mainpc")["status"] == "passed"
+
+
+def test_rule_removed_and_rule_added_by_hand_are_both_quoted(plan, results):
+    results["pc2"]["firewall"].update(
+        matches=False, missing=[MISSING_DROP], extra=[HAND_ACCEPT, "prerouting: tcp dport 7140 drop",
+                                                      "prerouting: tcp dport 7141 drop"],
+        reason="table inet ai_system differs from the plan: 1 planned line missing, 3 lines not planned")
+    report = rc.build_report(plan, results, now=NOW)
+    assert report["problems"] == [
+        "pc2: firewall: table inet ai_system differs from the plan: 1 planned line missing, 3 lines not planned; "
+        "missing: %s; not planned: %s; prerouting: tcp dport 7140 drop (and 1 more)" % (MISSING_DROP, HAND_ACCEPT)]
+    item = firewall_of(report, "pc2")
+    assert item["missing"] == [MISSING_DROP] and len(item["extra"]) == 3
+
+
+def test_rules_in_another_order_fail(plan, results):
+    results["pc2"]["firewall"].update(matches=False,
+                                      reason="table inet ai_system holds the planned rules in another order")
+    report = rc.build_report(plan, results, now=NOW)
+    assert report["problems"] == ["pc2: firewall: table inet ai_system holds the planned rules in another order"]
+
+
+def test_a_file_that_is_not_the_plans_fails_though_the_loaded_table_is(plan, results):
+    results["mainpc"]["firewall"]["file_matches"] = False
+    report = rc.build_report(plan, results, now=NOW)
+    assert report["problems"] == [
+        "mainpc: firewall: the table is loaded as planned, but /etc/ai-system/firewall.nft is not the plan's: "
+        "a boot or reload would load other rules"]
+
+
+def test_nft_table_that_did_not_run_fails_with_its_message(plan, results):
+    results["pc2"]["firewall"] = {"failed": True, "changed": False,
+                                  "msg": "nft -j list table inet ai_system failed (rc=1): Error: Operation "
+                                         "not permitted"}
+    report = rc.build_report(plan, results, now=NOW)
+    assert report["problems"] == [
+        "pc2: firewall: nft_table did not run: nft -j list table inet ai_system failed (rc=1): Error: "
+        "Operation not permitted"]
+
+
+def test_firewall_phase_left_out_or_backend_none_is_not_checked(plan, results):
+    results["pc2"]["firewall"] = {"changed": False, "skipped": True, "false_condition": "backend != 'none'"}
+    del results["mainpc"]["firewall"]
+    report = rc.build_report(plan, results, now=NOW)
+    assert report["ok"] is True and report["complete"] is False
+    assert report["skipped"] == ["mainpc: firewall: not checked in this run (1 firewall check)",
+                                 "pc2: firewall: not checked in this run (1 firewall check)"]
+    assert firewall_of(report, "pc2")["cause"] == Cause("phase", "pc2", check="firewall").as_dict()
+
+
+def test_firewall_check_shows_in_the_host_text_and_markdown(plan, results):
+    from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
+    results["pc2"]["firewall"].update(matches=False, missing=[MISSING_DROP], extra=[HAND_ACCEPT],
+                                      reason="table inet ai_system differs from the plan: 1 planned line "
+                                             "missing, 1 line not planned")
+    report = rc.build_report(plan, results, now=NOW)
+    text = rr.render_text(report)
+    assert "  Firewall: failed -- table inet ai_system differs from the plan: 1 planned line missing, " \
+           "1 line not planned; missing: %s; not planned: %s" % (MISSING_DROP, HAND_ACCEPT) in text
+    md = rr.render_markdown(report)
+    assert "### Firewall\n\n| Table | File | Result | Detail |" in md
+    assert "Missing:\n\n- `%s`" % MISSING_DROP in md and "Not planned:\n\n- `%s`" % HAND_ACCEPT in md
