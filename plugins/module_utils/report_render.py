@@ -20,10 +20,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import write_text
 from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import (
     AFTER_GROUPS, BEFORE_GROUPS, UNDER_GROUPS, Check, registry,
 )
@@ -295,19 +295,6 @@ def report_paths(dest: str, generated_at: str) -> Dict[str, str]:
     }
 
 
-def _write_atomic(path: str, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_report(dest: str, report: Mapping[str, Any], markdown: str) -> Dict[str, str]:
     """Write the report's JSON, Markdown and JUnit XML (and the ``latest``
     copies); return the paths.
@@ -327,6 +314,6 @@ def write_report(dest: str, report: Mapping[str, Any], markdown: str) -> Dict[st
     document = render_json(report)
     junit = render_junit(report)
     for key, text in (("json", document), ("markdown", markdown), ("junit", junit)):
-        _write_atomic(paths[key], text)
-        _write_atomic(paths["latest_" + key], text)
+        write_text(paths[key], text)
+        write_text(paths["latest_" + key], text)
     return paths

@@ -331,11 +331,11 @@ import errno
 import hashlib
 import json
 import os
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import write_text
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import MANAGED_MARKER
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
     MANAGED_LABEL, MANAGED_VALUE, judge_poll, names_problem, orphan_containers, orphan_units,
@@ -506,23 +506,7 @@ class UnitController:
             if not os.path.isdir(directory):
                 os.makedirs(directory, 0o700)
                 os.chmod(directory, 0o700)
-            fd, tmp = tempfile.mkstemp(prefix=".applied.", suffix=".tmp", dir=directory)
-            try:
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(text)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, 0o600)
-                os.rename(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            write_text(path, text, mode=0o600, durable=True)
         except (IOError, OSError) as exc:
             self.module.fail_json(msg="cannot write the record %s: %s" % (path, exc))
         return True

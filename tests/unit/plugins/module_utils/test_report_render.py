@@ -22,23 +22,10 @@ from ansible_collections.ai_system.containers.plugins.module_utils import report
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
     FAILED, PASSED, Column, Edge, md_cell, mermaid_text, ratio, status_cell, table,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from support.verify_results import (
     DEGRADED_SAYS, LAB_SKIP, NOW, degrade, degraded_health_socket, endpoint_result, fail_unit,
-    healthy_host_results, lab_host, total_checks, unit_result,
+    lab_host, total_checks, unit_result,
 )
-
-
-@pytest.fixture
-def plan(production):
-    result = build_plan(production)
-    assert result["ok"], result["errors"]
-    return result["hosts"]
-
-
-@pytest.fixture
-def results(plan):
-    return {name: healthy_host_results(host_plan) for name, host_plan in plan.items()}
 
 
 def mermaid_of(md):

@@ -1,0 +1,40 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Write a file so that readers see the old text or the new, never a part.
+
+Pure Python, no Ansible imports; used on the controller (the verify report)
+and on the hosts (the record of what runs).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def write_text(path: str, text: str, mode: int = 0o644, durable: bool = False) -> None:
+    """Write ``text`` to a temporary file beside ``path``, give it ``mode`` and
+    rename it over ``path``. With ``durable``, the data and the rename are
+    flushed to disk before returning (state that must survive a power cut)."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    if durable:
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
