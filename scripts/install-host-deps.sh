@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the collection's tests and lab need on a Debian 12 or 13
-# machine: Podman >= 4.4 with Quadlet, runc, debootstrap, nftables and the
+# machine: Podman >= 4.4 with Quadlet, runc, debootstrap, nftables, shellcheck and the
 # Python tooling prerequisites. Idempotent; installing needs root.
 #
 # Usage: scripts/install-host-deps.sh [--check]
@@ -19,7 +19,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf '[install-host-deps] %s\n' "$*"; }
 
-PACKAGES=(runc debootstrap nftables iproute2 python3-venv uidmap make git)
+# shellcheck: the sanity tests lint the shell scripts with it.
+PACKAGES=(runc debootstrap nftables iproute2 python3-venv uidmap make git shellcheck)
 CONTAINERS_CONF=/etc/containers/containers.conf
 
 quadlet_ok() {
