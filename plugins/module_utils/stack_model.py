@@ -53,7 +53,9 @@ SECURITY_KEYS = (
 )
 SECRET_KEYS = ("name", "type", "target")
 SECRET_TYPES = ("mount", "env")
-MOUNT_KEYS = ("source", "target", "options")
+MOUNT_KEYS = ("source", "target", "options", "owner", "group", "mode")
+# A user or group of the host, by name or number.
+OWNER_RE = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\Z")
 PORT_KEYS = ("port", "name", "publish")
 
 # quadlet_options: the sections of a .container file, and the keys the plan
@@ -248,6 +250,11 @@ class Mount:
     source: str
     target: str
     options: Tuple[str, ...] = ()
+    # A host directory created by the deploy when it is missing gets these;
+    # an existing one is left as it is.
+    owner: str = "root"
+    group: str = "root"
+    mode: str = "0755"
 
     @property
     def named_volume(self) -> bool:
@@ -770,8 +777,43 @@ def _parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
         opts = tuple(str(o) for o in options if o)
         if readonly and "ro" not in opts:
             opts = ("ro",) + tuple(o for o in opts if o != "rw")
-        out.append(Mount(source=source, target=target, options=opts))
+        created = _directory_options(spec, problems, what, readonly or not source.startswith("/"),
+                                     **where)
+        out.append(Mount(source=source, target=target, options=opts, **created))
     return tuple(out)
+
+
+def _directory_options(spec: Mapping[str, Any], problems: Problems, what: str,
+                       refused: bool, **where: str) -> Dict[str, str]:
+    """owner, group and mode a missing host directory is created with."""
+    given = {key: spec[key] for key in ("owner", "group", "mode") if spec.get(key) is not None}
+    if given and refused:
+        problems.add("%s entry sets %s, which only a host directory of volumes can have"
+                     % (what, ", ".join(sorted(given))),
+                     "remove them: named volumes belong to Podman, readonly_mounts to the host",
+                     field=what, **where)
+        return {}
+    out = {}
+    for key in ("owner", "group"):
+        if key in given:
+            value = given[key]
+            if isinstance(value, bool) or not (
+                    (isinstance(value, int) and 0 <= value < 4294967295)
+                    or (isinstance(value, str) and OWNER_RE.match(value))):
+                problems.add("%s.%s %r is not a user or group of the host" % (what, key, value),
+                             "write a name (e.g. ai) or a number (e.g. 1000)",
+                             field="%s.%s" % (what, key), **where)
+                continue
+            out[key] = str(value)
+    if "mode" in given:
+        mode = given["mode"]
+        if not isinstance(mode, str) or not re.match(r"0?[0-1]?[0-7]{3}\Z", mode):
+            problems.add("%s.mode %r is not an octal mode in quotes (0000-1777)" % (what, mode),
+                         'write e.g. mode: "0750" (setuid and setgid are refused)',
+                         field="%s.mode" % what, **where)
+        else:
+            out["mode"] = "%04o" % int(mode, 8)
+    return out
 
 
 def _parse_secrets(raw: Any, problems: Problems, **where: str) -> Tuple[SecretRef, ...]:

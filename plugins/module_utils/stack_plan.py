@@ -26,7 +26,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.stack_model i
     CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, load_hosts,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
-    Link, check_all, gpu_warnings, network_file, start_order, unit_file,
+    Link, check_all, gpu_warnings, host_dirs, network_file, start_order, unit_file,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import HealthPolicy
 
@@ -239,6 +239,17 @@ class Checks(_PlanData):
 
 
 @dataclass(frozen=True)
+class HostDir(_PlanData):
+    """A host directory a group mounts: created with owner, group and mode
+    when it is missing, left as it is when it exists."""
+
+    path: str
+    owner: str
+    group: str
+    mode: str
+
+
+@dataclass(frozen=True)
 class HostPlan(_PlanData):
     """One host's whole plan."""
 
@@ -256,7 +267,7 @@ class HostPlan(_PlanData):
     firewall: Tuple[FirewallOpening, ...]
     secrets: Tuple[str, ...]
     images: Tuple[ImageUse, ...]
-    host_dirs: Tuple[str, ...]
+    host_dirs: Tuple["HostDir", ...]
     prune_patterns: Tuple[str, ...]
     gpu: GpuPlan
     checks: Checks
@@ -654,8 +665,8 @@ class _HostRenderer:
             firewall=self.firewall(published),
             secrets=tuple(sorted({s for u in units for s in u.secrets})),
             images=tuple(ImageUse(image=i, groups=tuple(g)) for i, g in sorted(images.items())),
-            host_dirs=tuple(sorted({m.source for g in host.groups.values() for m in g.volumes
-                                    if not m.named_volume})),
+            host_dirs=tuple(HostDir(path=m.source, owner=m.owner, group=m.group, mode=m.mode)
+                            for m in host_dirs(host)),
             prune_patterns=("%s*.container" % self.prefix, "%s*.volume" % self.prefix,
                             "%s*.build" % self.prefix, self.network_file),
             gpu=GpuPlan(

@@ -15,7 +15,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    Agent, Host, Problems,
+    Agent, Host, Mount, Problems,
 )
 
 
@@ -316,6 +316,33 @@ def check_unit_names(host: Host, problems: Problems) -> None:
         claim(unit_file(host, gname), "group %s" % gname, gname)
 
 
+def host_dirs(host: Host) -> List[Mount]:
+    """The host directories the groups mount, one mount each, by path."""
+    seen: Dict[str, Mount] = {}
+    for gname in sorted(host.groups):
+        for mount in host.groups[gname].volumes:
+            if not mount.named_volume:
+                seen.setdefault(mount.source, mount)
+    return [seen[path] for path in sorted(seen)]
+
+
+def check_host_dirs(host: Host, problems: Problems) -> None:
+    """Two groups that mount one host directory must agree on how it is created."""
+    first: Dict[str, Tuple[str, Mount]] = {}
+    for gname in sorted(host.groups):
+        for mount in host.groups[gname].volumes:
+            if mount.named_volume:
+                continue
+            owner = first.setdefault(mount.source, (gname, mount))
+            wanted = (owner[1].owner, owner[1].group, owner[1].mode)
+            if (mount.owner, mount.group, mount.mode) != wanted:
+                problems.add("volume %s is created as %s:%s %s here but as %s:%s %s by group %s"
+                             % ((mount.source, mount.owner, mount.group, mount.mode) + wanted
+                                + (owner[0],)),
+                             "give both groups the same owner, group and mode", host=host.name,
+                             group=gname, field="volumes")
+
+
 def check_all(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
     check_group_names(hosts, problems)
     check_lan_addresses(hosts, problems)
@@ -323,6 +350,7 @@ def check_all(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
         host = hosts[hname]
         check_ports(host, problems)
         check_unit_names(host, problems)
+        check_host_dirs(host, problems)
         check_agent_names(host, problems)
         check_depends_on(host, hosts, problems)
         check_gpus(host, problems)

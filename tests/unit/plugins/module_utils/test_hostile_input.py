@@ -234,3 +234,53 @@ def test_mount_over_the_endpoint_map_is_refused(inventory):
 def test_build_context_must_be_normalised(inventory):
     core(inventory)["build"] = {"context": "/srv/src/../../etc"}
     the_problem(inventory, host="mainpc", group="core", field="build.context")
+
+
+# -- host directories ------------------------------------------------------------
+
+def host_dirs_of(inventory, host="mainpc"):
+    result = build_plan(inventory)
+    assert result["errors"] == [], result["errors"]
+    return {d["path"]: d for d in result["hosts"][host]["host_dirs"]}
+
+
+def test_a_new_host_directory_is_created_root_0755_unless_the_volume_says(inventory):
+    core(inventory)["volumes"] = [
+        "/srv/ai/logs:/app/logs",
+        {"source": "/srv/ai/data", "target": "/app/data", "owner": "ai", "group": 1000,
+         "mode": "750"},
+        {"source": "/srv/ai/spool", "target": "/app/spool", "mode": "1777"},
+    ]
+    dirs = host_dirs_of(inventory)
+    assert dirs["/srv/ai/logs"] == {"path": "/srv/ai/logs", "owner": "root", "group": "root",
+                                    "mode": "0755"}
+    assert dirs["/srv/ai/data"] == {"path": "/srv/ai/data", "owner": "ai", "group": "1000",
+                                    "mode": "0750"}
+    assert dirs["/srv/ai/spool"]["mode"] == "1777"
+
+
+@pytest.mark.parametrize("mode", ["4755", "2750", "0o750", 750, "rwx", "77777"])
+def test_setuid_setgid_or_unquoted_modes_are_refused(inventory, mode):
+    core(inventory)["volumes"] = [{"source": "/srv/ai/data", "target": "/data", "mode": mode}]
+    the_problem(inventory, host="mainpc", group="core", field="volumes.mode")
+
+
+@pytest.mark.parametrize("owner", ["-root", "root;id", True, -1, "Root Admin"])
+def test_an_owner_that_is_no_user_is_refused(inventory, owner):
+    core(inventory)["volumes"] = [{"source": "/srv/ai/data", "target": "/data", "owner": owner}]
+    the_problem(inventory, host="mainpc", group="core", field="volumes.owner")
+
+
+def test_owner_on_a_named_volume_or_readonly_mount_is_refused(inventory):
+    core(inventory)["volumes"] = [{"source": "core-data", "target": "/data", "owner": "ai"}]
+    core(inventory)["readonly_mounts"] = [{"source": "/srv/ai/certs", "target": "/certs",
+                                           "mode": "0700"}]
+    problems = [p for p in problems_of(inventory) if p["group"] == "core"]
+    assert {p["field"] for p in problems} == {"volumes", "readonly_mounts"}
+
+
+def test_two_groups_creating_one_directory_differently_are_refused(inventory):
+    core(inventory)["volumes"] = [{"source": "/srv/ai/shared", "target": "/s", "mode": "0750"}]
+    inventory["mainpc"]["ai_groups"]["models"]["volumes"] = ["/srv/ai/shared:/s"]
+    problem = the_problem(inventory, host="mainpc", group="models", field="volumes")
+    assert "0750" in problem["message"] and "0755" in problem["message"]
