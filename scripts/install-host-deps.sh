@@ -19,7 +19,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf '[install-host-deps] %s\n' "$*"; }
 
-# shellcheck: the sanity tests lint the shell scripts with it.
+# The sanity tests lint the shell scripts with shellcheck.
 PACKAGES=(runc debootstrap nftables iproute2 python3-venv uidmap make git shellcheck)
 CONTAINERS_CONF=/etc/containers/containers.conf
 
