@@ -14,20 +14,14 @@ import os
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import name_problem
+
 Image = Mapping[str, Any]
 
 
 def image_problem(option: str, image: Any) -> Optional[str]:
     """Why ``image`` cannot be passed to podman as an image name, or None."""
-    if not isinstance(image, str) or not image.strip():
-        return "%s must be an image name, got %r" % (option, image)
-    if image.startswith("-"):
-        return ("%s %r is not an image name: it starts with '-', which podman would read as an "
-                "option" % (option, image))
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in image):
-        return "%s %r is not an image name: it holds white space or a control character" % (
-            option, image)
-    return None
+    return name_problem(option, image, "image", tools="podman", article="an")
 
 
 def archive_path(archive_dir: str, image: str) -> str:

@@ -48,21 +48,22 @@ FAILED = "failed"
 Runner = Callable[[List[str]], Tuple[int, str, str]]
 
 
-def name_problem(option: str, value: Any, what: str) -> Optional[str]:
-    """Why ``value`` cannot be the ``what`` (unit, container, secret ...) named by
-    ``option`` on a systemctl or podman command line; None when it can.
+def name_problem(option: str, value: Any, what: str, tools: str = "systemctl and podman",
+                 article: str = "a") -> Optional[str]:
+    """Why ``value`` cannot be the ``what`` (unit, container, image ...) named by
+    ``option`` on the command line of ``tools``; None when it can.
 
     A name is refused when it is empty, starts with ``-`` (the tools would read
     it as an option) or holds white space or a control character.
     """
     if not isinstance(value, str) or not value.strip():
-        return "%s must be a %s name, got %r" % (option, what, value)
+        return "%s must be %s %s name, got %r" % (option, article, what, value)
     if value.startswith("-"):
-        return ("%s %r is not a %s name: it starts with '-', which systemctl and podman "
-                "would read as an option" % (option, value, what))
+        return ("%s %r is not %s %s name: it starts with '-', which %s "
+                "would read as an option" % (option, value, article, what, tools))
     if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        return "%s %r is not a %s name: it holds white space or a control character" % (
-            option, value, what)
+        return "%s %r is not %s %s name: it holds white space or a control character" % (
+            option, value, article, what)
     return None
 
 
