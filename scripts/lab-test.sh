@@ -64,6 +64,7 @@ leftovers() {
     return "$found"
 }
 
+lab_lock
 rc=0
 if lab_stage "build lab images" "$repo/scripts/build-lab-images.sh" "${build_args[@]}"; then
     for s in "${scenarios[@]}"; do

@@ -14,6 +14,18 @@ lab_die() {
     exit 1
 }
 
+# lab_lock: holds the machine's lab lock until the calling script exits. The
+# lab's hosts, network and volumes have fixed names, so a second lab run
+# (another checkout, a CI job) waits here instead of destroying this one's.
+lab_lock() {
+    local lock=${AI_SYSTEM_LAB_LOCK:-/run/lock/ai-system-lab.lock}
+    exec 9>>"$lock" || lab_die "cannot open the lab lock $lock"
+    if ! flock --nonblock 9; then
+        lab_log "another lab run holds $lock: waiting for it to finish"
+        flock 9
+    fi
+}
+
 lab_fmt_secs() {
     local s=$1
     if [ "$s" -ge 60 ]; then

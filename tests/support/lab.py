@@ -10,6 +10,8 @@ no container, network or volume behind.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -23,6 +25,10 @@ from support.ansible_run import REPO, run_playbook
 
 LAB_INVENTORY = os.path.join(REPO, "inventory", "lab")
 LAB_IMAGES = os.path.join(REPO, "build", "lab")
+# The lab's hosts, network and volumes have fixed names: two lab runs on one
+# machine would destroy each other's hosts. Every lab entry point (the system
+# tests, scripts/lab-test.sh, the benches) holds this lock while it runs.
+LAB_LOCK = os.environ.get("AI_SYSTEM_LAB_LOCK", "/run/lock/ai-system-lab.lock")
 ENV = dict(os.environ, PODMAN_IGNORE_CGROUPSV1_WARNING="1",
            PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
 
@@ -34,6 +40,19 @@ def sh(argv, timeout=300, check=True):
         raise AssertionError("%s -> rc %d\n%s\n%s" % (" ".join(argv), proc.returncode,
                                                       proc.stdout, proc.stderr))
     return proc
+
+
+@contextlib.contextmanager
+def lab_lock():
+    """Holds the machine's lab lock, waiting (and saying so) while another run has it."""
+    with open(LAB_LOCK, "a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("another lab run holds %s: waiting for it to finish" % LAB_LOCK,
+                  file=sys.stderr, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def molecule(action):

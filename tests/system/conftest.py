@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from support.inventory import load_inventory_dir
-from support.lab import LAB_IMAGES, LAB_INVENTORY, Lab, molecule, sh
+from support.lab import LAB_IMAGES, LAB_INVENTORY, Lab, lab_lock, molecule, sh
 
 
 @pytest.fixture(scope="session")
@@ -27,17 +27,18 @@ def lab(tmp_path_factory):
     # AI_SYSTEM_LAB_REUSE=1 keeps a running lab between sessions (for work on
     # the tests themselves); by default every session starts from fresh hosts.
     reuse = os.environ.get("AI_SYSTEM_LAB_REUSE") == "1"
-    if not reuse:
-        molecule("destroy")
-    molecule("create")
-    try:
-        yield Lab(tmp_path_factory.mktemp("lab"))
-    finally:
+    with lab_lock():
         if not reuse:
             molecule("destroy")
-            leftovers = sh(["podman", "ps", "-a", "--filter", "label=owner=molecule",
-                            "-q"]).stdout
-            assert leftovers.strip() == "", "lab containers left behind"
+        molecule("create")
+        try:
+            yield Lab(tmp_path_factory.mktemp("lab"))
+        finally:
+            if not reuse:
+                molecule("destroy")
+                leftovers = sh(["podman", "ps", "-a", "--filter", "label=owner=molecule",
+                                "-q"]).stdout
+                assert leftovers.strip() == "", "lab containers left behind"
 
 
 def pytest_collection_modifyitems(items):
