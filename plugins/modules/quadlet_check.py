@@ -39,6 +39,12 @@ options:
       - The Quadlet generator.
     type: path
     default: /usr/libexec/podman/quadlet
+  missing_ok:
+    description:
+      - When the generator is not there (no Podman with Quadlet yet), return RV(generator=false) instead of
+        failing; for a preview in check mode before Podman is installed.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -62,6 +68,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+generator:
+  description: Whether the generator was there and ran (false only with O(missing_ok)).
+  returned: success
+  type: bool
 services:
   description: The services the generator would create, sorted.
   returned: success
@@ -97,6 +107,8 @@ def check_units(module):
         module.fail_json(msg="files has names that are not unit file names: %s"
                          % ", ".join(repr(b) for b in sorted(map(str, bad))), problems=[])
     if not os.access(p["quadlet_path"], os.X_OK):
+        if p["missing_ok"]:
+            return {"changed": False, "generator": False, "services": [], "problems": []}
         module.fail_json(msg="%s is not an executable Quadlet generator: Podman 4.4 or later "
                          "provides it (the podman role installs it)" % p["quadlet_path"],
                          problems=[])
@@ -121,7 +133,7 @@ def check_units(module):
                          "and the running units are unchanged:\n%s"
                          % (len(problems), "\n".join("- " + line for line in problems)),
                          problems=problems, services=services)
-    return {"changed": False, "services": services, "problems": []}
+    return {"changed": False, "generator": True, "services": services, "problems": []}
 
 
 def main():
@@ -130,6 +142,7 @@ def main():
             "files": {"type": "dict", "required": True},
             "units": {"type": "list", "elements": "dict", "default": []},
             "quadlet_path": {"type": "path", "default": "/usr/libexec/podman/quadlet"},
+            "missing_ok": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

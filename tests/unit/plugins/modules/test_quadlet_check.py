@@ -47,6 +47,14 @@ def test_a_missing_generator_says_what_provides_it(run_module, inventory, tmp_pa
     assert failed and "Podman 4.4 or later" in result["msg"]
 
 
+def test_a_missing_generator_is_reported_not_failed_for_a_preview(run_module, inventory, tmp_path):
+    plan = host_plan(inventory)
+    result, failed = run_module(quadlet_check.main, {"files": plan["quadlet"], "missing_ok": True,
+                                                     "quadlet_path": str(tmp_path / "quadlet")}, check=True)
+    assert not failed
+    assert result["generator"] is False and result["services"] == [] and result["changed"] is False
+
+
 @pytest.mark.parametrize("name", ["../escape.container", "a/b.container", "-x.container", ""])
 def test_file_names_that_are_not_unit_names_are_refused(run_module, name):
     result, failed = run_module(quadlet_check.main, {"files": {name: "[Container]\n"}})

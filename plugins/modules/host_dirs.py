@@ -1,0 +1,157 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_dirs
+short_description: Create the host directories a host's groups mount, in one call
+version_added: "0.1.0"
+description:
+  - >-
+    For every directory in O(dirs), in one module call, a path that exists is left exactly as it is (owner,
+    group, mode, sticky bit; it may be a data directory the agents own) and must be a directory (a symlink to
+    one is followed); a path that does not exist is created with its owner, group and mode (missing parents
+    are created C(root:root 0755)).
+  - Fails, before creating anything, naming every path that exists but is not a directory.
+author:
+  - ai_system.containers maintainers (@ai-system)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+options:
+  dirs:
+    description:
+      - The directories, as the plan's C(host_dirs) lists them.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Absolute path.
+        type: path
+        required: true
+      owner:
+        description: Owner of a created directory, a user name or a numeric id.
+        type: str
+        default: root
+      group:
+        description: Group of a created directory, a group name or a numeric id.
+        type: str
+        default: root
+      mode:
+        description: Mode of a created directory, octal as a string (C(0755), C(1777)).
+        type: str
+        default: "0755"
+  host:
+    description: The host's inventory name, for messages.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: Reports the directories it would create and creates none.
+  diff_mode:
+    support: full
+    details: Each created directory as C(absent) -> C(directory owner:group mode).
+  platform:
+    platforms: posix
+"""
+
+EXAMPLES = r"""
+- name: Create the host directories that do not exist yet
+  ai_system.containers.host_dirs:
+    dirs: "{{ plan.host_dirs }}"
+    host: "{{ inventory_hostname }}"
+"""
+
+RETURN = r"""
+created:
+  description: The directories created (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+present:
+  description: The directories that were there already and were left as they are.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import grp
+import os
+import pwd
+import re
+
+from ansible.module_utils.basic import AnsibleModule
+
+MODE = re.compile(r"0?[0-7]{3,4}\Z")
+
+
+def _id(value, lookup):
+    if value.isdigit():
+        return int(value)
+    try:
+        return lookup(value)
+    except KeyError:
+        return None
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "dirs": {"type": "list", "elements": "dict", "required": True, "options": {
+                "path": {"type": "path", "required": True},
+                "owner": {"type": "str", "default": "root"},
+                "group": {"type": "str", "default": "root"},
+                "mode": {"type": "str", "default": "0755"},
+            }},
+            "host": {"type": "str"},
+        },
+        supports_check_mode=True,
+    )
+    where = "host %s: " % module.params["host"] if module.params["host"] else ""
+    created, present, problems, todo = [], [], [], []
+    for entry in module.params["dirs"]:
+        path = entry["path"]
+        if not os.path.isabs(path):
+            problems.append("%s is not an absolute path" % path)
+        elif os.path.isdir(path):
+            present.append(path)
+        elif os.path.lexists(path):
+            problems.append("%s is the source of a group's volume but not a directory; move it away or "
+                            "change the volume's source in the inventory" % path)
+        else:
+            uid = _id(entry["owner"], lambda n: pwd.getpwnam(n).pw_uid)
+            gid = _id(entry["group"], lambda n: grp.getgrnam(n).gr_gid)
+            if uid is None or gid is None or not MODE.match(entry["mode"]):
+                problems.append("%s: owner %r, group %r or mode %r does not exist on this host or is not valid"
+                                % (path, entry["owner"], entry["group"], entry["mode"]))
+            else:
+                todo.append((entry, uid, gid))
+    if problems:
+        module.fail_json(msg=where + "; ".join(problems), created=[], present=present)
+    diff = []
+    for entry, uid, gid in todo:
+        path = entry["path"]
+        diff.append({"before_header": path, "after_header": path, "before": "absent\n",
+                     "after": "directory %s:%s %s\n" % (entry["owner"], entry["group"], entry["mode"])})
+        created.append(path)
+        if module.check_mode:
+            continue
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, mode=0o755)
+        os.mkdir(path, 0o700)
+        os.chown(path, uid, gid)
+        # chmod after chown: chown clears the set-id bits.
+        os.chmod(path, int(entry["mode"], 8))
+    result = {"changed": bool(created), "created": created, "present": present}
+    if module._diff and diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
