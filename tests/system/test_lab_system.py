@@ -93,6 +93,71 @@ def test_check_mode_on_the_deployed_system_changes_nothing(lab):
     assert run.count("changed", "mainpc") == 0 and run.count("changed", "pc2") == 0
 
 
+DEPLOY_TAGS = ["validate", "podman", "nvidia_toolkit", "stack"]
+PROBES = {
+    "podman": "Ask once whether Podman is as the last complete run left it",
+    "nvidia_toolkit": "Ask once whether the toolkit and CDI are as the last complete run left them",
+    "stack": "Ask once whether the images, secrets and files are as the last complete run left them",
+    "stack_firewall": "Ask once whether the firewall is as the last complete run left it",
+}
+CONTAINERS_CONF = "/etc/containers/containers.conf.d/50-ai-system.conf"
+
+
+def probes(run, host):
+    return {phase: run.task_results(task).get(host) for phase, task in PROBES.items()}
+
+
+def test_a_converged_rerun_asks_each_phase_once_and_skips_its_work(lab):
+    run = lab.playbook(tags=DEPLOY_TAGS)
+    assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
+    for host in lab.hosts:
+        answers = probes(run, host)
+        assert all(a is not None and a["converged"] is True for a in answers.values()), answers
+        assert run.count("changed", host) == 0
+    # The phases' own tasks did not run: no package query, no fact gathering,
+    # no install, no unit files written, no firewall reload.
+    for task in ("Ask the package manager what is installed and available",
+                 "Gather the facts the role needs (distribution and package manager only)",
+                 "Install Podman, its OCI runtime and the Python libraries",
+                 "Install the lab-only CDI spec (a stand-in, not a GPU)",
+                 "Write the Quadlet units (network, volumes, builds, containers)",
+                 "Bring the loaded table to the plan's rules"):
+        assert run.task_results(task) == {}, task
+    # The units are still checked on every run.
+    assert set(run.task_results("Start every group, restart what changed, wait until healthy")) == set(lab.hosts)
+
+
+def test_what_changed_by_hand_makes_exactly_its_phase_run_and_is_put_back(lab):
+    before = lab.exec("mainpc", "cat", CONTAINERS_CONF).stdout
+    table = ["nft", "--stateless", "list", "table", "inet", "ai_system"]
+    rules = lab.exec("pc2", *table).stdout
+    assert "accept" in rules and "drop" in rules
+    lab.exec("mainpc", "sh", "-c", "echo '# edited by hand' >> %s" % CONTAINERS_CONF)
+    lab.exec("pc2", "nft", "flush", "table", "inet", "ai_system")
+    run = lab.playbook(tags=DEPLOY_TAGS)
+    assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
+    mainpc, pc2 = probes(run, "mainpc"), probes(run, "pc2")
+    assert mainpc["podman"]["converged"] is False
+    assert any(line.startswith("file %s: was sha256" % CONTAINERS_CONF)
+               for line in mainpc["podman"]["differences"]), mainpc["podman"]["differences"]
+    assert pc2["podman"]["converged"] is True
+    assert pc2["stack_firewall"]["converged"] is False
+    assert any("nft --stateless list table inet ai_system" in line
+               for line in pc2["stack_firewall"]["differences"]), pc2["stack_firewall"]["differences"]
+    assert mainpc["stack_firewall"]["converged"] is True
+    assert set(run.task_results("Write the role's containers.conf drop-in")) == {"mainpc"}
+    assert run.task_results("Write the role's containers.conf drop-in")["mainpc"]["changed"] is True
+    assert set(run.task_results("Bring the loaded table to the plan's rules")) == {"pc2"}
+    assert lab.exec("mainpc", "cat", CONTAINERS_CONF).stdout == before
+    assert lab.exec("pc2", *table).stdout == rules
+    # Recorded again: the next run has nothing to do anywhere.
+    again = lab.playbook(tags=DEPLOY_TAGS)
+    assert again.rc == 0
+    for host in lab.hosts:
+        assert all(a["converged"] is True for a in probes(again, host).values())
+        assert again.count("changed", host) == 0
+
+
 def test_each_group_started_after_its_dependencies_were_healthy(lab, lab_plan):
     for host in lab.hosts:
         units = units_of(lab_plan, host)
