@@ -758,9 +758,7 @@ def _run_in_container(module: Any, podman: str, container: str, document: Dict[s
         )
     except OSError as exc:
         # podman gone, or podman exited (no such container) before reading the document.
-        raise ZmqCheckError(
-            "could not run the ZMQ checks inside container %s: %s" % (container, exc.strerror or exc)
-        )
+        raise ZmqCheckError("could not run the ZMQ checks inside container %s: %s" % (container, exc.strerror or exc))
     stderr = (err or b"").decode("utf-8", "replace")
     if not (out or b"").strip():
         # podman's own error, or a Python that died before printing: the end of stderr says why.
@@ -899,8 +897,7 @@ def run_zmq_checks(module: Any) -> Dict[str, Any]:
         try:
             return outcome(_checked(module, container, endpoints, begun, podman), params["fail_on_error"])
         except ZmqCheckError as exc:
-            failed = {"changed": False, "failed": True, "msg": exc.msg,
-                      "elapsed_s": round(time.monotonic() - begun, 3)}
+            failed = {"changed": False, "failed": True, "msg": exc.msg, "elapsed_s": round(time.monotonic() - begun, 3)}
             if exc.exception:
                 failed["exception"] = exc.exception
             return failed

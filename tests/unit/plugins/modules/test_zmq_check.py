@@ -950,7 +950,14 @@ def test_every_return_value_is_documented() -> None:
     returned = yaml.safe_load(zmq_check.RETURN)
     walk(returned, "")
     assert set(returned) == {
-        "endpoints", "containers", "error_count", "elapsed_s", "ok_count", "degraded_count", "failed_count", "summary"
+        "endpoints",
+        "containers",
+        "error_count",
+        "elapsed_s",
+        "ok_count",
+        "degraded_count",
+        "failed_count",
+        "summary",
     }
     # RESULT_KEYS is what the module fills in every endpoint's result.
     assert set(returned["endpoints"]["contains"]) == set(zmq_check.RESULT_KEYS)
@@ -1070,8 +1077,11 @@ class SlowModule(FakeModule):
 def test_containers_run_concurrently_at_most_concurrency_at_a_time(concurrency: int) -> None:
     names = ["c%d" % n for n in range(6)]
     module = SlowModule(
-        {"containers": [{"container": n, "endpoints": []} for n in names], "concurrency": concurrency,
-         "podman_path": "/bin/podman"}
+        {
+            "containers": [{"container": n, "endpoints": []} for n in names],
+            "concurrency": concurrency,
+            "podman_path": "/bin/podman",
+        }
     )
     result = run_zmq_checks(module)
     assert module.most == min(concurrency, len(names))
