@@ -172,12 +172,23 @@ def main():
     ratio = par["wall"] / par_slowest
     print("  goal: whole verify <= %.1f x the slowest single check: %.2f (%s); checks part alone %.2f"
           % (GOAL, ratio, "met" if ratio <= GOAL else "not met", par["checks_part"] / par_slowest))
-    judged = [judgement(r["report"]) for r in runs["parallel"] + runs["sequential"]]
-    if any(j != judged[0] for j in judged[1:]):
-        print("  the reports' judgements DIFFER between runs or variants")
+    labelled = [("%s run %d" % (label, n + 1), judgement(r["report"]))
+                for label in runs for n, r in enumerate(runs[label])]
+    first_label, first = labelled[0]
+    differ = False
+    for label, judged in labelled[1:]:
+        for key in sorted(set(first) | set(judged)):
+            if first.get(key) != judged.get(key):
+                differ = True
+                mine = judged.get(key)
+                theirs = first.get(key)
+                if isinstance(mine, list) and isinstance(theirs, list):
+                    mine, theirs = ([i for i in a if i not in b] for a, b in ((mine, theirs), (theirs, mine)))
+                print("  DIFFER %s: %s %s, %s %s" % (key, first_label, theirs, label, mine))
+    if differ:
         return 1
     print("  every run of both variants judged every check the same (%d checks, ok=%s)"
-          % (sum(judged[0]["counts"].values()), judged[0]["ok"]))
+          % (sum(first["counts"].values()), first["ok"]))
     return 0
 
 
