@@ -18,9 +18,11 @@ time of each check task per host (ansible-runner's task durations: the module's
 round trip over the podman connection included), and the ratios total/slowest
 check, the goal being <= 1.5. It checks that both variants judge every check
 the same (status and failed stage of every item of both reports) and exits
-non-zero if a verify run fails or they differ.
+non-zero if a verify run fails or they differ. The runs start --settle seconds
+after the deploy: the lab's stand-in agents turn "degraded" 20 s after they
+start, and a run before that judges them passed.
 
-    python3 bench/verify_scale.py [--runs 2] [--keep]
+    python3 bench/verify_scale.py [--runs 2] [--settle 30] [--keep]
 """
 
 from __future__ import annotations
@@ -140,6 +142,8 @@ def show(label, runs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--runs", type=int, default=2, help="verify runs of each variant")
+    parser.add_argument("--settle", type=float, default=30.0,
+                        help="seconds to wait after the deploy, for the stand-in agents to turn degraded")
     parser.add_argument("--keep", action="store_true", help="leave the lab running")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="ai-system-bench-")
@@ -152,6 +156,10 @@ def main():
                                   extravars={"ai_verify_report_dir": os.path.join(work, "reports-deploy")})
             if deploy.rc != 0:
                 raise SystemExit("deploy failed: %s" % [f["res"].get("msg") for f in deploy.failures()])
+            # The lab's stand-in agents turn "degraded" 20 s after they start
+            # (AI_SYSTEM_STANDIN_DEGRADE_AFTER): wait until every one has, so that
+            # every run judges the same state.
+            time.sleep(args.settle)
             variants = {"parallel": VERIFY, "sequential": sequential_playbook(work)}
             runs = {label: [] for label in variants}
             for number in range(args.runs):
