@@ -473,11 +473,30 @@ class UnitsCheck(Check):
 # Links and health sockets (zmq_check)
 # --------------------------------------------------------------------------
 
+class _EveryContainer(Dict[str, Mapping[str, Any]]):
+    """The one result of a zmq_check call that returned none per container
+    (it could not run at all), as the result of every container."""
+
+    def __init__(self, result: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.result = result
+
+    def get(self, key: str, default: Any = None) -> Mapping[str, Any]:
+        return self.result
+
+
 def _zmq_by_container(value: Optional[Mapping[str, Any]]) -> Optional[Dict[str, Mapping[str, Any]]]:
-    """container -> zmq_check result, from either such a mapping or the
-    registered result of a loop over the plan's ``checks.zmq`` (``results[].item.container``)."""
+    """container -> zmq_check result, from such a mapping, from the registered
+    result of one zmq_check call with ``containers`` (its ``containers``), or
+    from the registered result of a loop over the plan's ``checks.zmq``
+    (``results[].item.container``)."""
     if value is None:
         return None
+    if isinstance(value.get("containers"), Mapping):
+        value = value["containers"]
+    elif "results" not in value and not all(isinstance(v, Mapping) for v in value.values()):
+        # A registered result without per-container results: the call failed as a whole.
+        return _EveryContainer(value)
     if isinstance(value.get("results"), list):
         out: Dict[str, Mapping[str, Any]] = {}
         for entry in value["results"]:

@@ -27,6 +27,10 @@ description:
     C(handshake refused), C(wrong socket type: <type>), C(wrong reply: ...) and C(status "<status>": <message>).
   - The checks run on the managed host, or inside a container's network namespace with O(container), which runs the
     check code with the container's own Python through C(podman exec).
+  - >-
+    With O(containers), one call checks many containers, each from inside its own network namespace, at most
+    O(concurrency) containers at a time; RV(containers) holds per container what a call with that O(container) and
+    its endpoints returns, so a container whose checks cannot run does not hide the others.
   - The module only reads; it never changes anything.
 author:
   - ai_system.containers maintainers (@ai-system)
@@ -46,10 +50,10 @@ options:
   endpoints:
     description:
       - The ZMQ REP sockets to check.
+      - Required unless O(containers) is given; mutually exclusive with it.
     type: list
     elements: dict
-    required: true
-    suboptions:
+    suboptions: &endpoint_options
       name:
         description:
           - Name used in reports, for example the agent's name.
@@ -130,6 +134,33 @@ options:
         description:
           - Free-form label copied to the result, for example the host or link group; without control characters.
         type: str
+  containers:
+    description:
+      - Check many containers in one call, each from inside its own network namespace, as O(container) does for one.
+      - Mutually exclusive with O(endpoints) and O(container).
+      - The checks of the containers run concurrently, at most O(concurrency) at a time, each with its own
+        C(podman exec); the options other than O(endpoints) and O(container) apply to every container.
+      - A container named twice is refused.
+    type: list
+    elements: dict
+    suboptions:
+      container:
+        description:
+          - The container, named as O(container) is.
+        type: str
+        required: true
+      endpoints:
+        description:
+          - The endpoints to check from inside this container, as in O(endpoints).
+        type: list
+        elements: dict
+        required: true
+        suboptions: *endpoint_options
+  concurrency:
+    description:
+      - With O(containers), how many containers are checked at the same time; at least 1.
+    type: int
+    default: 8
   timeout:
     description:
       - Seconds allowed for each network step of one endpoint (name lookup, TCP connect, greeting, each request).
@@ -202,6 +233,23 @@ EXAMPLES = r"""
     var: zmq_links_result.summary
   when: zmq_links_result.failed_count > 0
 
+- name: Check the links of many containers in one call, four containers at a time
+  ai_system.containers.zmq_check:
+    containers:
+      - container: model-manager
+        endpoints: "{{ model_manager_links }}"
+      - container: memory-system
+        endpoints: "{{ memory_system_links }}"
+    concurrency: 4
+    fail_on_error: false
+  register: all_links
+
+- name: Show each container's broken links
+  ansible.builtin.debug:
+    msg: "{{ item.key }}: {{ item.value.summary | default(item.value.msg) }}"
+  loop: "{{ all_links.containers | dict2items }}"
+  when: item.value.failed_count | default(1) > 0
+
 - name: Judge agents that answer "HEALTHY" and call "initializing" degraded, not failed
   ai_system.containers.zmq_check:
     endpoints:
@@ -240,7 +288,7 @@ EXAMPLES = r"""
 RETURN = r"""
 endpoints:
   description: One result per endpoint, in the order given.
-  returned: always
+  returned: without O(containers)
   type: list
   elements: dict
   sample:
@@ -395,8 +443,41 @@ endpoints:
       returned: always
       type: float
       sample: 4.2
+containers:
+  description:
+    - With O(containers), per container what a call with that O(container) and its endpoints returns
+      (RV(endpoints), the counts, RV(summary), RV(elapsed_s) and C(msg)), with C(failed=true) where that call
+      would fail.
+    - A container whose checks could not run has only C(failed), C(msg) naming the container, C(changed) and RV(elapsed_s).
+  returned: with O(containers)
+  type: dict
+  sample:
+    model-manager:
+      changed: false
+      endpoints: []
+      ok_count: 0
+      degraded_count: 0
+      failed_count: 0
+      summary: []
+      elapsed_s: 0.41
+      msg: 0 of 0 ZMQ endpoints ok
+    memory-system:
+      changed: false
+      failed: true
+      msg: "could not run the ZMQ checks inside container memory-system (rc=125): Error: no such container"
+      elapsed_s: 0.05
+error_count:
+  description: With O(containers), the number of containers whose checks could not run.
+  returned: with O(containers)
+  type: int
+  sample: 0
+elapsed_s:
+  description: Wall time of the checks in seconds (of all containers together with O(containers)).
+  returned: always
+  type: float
+  sample: 0.42
 ok_count:
-  description: Number of endpoints that passed (healthy, degraded or reachable).
+  description: Number of endpoints that passed (healthy, degraded or reachable); of all containers with O(containers).
   returned: always
   type: int
   sample: 5
@@ -411,7 +492,9 @@ failed_count:
   type: int
   sample: 1
 summary:
-  description: One line per broken link, naming the endpoint, the stage that failed and why.
+  description:
+    - One line per broken link, naming the endpoint, the stage that failed and why.
+    - With O(containers), each line starts with the container, and a container whose checks could not run adds its message.
   returned: always
   type: list
   elements: str
@@ -423,8 +506,10 @@ import inspect
 import json
 import re
 import sys
+import time
 import unicodedata
-from typing import Any, Dict, List, Optional
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -435,31 +520,38 @@ from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health im
     run_checks,
 )
 
-ARGUMENT_SPEC: Dict[str, Any] = dict(
-    endpoints=dict(
-        type="list",
-        elements="dict",
-        required=True,
+#: Options of one endpoint, in O(endpoints) and in O(containers[].endpoints).
+ENDPOINT_OPTIONS: Dict[str, Any] = dict(
+    name=dict(type="str"),
+    address=dict(type="str", required=True),
+    port=dict(type="int", required=True),
+    kind=dict(type="str", choices=["main", "health", "greeting"], default="main"),
+    policy=dict(
+        type="dict",
         options=dict(
-            name=dict(type="str"),
-            address=dict(type="str", required=True),
-            port=dict(type="int", required=True),
-            kind=dict(type="str", choices=["main", "health", "greeting"], default="main"),
-            policy=dict(
-                type="dict",
-                options=dict(
-                    request=dict(type="dict"),
-                    healthy=dict(type="list", elements="str"),
-                    degraded=dict(type="list", elements="str"),
-                    required_keys=dict(type="list", elements="str", no_log=False),
-                ),
-            ),
-            strict=dict(type="bool", default=False),
             request=dict(type="dict"),
-            server_key=dict(type="str", no_log=False),
-            group=dict(type="str"),
+            healthy=dict(type="list", elements="str"),
+            degraded=dict(type="list", elements="str"),
+            required_keys=dict(type="list", elements="str", no_log=False),
         ),
     ),
+    strict=dict(type="bool", default=False),
+    request=dict(type="dict"),
+    server_key=dict(type="str", no_log=False),
+    group=dict(type="str"),
+)
+
+ARGUMENT_SPEC: Dict[str, Any] = dict(
+    endpoints=dict(type="list", elements="dict", options=ENDPOINT_OPTIONS),
+    containers=dict(
+        type="list",
+        elements="dict",
+        options=dict(
+            container=dict(type="str", required=True),
+            endpoints=dict(type="list", elements="dict", required=True, options=ENDPOINT_OPTIONS),
+        ),
+    ),
+    concurrency=dict(type="int", default=8),
     timeout=dict(type="float", default=3.0),
     attempts=dict(type="int", default=3),
     container=dict(type="str"),
@@ -467,6 +559,9 @@ ARGUMENT_SPEC: Dict[str, Any] = dict(
     podman_path=dict(type="path"),
     fail_on_error=dict(type="bool", default=True),
 )
+#: Passed to AnsibleModule with ARGUMENT_SPEC.
+MUTUALLY_EXCLUSIVE = [("containers", "endpoints"), ("containers", "container")]
+REQUIRED_ONE_OF = [("endpoints", "containers")]
 
 
 #: podman's rule for a container name; a container ID (hex) follows it too.
@@ -532,46 +627,54 @@ def _printable(char: str) -> str:
     return char
 
 
-def _check_options(params: Dict[str, Any]) -> None:
-    """Refuse option values that would be read as podman options or forge report lines."""
-    container = params.get("container")
-    if container is not None:
-        if not container:
-            raise ZmqCheckError("container must not be empty; leave it out to run the checks on the managed host")
-        if container.startswith("-"):
-            raise ZmqCheckError(
-                "container %r starts with '-', which podman would read as an option; give the container's name or ID"
-                % container
-            )
-        if not _CONTAINER_NAME.fullmatch(container):
-            raise ZmqCheckError(
-                "container %r is not a container name or ID: it must start with a letter or digit and hold only "
-                "letters, digits, '_', '.' and '-'" % container
-            )
-        python = params.get("container_python")
-        if not python or python.startswith("-") or _has_control(python):
-            raise ZmqCheckError(
-                "container_python must be the name or path of the Python interpreter inside the container, got %r"
-                % python
-            )
-    for index, spec in enumerate(params["endpoints"]):
-        where = "invalid endpoints: endpoints[%d]" % index
+def _check_container(container: Optional[str], python: Optional[str], where: str = "container") -> None:
+    """Refuse a container name or interpreter that podman would read as an option."""
+    if container is None:
+        return
+    if not container:
+        raise ZmqCheckError("%s must not be empty; leave it out to run the checks on the managed host" % where)
+    if container.startswith("-"):
+        raise ZmqCheckError(
+            "%s %r starts with '-', which podman would read as an option; give the container's name or ID"
+            % (where, container)
+        )
+    if not _CONTAINER_NAME.fullmatch(container):
+        raise ZmqCheckError(
+            "%s %r is not a container name or ID: it must start with a letter or digit and hold only "
+            "letters, digits, '_', '.' and '-'" % (where, container)
+        )
+    if not python or python.startswith("-") or _has_control(python):
+        raise ZmqCheckError(
+            "container_python must be the name or path of the Python interpreter inside the container, got %r" % python
+        )
+
+
+def _check_endpoints(specs: List[Any], where: str = "endpoints") -> None:
+    """Refuse endpoint values that would forge report lines."""
+    for index, spec in enumerate(specs):
+        where_one = "invalid %s: %s[%d]" % (where, where, index)
         if not isinstance(spec, dict):
             continue  # normalize_endpoint refuses it
         name, address = spec.get("name"), spec.get("address")
         if isinstance(name, str):
             if name.startswith("-"):
-                raise ZmqCheckError("%s: name %r must not start with '-'" % (where, name))
+                raise ZmqCheckError("%s: name %r must not start with '-'" % (where_one, name))
             if _has_control(name):
-                raise ZmqCheckError("%s: name %r contains a control character" % (where, name))
+                raise ZmqCheckError("%s: name %r contains a control character" % (where_one, name))
         if isinstance(address, str):
             if not address.strip():
-                raise ZmqCheckError("%s: address is empty" % where)
+                raise ZmqCheckError("%s: address is empty" % where_one)
             if _has_control(address):
-                raise ZmqCheckError("%s: address %r contains a control character" % (where, address))
+                raise ZmqCheckError("%s: address %r contains a control character" % (where_one, address))
         group = spec.get("group")
         if isinstance(group, str) and _has_control(group):
-            raise ZmqCheckError("%s: group %r contains a control character" % (where, group))
+            raise ZmqCheckError("%s: group %r contains a control character" % (where_one, group))
+
+
+def _check_options(params: Dict[str, Any]) -> None:
+    """Refuse option values that would be read as podman options or forge report lines."""
+    _check_container(params.get("container"), params.get("container_python"))
+    _check_endpoints(params.get("endpoints") or [])
 
 
 def _health_source() -> str:
@@ -623,14 +726,16 @@ def _document_problem(document: Any, count: int) -> Optional[str]:
     return None
 
 
-def _run_in_container(module: Any, document: Dict[str, Any]) -> Dict[str, Any]:
+def _podman(module: Any) -> str:
+    return module.params["podman_path"] or module.get_bin_path("podman", required=True)
+
+
+def _run_in_container(module: Any, podman: str, container: str, document: Dict[str, Any]) -> Dict[str, Any]:
     """Run the checks with the container's Python through ``podman exec``.
 
     Whatever the container prints, the result is the checks' document or a
     :class:`ZmqCheckError` naming the container and quoting the output.
     """
-    container = module.params["container"]
-    podman = module.params["podman_path"] or module.get_bin_path("podman", required=True)
     command = [
         podman,
         "exec",
@@ -642,9 +747,18 @@ def _run_in_container(module: Any, document: Dict[str, Any]) -> Dict[str, Any]:
         _health_source(),
         "--stdin-json",
     ]
-    rc, out, err = module.run_command(
-        command, data=json.dumps(document), expand_user_and_vars=False, environ_update=PODMAN_ENV, encoding=None
-    )
+    try:
+        rc, out, err = module.run_command(
+            command,
+            data=json.dumps(document),
+            expand_user_and_vars=False,
+            environ_update=PODMAN_ENV,
+            encoding=None,
+            handle_exceptions=False,
+        )
+    except OSError as exc:
+        # podman gone, or podman exited (no such container) before reading the document.
+        raise ZmqCheckError("could not run the ZMQ checks inside container %s: %s" % (container, exc.strerror or exc))
     stderr = (err or b"").decode("utf-8", "replace")
     if not (out or b"").strip():
         # podman's own error, or a Python that died before printing: the end of stderr says why.
@@ -684,28 +798,30 @@ def _run_in_container(module: Any, document: Dict[str, Any]) -> Dict[str, Any]:
     return result
 
 
-def run_zmq_check(module: Any) -> Dict[str, Any]:
-    """Run the checks for ``module.params``; return the module result.
-
-    ``module`` needs ``params`` and, with ``container``, ``get_bin_path`` and
-    ``run_command`` (an AnsibleModule or a test double).  The result holds
-    ``changed`` (always false), ``endpoints``, ``ok_count``, ``degraded_count``, ``failed_count``
-    and ``summary``.  Raises :class:`ZmqCheckError` when the checks cannot run.
-    """
-    params = module.params
-    _check_options(params)
+def _normalized(specs: List[Any], where: str = "endpoints") -> List[Dict[str, Any]]:
     try:
-        endpoints: List[Dict[str, Any]] = [normalize_endpoint(spec).as_dict() for spec in params["endpoints"]]
+        return [normalize_endpoint(spec).as_dict() for spec in specs]
     except ValueError as exc:
-        raise ZmqCheckError("invalid endpoints: %s" % exc)
+        raise ZmqCheckError("invalid %s: %s" % (where, exc))
+
+
+def _check_limits(params: Dict[str, Any]) -> None:
     if not params["timeout"] > 0:
         raise ZmqCheckError("timeout must be greater than 0, got %s" % params["timeout"])
     if params["attempts"] < 1:
         raise ZmqCheckError("attempts must be at least 1, got %s" % params["attempts"])
+    if params.get("concurrency", 1) < 1:
+        raise ZmqCheckError("concurrency must be at least 1, got %s" % params["concurrency"])
 
-    if params.get("container"):
+
+def _checked(
+    module: Any, container: Optional[str], endpoints: List[Dict[str, Any]], started: float, podman: Optional[str] = None
+) -> Dict[str, Any]:
+    """The checks of ``endpoints`` from ``container`` (or the managed host): the module result."""
+    params = module.params
+    if container:
         document = {"endpoints": endpoints, "timeout": params["timeout"], "attempts": params["attempts"]}
-        result = _run_in_container(module, document)
+        result = _run_in_container(module, podman or _podman(module), container, document)
     else:
         if not HAS_ZMQ:
             raise ZmqCheckError(missing_required_lib("pyzmq"), exception=ZMQ_IMPORT_ERROR)
@@ -717,22 +833,133 @@ def run_zmq_check(module: Any) -> Dict[str, Any]:
         "degraded_count": result.get("degraded_count", 0),
         "failed_count": result["failed_count"],
         "summary": result["summary"],
+        "elapsed_s": round(time.monotonic() - started, 3),
+    }
+
+
+def run_zmq_check(module: Any) -> Dict[str, Any]:
+    """Run the checks for ``module.params`` (one container, or the managed host); return the module result.
+
+    ``module`` needs ``params`` and, with ``container``, ``get_bin_path`` and
+    ``run_command`` (an AnsibleModule or a test double).  The result holds
+    ``changed`` (always false), ``endpoints``, ``ok_count``, ``degraded_count``, ``failed_count``,
+    ``summary`` and ``elapsed_s``.  Raises :class:`ZmqCheckError` when the checks cannot run.
+    """
+    started = time.monotonic()
+    params = module.params
+    _check_options(params)
+    endpoints = _normalized(params["endpoints"] or [])
+    _check_limits(params)
+    return _checked(module, params.get("container"), endpoints, started)
+
+
+def outcome(result: Dict[str, Any], fail_on_error: bool) -> Dict[str, Any]:
+    """``result`` as the module ends with it: ``msg``, and ``failed`` when it fails the task."""
+    if result["failed_count"] and fail_on_error:
+        return dict(result, failed=True, msg="\n".join(result["summary"]))
+    msg = "%d of %d ZMQ endpoints ok" % (result["ok_count"], len(result["endpoints"]))
+    if result["degraded_count"]:
+        msg += " (%d degraded)" % result["degraded_count"]
+    return dict(result, msg=msg)
+
+
+def run_zmq_checks(module: Any) -> Dict[str, Any]:
+    """Run the checks of every entry of ``module.params["containers"]``, at most
+    ``concurrency`` containers at a time; return the module result.
+
+    Each container's result under ``containers`` is what a call with that
+    ``container`` and its ``endpoints`` ends with: the counts, ``summary``,
+    ``msg`` and ``elapsed_s``, plus ``failed`` when that call would fail (its
+    checks could not run, or with ``fail_on_error`` a link is broken).
+    Raises :class:`ZmqCheckError` for invalid options, before running any check.
+    """
+    started = time.monotonic()
+    params = module.params
+    entries = params["containers"] or []
+    _check_limits(params)
+    planned: List[Tuple[str, List[Dict[str, Any]]]] = []
+    seen = set()
+    for index, entry in enumerate(entries):
+        container = entry["container"]
+        _check_container(container, params["container_python"], "containers[%d].container" % index)
+        if container in seen:
+            raise ZmqCheckError("containers[%d]: container %s is listed twice" % (index, container))
+        seen.add(container)
+        where = "containers[%d].endpoints" % index
+        _check_endpoints(entry["endpoints"], where)
+        planned.append((container, _normalized(entry["endpoints"], where)))
+
+    # Looked up here, not in the threads: a missing podman fails the task as it does for one container.
+    podman = _podman(module) if planned else None
+
+    def one(container: str, endpoints: List[Dict[str, Any]]) -> Dict[str, Any]:
+        begun = time.monotonic()
+        try:
+            return outcome(_checked(module, container, endpoints, begun, podman), params["fail_on_error"])
+        except ZmqCheckError as exc:
+            failed = {"changed": False, "failed": True, "msg": exc.msg, "elapsed_s": round(time.monotonic() - begun, 3)}
+            if exc.exception:
+                failed["exception"] = exc.exception
+            return failed
+
+    results: Dict[str, Dict[str, Any]] = {}
+    if planned:
+        with ThreadPoolExecutor(max_workers=min(params["concurrency"], len(planned))) as pool:
+            futures = [(container, pool.submit(one, container, endpoints)) for container, endpoints in planned]
+            for container, future in futures:
+                results[container] = future.result()
+    summary: List[str] = []
+    errors = 0
+    for container, result in results.items():
+        if "endpoints" not in result:
+            errors += 1
+            summary.append(result["msg"])
+        else:
+            summary.extend("%s: %s" % (container, line) for line in result["summary"])
+    checked = [r for r in results.values() if "endpoints" in r]
+    return {
+        "changed": False,
+        "containers": results,
+        "ok_count": sum(r["ok_count"] for r in checked),
+        "degraded_count": sum(r["degraded_count"] for r in checked),
+        "failed_count": sum(r["failed_count"] for r in checked),
+        "error_count": errors,
+        "summary": summary,
+        "elapsed_s": round(time.monotonic() - started, 3),
     }
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=MUTUALLY_EXCLUSIVE,
+        required_one_of=REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
+    if module.params["containers"] is not None:
+        try:
+            result = run_zmq_checks(module)
+        except ZmqCheckError as exc:
+            module.fail_json(msg=exc.msg, changed=False)
+        if result["error_count"] or (result["failed_count"] and module.params["fail_on_error"]):
+            module.fail_json(msg="\n".join(result["summary"]), **result)
+        msg = "%d of %d ZMQ endpoints ok in %d containers" % (
+            result["ok_count"],
+            result["ok_count"] + result["failed_count"],
+            len(result["containers"]),
+        )
+        if result["degraded_count"]:
+            msg += " (%d degraded)" % result["degraded_count"]
+        module.exit_json(msg=msg, **result)
     try:
         result = run_zmq_check(module)
     except ZmqCheckError as exc:
         extra = {"exception": exc.exception} if exc.exception else {}
         module.fail_json(msg=exc.msg, changed=False, **extra)
-    if result["failed_count"] and module.params["fail_on_error"]:
-        module.fail_json(msg="\n".join(result["summary"]), **result)
-    msg = "%d of %d ZMQ endpoints ok" % (result["ok_count"], len(result["endpoints"]))
-    if result["degraded_count"]:
-        msg += " (%d degraded)" % result["degraded_count"]
-    module.exit_json(msg=msg, **result)
+    ended = outcome(result, module.params["fail_on_error"])
+    if ended.pop("failed", False):
+        module.fail_json(**ended)
+    module.exit_json(**ended)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,33 @@ def test_zmq_results_given_per_container_read_the_same(plan, results):
     assert by_loop == by_container
 
 
+def test_zmq_results_of_one_call_with_containers_read_the_same(plan, results):
+    """verify.yml registers one zmq_check call with ``containers`` per host:
+    its ``containers`` mapping is judged as the loop's results were."""
+    by_loop = rc.build_report(plan, results, now=NOW)
+    for host in results.values():
+        per_container = {e["item"]["container"]: {k: v for k, v in e.items() if k != "item"}
+                         for e in host["zmq"]["results"]}
+        host["zmq"] = {"changed": False, "containers": per_container, "ok_count": 0, "degraded_count": 0,
+                       "failed_count": 0, "error_count": 0, "summary": [], "elapsed_s": 1.5,
+                       "msg": "all ok", "failed": False, "failed_when_result": False}
+    assert rc.build_report(plan, results, now=NOW) == by_loop
+
+
+def test_zmq_call_that_could_not_run_at_all_fails_every_container_with_its_message(plan, results):
+    loop = {e["item"]["container"] for e in results["pc2"]["zmq"]["results"]}
+    results["pc2"]["zmq"] = {"changed": False, "failed": False, "failed_when_result": False,
+                             "msg": "Failed to find required executable \"podman\" in paths: /usr/bin"}
+    report = rc.build_report(plan, results, now=NOW)
+    pc2 = [p for p in report["problems"] if p.startswith("pc2: ")]
+    prefix = "pc2: ZMQ checks could not run in container "
+    said = ': Failed to find required executable "podman" in paths: /usr/bin ('
+    assert all(p.startswith(prefix) and said in p for p in pc2), pc2
+    assert {p[len(prefix):p.index(said)] for p in pc2} == loop
+    host = report["hosts"]["pc2"]
+    assert {(i["status"], i["failed_stage"]) for i in host["links"] + host["health"]} == {("failed", "container")}
+
+
 def test_naive_time_is_taken_as_utc(plan, results):
     report = rc.build_report(plan, results, now=datetime(2026, 1, 2, 3, 4, 5))
     assert report["generated_at"] == "2026-01-02T03:04:05Z"

@@ -30,7 +30,9 @@ from ansible_collections.ai_system.containers.plugins.modules import zmq_check
 from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
     ARGUMENT_SPEC,
     ZmqCheckError,
+    outcome,
     run_zmq_check,
+    run_zmq_checks,
 )
 from support.net import closed_port
 
@@ -190,7 +192,7 @@ def test_all_links_ok(peer: Callable[..., RepPeer]) -> None:
         }
     )
     result = run_zmq_check(module)
-    assert set(result) == {"changed", "endpoints", "ok_count", "degraded_count", "failed_count", "summary"}
+    assert set(result) == {"changed", "endpoints", "ok_count", "degraded_count", "failed_count", "summary", "elapsed_s"}
     assert result["changed"] is False
     assert (result["ok_count"], result["degraded_count"], result["failed_count"], result["summary"]) == (2, 0, 0, [])
     first, second = result["endpoints"]
@@ -947,7 +949,16 @@ def test_every_return_value_is_documented() -> None:
 
     returned = yaml.safe_load(zmq_check.RETURN)
     walk(returned, "")
-    assert set(returned) == {"endpoints", "ok_count", "degraded_count", "failed_count", "summary"}
+    assert set(returned) == {
+        "endpoints",
+        "containers",
+        "error_count",
+        "elapsed_s",
+        "ok_count",
+        "degraded_count",
+        "failed_count",
+        "summary",
+    }
     # RESULT_KEYS is what the module fills in every endpoint's result.
     assert set(returned["endpoints"]["contains"]) == set(zmq_check.RESULT_KEYS)
 
@@ -959,3 +970,183 @@ def test_module_file_header() -> None:
     assert lines[2].startswith("# Copyright")
     assert lines[3] == "# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)"
     assert "from __future__ import annotations" in lines
+
+
+# --------------------------------------------------------------------------
+# Many containers in one call (containers)
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def named_podman(tmp_path: Path) -> str:
+    """A stand-in podman that runs ``exec -i -- NAME CMD...`` locally, except
+    for a container named ``gone``, which podman does not know."""
+    path = tmp_path / "podman"
+    path.write_text(
+        "#!/bin/sh\n"
+        'if [ "$4" = gone ]; then cat >/dev/null; echo "Error: no such container gone" >&2; exit 125; fi\n'
+        "shift 4\n"
+        'exec "$@"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o755)
+    return str(path)
+
+
+def _stable(result: Dict[str, Any]) -> Dict[str, Any]:
+    """A result without its timings, which differ from run to run."""
+    out = {k: v for k, v in result.items() if k != "elapsed_s"}
+    if "endpoints" in out:
+        out["endpoints"] = [{k: v for k, v in e.items() if k not in ("rtt_ms", "elapsed_ms")} for e in out["endpoints"]]
+    return out
+
+
+def test_containers_each_result_is_what_a_single_container_call_returns(
+    peer: Callable[..., RepPeer], named_podman: str
+) -> None:
+    rep, degraded = peer(), peer(DEGRADED_REPLY)
+    refused = closed_port()
+    links = {
+        "model-manager": [
+            {"name": "Twin", "address": "127.0.0.1", "port": rep.port, "kind": "health"},
+            {"name": "Gone", "address": "127.0.0.1", "port": refused, "group": "pc2"},
+        ],
+        "memory-system": [{"name": "Memory", "address": "127.0.0.1", "port": degraded.port, "kind": "health"}],
+        "empty": [],
+        "gone": [{"name": "Twin", "address": "127.0.0.1", "port": rep.port}],
+    }
+    common = {"timeout": 1.5, "attempts": 1, "container_python": sys.executable, "podman_path": named_podman}
+    for fail_on_error in (False, True):
+        many = run_zmq_checks(
+            FakeModule(
+                dict(
+                    common,
+                    fail_on_error=fail_on_error,
+                    containers=[{"container": name, "endpoints": eps} for name, eps in links.items()],
+                )
+            )
+        )
+        assert list(many["containers"]) == list(links)
+        for name, endpoints in links.items():
+            args = dict(common, fail_on_error=fail_on_error, container=name, endpoints=endpoints)
+            try:
+                single = outcome(run_zmq_check(FakeModule(args)), fail_on_error)
+            except ZmqCheckError as exc:
+                single = {"changed": False, "failed": True, "msg": exc.msg}
+            assert _stable(many["containers"][name]) == _stable(single), name
+            assert many["containers"][name]["elapsed_s"] >= 0
+        assert (many["ok_count"], many["degraded_count"], many["failed_count"], many["error_count"]) == (2, 1, 1, 2)
+        assert many["summary"] == [
+            "model-manager: Gone 127.0.0.1:%d (main): tcp failed: connection refused" % refused,
+            "ZMQ checks inside container empty: no endpoints given",
+            many["containers"]["gone"]["msg"],
+        ]
+    gone = many["containers"]["gone"]
+    assert gone["msg"].startswith("could not run the ZMQ checks inside container gone (rc=125): ")
+    assert "no such container gone" in gone["msg"]
+    assert many["containers"]["model-manager"]["failed"] is True  # fail_on_error, as a single call
+    assert "failed" not in many["containers"]["memory-system"]
+
+
+class SlowModule(FakeModule):
+    """Every podman exec takes ``delay`` seconds and answers a well-formed
+    document; counts how many run at the same time."""
+
+    def __init__(self, args: Dict[str, Any], delay: float = 0.2) -> None:
+        super().__init__(args)
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+
+    def run_command(self, args: List[str], data: Optional[str] = None, **_kwargs: Any) -> Tuple[int, Any, Any]:
+        with self.lock:
+            self.commands.append(list(args))
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            threading.Event().wait(self.delay)
+        finally:
+            with self.lock:
+                self.running -= 1
+        doc = {"endpoints": [], "ok_count": 0, "degraded_count": 0, "failed_count": 0, "summary": []}
+        return 0, json.dumps(doc).encode(), b""
+
+
+@pytest.mark.parametrize("concurrency", [1, 3, 8])
+def test_containers_run_concurrently_at_most_concurrency_at_a_time(concurrency: int) -> None:
+    names = ["c%d" % n for n in range(6)]
+    module = SlowModule(
+        {
+            "containers": [{"container": n, "endpoints": []} for n in names],
+            "concurrency": concurrency,
+            "podman_path": "/bin/podman",
+        }
+    )
+    result = run_zmq_checks(module)
+    assert module.most == min(concurrency, len(names))
+    assert sorted(c[4] for c in module.commands) == names
+    assert list(result["containers"]) == names
+    rounds = -(-len(names) // concurrency)
+    assert result["elapsed_s"] < rounds * module.delay + 1.0
+    if concurrency == 8:
+        assert result["elapsed_s"] < 2 * module.delay  # all six at once, not one after another
+
+
+def test_containers_invalid_entries_are_refused_before_any_check_runs() -> None:
+    def refused_many(containers: List[Dict[str, Any]], **more: Any) -> str:
+        module = SlowModule(dict({"containers": containers, "podman_path": "/bin/podman"}, **more))
+        with pytest.raises(ZmqCheckError) as info:
+            run_zmq_checks(module)
+        assert module.commands == []
+        return info.value.msg
+
+    ok = {"container": "a", "endpoints": []}
+    assert refused_many([ok, dict(ok)]) == "containers[1]: container a is listed twice"
+    assert refused_many([ok, {"container": "-x", "endpoints": []}]).startswith("containers[1].container '-x' starts")
+    assert refused_many([ok, {"container": "b", "endpoints": [{"address": " ", "port": 1}]}]) == (
+        "invalid containers[1].endpoints: containers[1].endpoints[0]: address is empty"
+    )
+    assert refused_many([ok], concurrency=0) == "concurrency must be at least 1, got 0"
+
+
+def test_main_with_containers(
+    peer: Callable[..., RepPeer], named_podman: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rep = peer()
+    args = {
+        "containers": [
+            {"container": "a", "endpoints": [{"name": "Twin", "address": "127.0.0.1", "port": rep.port}]},
+            {"container": "b", "endpoints": [{"name": "Twin", "address": "127.0.0.1", "port": rep.port}]},
+        ],
+        "attempts": 1,
+        "container_python": sys.executable,
+        "podman_path": named_podman,
+    }
+    output = run_main(args, capsys)
+    assert output.get("failed") is not True, output
+    assert output["msg"] == "2 of 2 ZMQ endpoints ok in 2 containers"
+    assert set(output["containers"]) == {"a", "b"}
+    assert output["containers"]["a"]["msg"] == "1 of 1 ZMQ endpoints ok"
+
+    args["containers"].append({"container": "gone", "endpoints": []})
+    output = run_main(dict(args, fail_on_error=False), capsys)
+    assert output["failed"] is True  # a container that could not be checked fails the task
+    assert output["error_count"] == 1 and output["ok_count"] == 2
+    assert output["containers"]["a"]["ok_count"] == 1 and output["containers"]["b"]["ok_count"] == 1
+    assert output["msg"].startswith("could not run the ZMQ checks inside container gone")
+
+
+@pytest.mark.parametrize("extra", [{"endpoints": []}, {"container": "a"}])
+def test_main_containers_exclude_endpoints_and_container(
+    extra: Dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = run_main(dict({"containers": [{"container": "a", "endpoints": []}]}, **extra), capsys)
+    assert output["failed"] is True
+    assert "mutually exclusive" in output["msg"]
+
+
+def test_main_needs_endpoints_or_containers(capsys: pytest.CaptureFixture[str]) -> None:
+    output = run_main({"timeout": 1.0}, capsys)
+    assert output["failed"] is True
+    assert "one of the following is required: endpoints, containers" in output["msg"]
