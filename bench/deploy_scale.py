@@ -263,6 +263,11 @@ def loop_seconds(run):
     return sum(s for task, dummy, s in run.durations() if task == CP_TASK)
 
 
+def loop_items_changed(run):
+    res = run.task_results(CP_TASK).get(CP_HOST, {})
+    return sum(1 for r in res.get("results") or [] if isinstance(r, dict) and r.get("changed"))
+
+
 # -- report ------------------------------------------------------------------------
 def print_rerun(label, n_groups, first, again, run):
     print("  %-9s %4d groups: first deploy %7.1f s, re-run %6.1f s (goal <= %.0f s: %s),"
@@ -272,11 +277,10 @@ def print_rerun(label, n_groups, first, again, run):
     for host in sorted(counts):
         c = counts[host]
         top = sorted(c["actions"].items(), key=lambda kv: -kv[1])[:4]
-        print("      %-6s tasks: %3d ran, %3d skipped; executions: %4d module runs on the host,"
-              " %3d controller-only%s" % (host, c["ran"], c["skipped"], c["on_host"],
-                                          c["on_controller"],
-                                          " (%s)" % ", ".join("%s %d" % kv for kv in top)
-                                          if top else ""))
+        print("      %-6s tasks: %3d ran, %3d skipped; executions: %4d module runs on the host%s,"
+              " %3d controller-only" % (host, c["ran"], c["skipped"], c["on_host"],
+                                        " (%s)" % ", ".join("%s %d" % kv for kv in top)
+                                        if top else "", c["on_controller"]))
     for task, seconds in slowest(run):
         print("      slowest: %-60s %6.1f s" % ((task or "?")[:60], seconds))
 
@@ -372,11 +376,10 @@ def main():
               % (cp_version(), args.groups, CP_HOST, cp["host"]))
         print("  writes one .container file per item (image, memory, cpus, 2 ports) into %s;"
               " no image, network, secret, firewall, daemon-reload or unit start" % CP_DIR)
-        print("  first write  %6.1f s (loop task %6.1f s), %3d changed, %d files"
-              % (first, loop_seconds(first_run), first_run.count("changed", CP_HOST),
-                 cp["files"]))
-        print("  second run   %6.1f s (loop task %6.1f s), %3d changed"
-              % (again, loop_seconds(again_run), again_run.count("changed", CP_HOST)))
+        print("  first write  %6.1f s (loop task %6.1f s), %3d items changed, %d files written"
+              % (first, loop_seconds(first_run), loop_items_changed(first_run), cp["files"]))
+        print("  second run   %6.1f s (loop task %6.1f s), %3d items changed"
+              % (again, loop_seconds(again_run), loop_items_changed(again_run)))
         ours = reruns.get("large")
         if ours:
             speedup = again / ours[3]
