@@ -128,8 +128,8 @@ def observe_packages(names: Sequence[str], run: Run, which: Which) -> Tuple[Dict
     # Both exit 1 when a name is not installed, and still print the others.
     rc, out, err = run(argv + list(names))
     if rc not in (0, 1):
-        return {}, "%s failed with exit status %d: %s" % (os.path.basename(argv[0]), rc,
-                                                         (err or out).strip() or "no output")
+        said = (err or out).strip() or "no output"
+        return {}, "%s failed with exit status %d: %s" % (os.path.basename(argv[0]), rc, said)
     versions = parse(out)
     return {name: versions.get(name) for name in names}, None
 

@@ -94,7 +94,9 @@ options:
     type: str
 attributes:
   action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
     support: full
+    details: The action plugin computes the inputs digest on the controller.
   check_mode:
     support: full
     details: >-
