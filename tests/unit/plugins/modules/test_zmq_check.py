@@ -25,7 +25,7 @@ import zmq
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health, zmq_run
 from ansible_collections.ai_system.containers.plugins.modules import zmq_check
 from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
     ARGUMENT_SPEC,
@@ -347,8 +347,8 @@ def test_a_partial_policy_takes_the_defaults_for_the_rest(peer: Callable[..., Re
 
 
 def test_missing_pyzmq_on_the_managed_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)
-    monkeypatch.setattr(zmq_check, "ZMQ_IMPORT_ERROR", "Traceback: No module named 'zmq'")
+    monkeypatch.setattr(zmq_run, "HAS_ZMQ", False)
+    monkeypatch.setattr(zmq_run, "ZMQ_IMPORT_ERROR", "Traceback: No module named 'zmq'")
     module = FakeModule({"endpoints": [{"address": "127.0.0.1", "port": 1}]})
     with pytest.raises(ZmqCheckError) as info:
         run_zmq_check(module)
@@ -403,7 +403,7 @@ def test_invalid_policy(policy: Dict[str, Any], named: str) -> None:
 def test_container_runs_the_check_source_with_podman_exec(
     monkeypatch: pytest.MonkeyPatch, peer: Callable[..., RepPeer], fake_podman: Callable[[str], str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)  # the managed host needs no pyzmq
+    monkeypatch.setattr(zmq_run, "HAS_ZMQ", False)  # the managed host needs no pyzmq
     rep = peer()
     loading = peer(dict(OK_REPLY, status="initializing", message="Loading model"))
     refused = closed_port()
@@ -880,7 +880,7 @@ def test_main_counts_degraded_endpoints_as_ok(peer: Callable[..., RepPeer], caps
 
 
 def test_main_missing_pyzmq(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)
+    monkeypatch.setattr(zmq_run, "HAS_ZMQ", False)
     output = run_main({"endpoints": [{"address": "127.0.0.1", "port": 1}]}, capsys)
     assert output["failed"] is True
     assert output["msg"].startswith("Failed to import the required Python library (pyzmq) on ")
