@@ -80,12 +80,12 @@ class NftTable:
             if "No such file or directory" in err:
                 return loaded_table(None, self.name)
             raise NftTableError("nft -j list table %s %s failed (rc=%d): %s"
-                                  % (FAMILY, self.name, rc, err.strip() or out.strip()))
+                                % (FAMILY, self.name, rc, err.strip() or out.strip()))
         try:
             return loaded_table(json.loads(out), self.name)
         except ValueError as exc:
             raise NftTableError("nft -j list table %s %s printed no table: %s"
-                                  % (FAMILY, self.name, to_text(exc)))
+                                % (FAMILY, self.name, to_text(exc)))
 
     def write_file(self):
         """Check the text with ``nft -c`` and move it into place atomically."""
@@ -103,7 +103,7 @@ class NftTable:
         if rc != 0:
             os.unlink(tmp)
             raise NftTableError("nft refused the table for %s (rc=%d): %s"
-                                  % (self.path, rc, err.strip() or out.strip()))
+                                % (self.path, rc, err.strip() or out.strip()))
         self.module.atomic_move(tmp, self.path)
 
     def load(self):
@@ -146,8 +146,8 @@ class NftTable:
             after = compare(self.wanted, self.loaded())
             if not after["matches"]:
                 raise NftTableError("loaded %s, but the kernel's table still differs from the plan: %s "
-                                      "(missing %s, not planned %s)"
-                                      % (self.path, after["reason"], after["missing"], after["extra"]), result)
+                                    "(missing %s, not planned %s)"
+                                    % (self.path, after["reason"], after["missing"], after["extra"]), result)
             result.update(loaded=True, changed=True)
         return result
 

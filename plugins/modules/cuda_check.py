@@ -284,17 +284,7 @@ msg:
 """
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_run import (  # noqa: F401 (used by the tests)
-    ARGUMENT_SPEC,
-    C_LOCALE,
-    KILL_GRACE,
-    check_containers,
-    find_binaries,
-    probe_argv,
-    run,
-    run_check,
-    validate,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.cuda_run import ARGUMENT_SPEC, run
 
 
 def main():

@@ -169,9 +169,7 @@ rules:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.nft_run import (  # noqa: F401 (HEADER: used by the tests)
-    ARGUMENT_SPEC, HEADER, run,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.nft_run import ARGUMENT_SPEC, run
 
 
 def main():

@@ -292,14 +292,7 @@ summary:
 """
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import (  # noqa: F401 (used by the tests)
-    ARGUMENT_SPEC,
-    C_LOCALE,
-    find_binary,
-    run,
-    run_unit_health,
-    validate,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import ARGUMENT_SPEC, run
 
 
 def main() -> None:

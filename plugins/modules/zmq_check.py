@@ -503,16 +503,11 @@ summary:
 """
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_run import (  # noqa: F401 (used by the tests)
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_run import (
     ARGUMENT_SPEC,
     MUTUALLY_EXCLUSIVE,
     REQUIRED_ONE_OF,
-    RESULT_KEYS,
-    ZmqCheckError,
-    outcome,
     run,
-    run_zmq_check,
-    run_zmq_checks,
 )
 
 

@@ -25,7 +25,7 @@ import test_gpu_facts as gpu_t
 import test_unit_health as units_t
 import test_zmq_check as zmq_t
 from ansible_collections.ai_system.containers.plugins.module_utils import host_checks as hc
-from ansible_collections.ai_system.containers.plugins.module_utils import nft_run, nft_state, nvml_facts
+from ansible_collections.ai_system.containers.plugins.module_utils import cuda_run, nft_run, nft_state, nvml_facts
 from ansible_collections.ai_system.containers.plugins.modules import (
     cuda_check, gpu_facts, host_checks, nft_table, unit_health, zmq_check,
 )
@@ -111,7 +111,7 @@ def host(monkeypatch, nvml, fake_podman, peer, tmp_path):
     podman = fake_podman('exec "$@"')
     fake = Host(monkeypatch, nvml, podman, {"ai-llm": [passed_doc()] * 2, "ai-tts": [failed_doc()] * 2})
     path = tmp_path / "firewall.nft"
-    path.write_text(nft_state.render(fake.wanted, nft_table.HEADER))
+    path.write_text(nft_state.render(fake.wanted, nft_run.HEADER))
     options = {
         "gpu": {"required": True, "vram_budgets": {"llm": 8000, "tts": 2000}, "vram_reserve_mib": 512},
         "cuda": {"containers": ["ai-llm", "ai-tts"], "daemon_reload": False},
@@ -247,7 +247,7 @@ def test_checks_run_at_the_same_time():
 def test_every_check_module_is_registered_once():
     assert [c.key for c in hc.CHECKS] == ["gpu", "cuda", "units", "zmq", "firewall"]
     assert [c.module for c in hc.CHECKS] == ["gpu_facts", "cuda_check", "unit_health", "zmq_check", "nft_table"]
-    assert hc.CHECKS[1].argument_spec is cuda_check.ARGUMENT_SPEC
+    assert hc.CHECKS[1].argument_spec is cuda_check.ARGUMENT_SPEC is cuda_run.ARGUMENT_SPEC
     assert hc.CHECKS[3].argument_spec is zmq_check.ARGUMENT_SPEC
 
 

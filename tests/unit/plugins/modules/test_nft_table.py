@@ -231,7 +231,7 @@ def test_a_load_that_leaves_the_table_different_fails_instead_of_changing_every_
 def test_a_listing_that_matches_loads_nothing(tmp_path, monkeypatch, run_module):
     wanted = nft_state.wanted_table("ai_system", LAN, SUBNET, [MEMORY])
     path = tmp_path / "f.nft"
-    path.write_text(nft_state.render(wanted, nft_table.HEADER))
+    path.write_text(nft_state.render(wanted, nft_run.HEADER))
     listing = {"nftables": [{"table": {"family": "inet", "name": "ai_system"}}]}
     fake = FakeNft(monkeypatch, {"-j": (0, json.dumps(listing), "")})
     monkeypatch.setattr(nft_run, "loaded_table", lambda doc, name: nft_state.LoadedTable(

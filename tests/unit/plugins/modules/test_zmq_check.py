@@ -27,7 +27,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health, zmq_run
 from ansible_collections.ai_system.containers.plugins.modules import zmq_check
-from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_run import (
     ARGUMENT_SPEC,
     ZmqCheckError,
     outcome,
@@ -613,7 +613,7 @@ def test_endpoint_port_that_is_not_a_number_is_refused(capsys: pytest.CaptureFix
 
 
 def result_entry(**values: Any) -> Dict[str, Any]:
-    entry: Dict[str, Any] = {key: None for key in zmq_check.RESULT_KEYS}
+    entry: Dict[str, Any] = {key: None for key in zmq_run.RESULT_KEYS}
     entry.update(name="127.0.0.1:1", address="127.0.0.1", port=1, kind="main", ok=True, verdict="reachable")
     entry.update(values)
     return entry
@@ -737,7 +737,7 @@ def test_probe_blank_output_counts_as_no_output(printing_podman: Callable[..., s
         (document(endpoints=["ok"]), "endpoints[0] is not an object"),
         (
             document(endpoints=[{"ok": True}]),
-            "endpoints[0] lacks keys: " + ", ".join(key for key in zmq_check.RESULT_KEYS if key != "ok"),
+            "endpoints[0] lacks keys: " + ", ".join(key for key in zmq_run.RESULT_KEYS if key != "ok"),
         ),
         (document(endpoints=[result_entry(ok="yes")]), "endpoints[0].ok is not true or false"),
         (document(failed_count="0"), "'failed_count' is not an integer"),
@@ -960,7 +960,7 @@ def test_every_return_value_is_documented() -> None:
         "summary",
     }
     # RESULT_KEYS is what the module fills in every endpoint's result.
-    assert set(returned["endpoints"]["contains"]) == set(zmq_check.RESULT_KEYS)
+    assert set(returned["endpoints"]["contains"]) == set(zmq_run.RESULT_KEYS)
 
 
 def test_module_file_header() -> None:
