@@ -302,22 +302,15 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.nvml_facts import gather
-
-ARGUMENT_SPEC = dict(
-    required=dict(type="bool", default=False),
-    vram_budgets=dict(type="dict"),
-    vram_reserve_mib=dict(type="int", default=0),
-    vram_gpu_index=dict(type="int"),
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.gpu_run import ARGUMENT_SPEC, run
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    facts, error = gather(module.params)
-    if error:
-        module.fail_json(msg=error, **facts)
-    module.exit_json(changed=False, ansible_facts={"ai_gpu_facts": facts}, **facts)
+    result = run(module)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -167,151 +167,17 @@ rules:
            "prerouting: ip daddr 10.0.0.17 tcp dport 7140 ip saddr != 10.0.0.16 drop"]
 """
 
-import json
-import os
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.ai_system.containers.plugins.module_utils.nft_state import (
-    FAMILY, compare, loaded_table, render, wanted_table,
-)
-
-C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
-HEADER = (
-    "The AI system's firewall table, written by ai_system.containers.nft_table: the",
-    "cross-host ports on the LAN address for their peers only, and nothing else into",
-    "the containers. Loaded whole, in one transaction, by ai-system-firewall.service",
-    "(start and reload) and with nftables.service's own rules. Edits are replaced.",
-)
-
-
-class NftTable:
-    """Compare the loaded table and the file with the plan's, and make them so."""
-
-    def __init__(self, module):
-        self.module = module
-        p = module.params
-        self.path = p["path"]
-        self.name = p["table"]
-        try:
-            self.wanted = wanted_table(self.name, p["lan_address"], p["subnet"], p["openings"])
-        except (ValueError, KeyError) as exc:
-            module.fail_json(msg="cannot build the firewall table: %s" % to_text(exc))
-        self.text = render(self.wanted, HEADER)
-        self.nft = module.get_bin_path("nft")
-
-    def run(self, argv):
-        return self.module.run_command([self.nft] + argv, environ_update=C_LOCALE)
-
-    def read_file(self):
-        try:
-            with open(self.path, "rb") as handle:
-                return to_text(handle.read(), errors="surrogate_or_strict")
-        except FileNotFoundError:
-            return None
-        except (OSError, UnicodeError) as exc:
-            self.module.fail_json(msg="cannot read %s: %s" % (self.path, to_text(exc)))
-
-    def loaded(self):
-        """The table as the kernel holds it."""
-        rc, out, err = self.run(["-j", "list", "table", FAMILY, self.name])
-        if rc != 0:
-            if "No such file or directory" in err:
-                return loaded_table(None, self.name)
-            self.module.fail_json(msg="nft -j list table %s %s failed (rc=%d): %s"
-                                  % (FAMILY, self.name, rc, err.strip() or out.strip()))
-        try:
-            return loaded_table(json.loads(out), self.name)
-        except ValueError as exc:
-            self.module.fail_json(msg="nft -j list table %s %s printed no table: %s"
-                                  % (FAMILY, self.name, to_text(exc)))
-
-    def write_file(self):
-        """Check the text with ``nft -c`` and move it into place atomically."""
-        directory = os.path.dirname(self.path) or "."
-        try:
-            if not os.path.isdir(directory):
-                os.makedirs(directory, 0o755)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(self.path))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(to_bytes(self.text))
-            os.chmod(tmp, 0o644)
-        except OSError as exc:
-            self.module.fail_json(msg="cannot write %s: %s" % (self.path, to_text(exc)))
-        rc, out, err = self.run(["-c", "-f", tmp])
-        if rc != 0:
-            os.unlink(tmp)
-            self.module.fail_json(msg="nft refused the table for %s (rc=%d): %s"
-                                  % (self.path, rc, err.strip() or out.strip()))
-        self.module.atomic_move(tmp, self.path)
-
-    def load(self):
-        rc, out, err = self.run(["-f", self.path])
-        if rc != 0:
-            self.module.fail_json(msg="nft -f %s failed (rc=%d): %s" % (self.path, rc, err.strip() or out.strip()))
-
-    def result(self):
-        before_text = self.read_file()
-        file_matches = before_text == self.text
-        rules = self.wanted.keys()
-        result = {"changed": False, "table": "%s %s" % (FAMILY, self.name), "path": self.path,
-                  "rules": rules, "file_matches": file_matches, "file_written": False, "loaded": False}
-        if self.nft is None:
-            if not self.module.check_mode:
-                self.module.fail_json(msg="nft is not installed: install the nftables package", **result)
-            result.update(matches=False, present=False, missing=rules, extra=[], changed=True,
-                          reason="nft is not installed (package nftables)")
-            return result
-        before = self.loaded()
-        state = compare(self.wanted, before)
-        result.update(state)
-        if self.module._diff:
-            result["diff"] = [
-                {"before_header": self.path, "after_header": self.path,
-                 "before": before_text or "", "after": self.text},
-                {"before_header": "loaded table %s %s" % (FAMILY, self.name),
-                 "after_header": "planned table %s %s" % (FAMILY, self.name),
-                 "before": "".join(line + "\n" for line in before.lines),
-                 "after": "".join(line + "\n" for line in rules)},
-            ]
-        if self.module.check_mode:
-            result["changed"] = not (file_matches and state["matches"])
-            return result
-        if not file_matches:
-            self.write_file()
-            result.update(file_written=True, changed=True)
-        if not state["matches"]:
-            self.load()
-            after = compare(self.wanted, self.loaded())
-            if not after["matches"]:
-                self.module.fail_json(msg="loaded %s, but the kernel's table still differs from the plan: %s "
-                                      "(missing %s, not planned %s)"
-                                      % (self.path, after["reason"], after["missing"], after["extra"]), **result)
-            result.update(loaded=True, changed=True)
-        return result
+from ansible_collections.ai_system.containers.plugins.module_utils.nft_run import ARGUMENT_SPEC, run
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "lan_address": {"type": "str", "required": True},
-            "subnet": {"type": "str", "required": True},
-            "openings": {"type": "list", "elements": "dict", "required": True, "options": {
-                "port": {"type": "int", "required": True},
-                "proto": {"type": "str", "default": "tcp", "choices": ["tcp", "udp"]},
-                "source": {"type": "str", "required": True},
-                "source_host": {"type": "str"},
-                "group": {"type": "str"},
-                "agent": {"type": "str"},
-            }},
-            "table": {"type": "str", "default": "ai_system"},
-            "path": {"type": "path", "default": "/etc/ai-system/firewall.nft"},
-        },
-        supports_check_mode=True,
-    )
-    module.exit_json(**NftTable(module).result())
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result = run(module)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

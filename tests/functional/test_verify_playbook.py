@@ -16,6 +16,7 @@ import sys
 import yaml
 
 REPORT_TASK = "Judge every host's results and write the report"
+HOST_TASK = "Run the host's checks, all at the same time, in one call"
 UNITS = {"mainpc": 11, "pc2": 6}  # 10 agent groups and Redis on mainpc
 
 
@@ -73,6 +74,30 @@ def test_report_alone_marks_every_phase_not_checked(playbook, tmp_path):
     assert res["counts"]["passed"] == 0 and res["counts"]["failed"] == 0
     assert "pc2: units: not checked in this run (6 units)" in res["skipped_checks"]
     assert (tmp_path / "reports" / "latest.md").exists()
+
+
+def test_tags_choose_the_checks_of_the_one_host_checks_call(playbook, tmp_path):
+    """--tags verify_units,verify_report: host_checks runs the unit check only; the
+    other phases are reported as not checked, never as passed."""
+    run = playbook("playbooks/verify.yml", "inventory/production", extra(tmp_path),
+                   tags="verify_units,verify_report")
+    calls = run.task_results(HOST_TASK)
+    assert sorted(calls) == ["mainpc", "pc2"]
+    for host, res in calls.items():
+        assert res["checks_run"] == ["units"], res["msg"]
+        assert res["gpu"] is None and res["zmq"] is None and res["firewall"] is None
+    res = run.task_results(REPORT_TASK)["mainpc"]
+    assert res["report"]["checks"]["units"]["failed"] == sum(UNITS.values())
+    assert res["counts"]["passed"] == 0
+    assert "pc2: units: not checked in this run (6 units)" not in res["skipped_checks"]
+    assert any(line.startswith("pc2: links: not checked in this run") for line in res["skipped_checks"])
+
+
+def test_site_tag_verify_runs_every_check(playbook, tmp_path):
+    """site.yml gives the whole of verify.yml the tag verify: --tags verify runs every check."""
+    run = playbook("playbooks/verify.yml", "inventory/production", extra(tmp_path), tags="verify")
+    calls = run.task_results(HOST_TASK)
+    assert calls["mainpc"]["checks_run"] == ["gpu", "cuda", "units", "zmq", "firewall"]
 
 
 def test_fail_on_skip_fails_a_run_with_skipped_checks(playbook, tmp_path):

@@ -695,3 +695,34 @@ def test_firewall_check_shows_in_the_host_text_and_markdown(plan, results):
     md = rr.render_markdown(report)
     assert "### Firewall\n\n| Table | File | Result | Detail |" in md
     assert "Missing:\n\n- `%s`" % MISSING_DROP in md and "Not planned:\n\n- `%s`" % HAND_ACCEPT in md
+
+
+def test_results_of_one_host_checks_call_read_the_same_as_separate_calls(plan, results):
+    """verify.yml registers one host_checks call per host: each check's result
+    under its key, with ``failed`` (true where its module would fail, instead of
+    the ``failed_when: false`` of a separate task) and ``elapsed_s``.  The report
+    is the one the separate calls gave, checks that failed or did not run included."""
+    for host in results.values():
+        per_container = {e["item"]["container"]: {k: v for k, v in e.items() if k != "item"}
+                         for e in host["zmq"]["results"]}
+        host["zmq"] = {"changed": False, "containers": per_container, "ok_count": 0, "degraded_count": 0,
+                       "failed_count": 0, "error_count": 0, "summary": [], "elapsed_s": 1.5, "msg": "all ok"}
+    fail_unit(unit_result(results, "pc2", results["pc2"]["units"]["units"][0]["service"]),
+              "unit is failed (failed), result exit-code, restarted 5 times")
+    results["pc2"]["units"]["failed_count"] = 1
+    results["pc2"]["gpu"] = {"changed": False, "msg": "gpu (gpu_facts) raised RuntimeError: NVML went away",
+                             "exception": "Traceback (most recent call last): ..."}
+    results["pc2"]["cuda"] = None  # --skip-tags verify_cuda
+    module_failed = {("pc2", "gpu")}
+    separate, together = copy.deepcopy(results), copy.deepcopy(results)
+    for name, host in separate.items():
+        for key in ("gpu", "cuda", "units", "zmq", "firewall"):
+            if host[key] is not None:
+                host[key].update(failed=False, failed_when_result=False)
+    for name, host in together.items():
+        for key in ("gpu", "cuda", "units", "zmq", "firewall"):
+            if host[key] is not None:
+                host[key].update(failed=(name, key) in module_failed, elapsed_s=0.25)
+    by_separate = rc.build_report(plan, separate, now=NOW)
+    assert rc.build_report(plan, together, now=NOW) == by_separate
+    assert any("gpu_facts did not run: gpu (gpu_facts) raised RuntimeError" in p for p in by_separate["problems"])

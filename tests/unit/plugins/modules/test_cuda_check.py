@@ -24,9 +24,9 @@ import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe
+from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, cuda_run
 from ansible_collections.ai_system.containers.plugins.modules import cuda_check
-from ansible_collections.ai_system.containers.plugins.modules.cuda_check import ARGUMENT_SPEC, run_check
+from ansible_collections.ai_system.containers.plugins.module_utils.cuda_run import ARGUMENT_SPEC, run_check
 from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc
 
 BINS = {"podman": "/usr/bin/podman", "timeout": "/usr/bin/timeout", "systemctl": "/usr/bin/systemctl"}
@@ -105,11 +105,11 @@ def test_missing_executables(missing, p, message):
 
 
 def test_probe_command_line():
-    argv = cuda_check.probe_argv(BINS, "ai-llm", params())
+    argv = cuda_run.probe_argv(BINS, "ai-llm", params())
     assert argv == ["/usr/bin/timeout", "--kill-after=5", "125", "/usr/bin/podman", "exec", "-i", "--", "ai-llm",
                     "python3", "-", "--compact", "--elements", "1048576", "--deadline", "120", "--require-injected"]
     options = params(require_injected=False, lab=True, python="/usr/bin/python3.11", timeout=30, kernel_elements=64)
-    argv = cuda_check.probe_argv(BINS, "x", options)
+    argv = cuda_run.probe_argv(BINS, "x", options)
     assert argv[2] == "35" and argv[8:10] == ["/usr/bin/python3.11", "-"]
     assert argv[10:] == ["--compact", "--elements", "64", "--deadline", "30", "--lab"]
 

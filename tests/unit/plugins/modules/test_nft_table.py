@@ -16,7 +16,7 @@ import os
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.ai_system.containers.plugins.module_utils import nft_state
+from ansible_collections.ai_system.containers.plugins.module_utils import nft_run, nft_state
 from ansible_collections.ai_system.containers.plugins.modules import nft_table
 from support import nft_netns as net
 
@@ -231,10 +231,10 @@ def test_a_load_that_leaves_the_table_different_fails_instead_of_changing_every_
 def test_a_listing_that_matches_loads_nothing(tmp_path, monkeypatch, run_module):
     wanted = nft_state.wanted_table("ai_system", LAN, SUBNET, [MEMORY])
     path = tmp_path / "f.nft"
-    path.write_text(nft_state.render(wanted, nft_table.HEADER))
+    path.write_text(nft_state.render(wanted, nft_run.HEADER))
     listing = {"nftables": [{"table": {"family": "inet", "name": "ai_system"}}]}
     fake = FakeNft(monkeypatch, {"-j": (0, json.dumps(listing), "")})
-    monkeypatch.setattr(nft_table, "loaded_table", lambda doc, name: nft_state.LoadedTable(
+    monkeypatch.setattr(nft_run, "loaded_table", lambda doc, name: nft_state.LoadedTable(
         name, True, tuple(wanted.keys())))
     result, failed = run_module(nft_table.main, args(path))
     assert not failed and result["changed"] is False

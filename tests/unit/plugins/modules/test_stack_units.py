@@ -21,7 +21,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.unit_state im
     SYSTEMD_PROPERTIES,
 )
 from ansible_collections.ai_system.containers.plugins.modules import stack_units
-from ansible_collections.ai_system.containers.plugins.modules.unit_health import run_unit_health
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import run_unit_health
 
 MARKER = "# Managed by ai_system.containers -- do not edit\n"
 LABEL = "io.ai-system.managed-by=ai_system.containers"

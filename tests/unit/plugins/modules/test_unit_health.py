@@ -21,7 +21,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.unit_state im
     SYSTEMD_PROPERTIES, judge, parse_systemctl_show,
 )
 from ansible_collections.ai_system.containers.plugins.modules import unit_health
-from ansible_collections.ai_system.containers.plugins.modules.unit_health import run_unit_health
+from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import run_unit_health
 
 NOW = 1000.0  # the fake CLOCK_MONOTONIC, seconds
 

@@ -25,9 +25,9 @@ import zmq
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health, zmq_run
 from ansible_collections.ai_system.containers.plugins.modules import zmq_check
-from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_run import (
     ARGUMENT_SPEC,
     ZmqCheckError,
     outcome,
@@ -347,8 +347,8 @@ def test_a_partial_policy_takes_the_defaults_for_the_rest(peer: Callable[..., Re
 
 
 def test_missing_pyzmq_on_the_managed_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)
-    monkeypatch.setattr(zmq_check, "ZMQ_IMPORT_ERROR", "Traceback: No module named 'zmq'")
+    monkeypatch.setattr(zmq_run, "HAS_ZMQ", False)
+    monkeypatch.setattr(zmq_run, "ZMQ_IMPORT_ERROR", "Traceback: No module named 'zmq'")
     module = FakeModule({"endpoints": [{"address": "127.0.0.1", "port": 1}]})
     with pytest.raises(ZmqCheckError) as info:
         run_zmq_check(module)
@@ -403,7 +403,7 @@ def test_invalid_policy(policy: Dict[str, Any], named: str) -> None:
 def test_container_runs_the_check_source_with_podman_exec(
     monkeypatch: pytest.MonkeyPatch, peer: Callable[..., RepPeer], fake_podman: Callable[[str], str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)  # the managed host needs no pyzmq
+    monkeypatch.setattr(zmq_run, "HAS_ZMQ", False)  # the managed host needs no pyzmq
     rep = peer()
     loading = peer(dict(OK_REPLY, status="initializing", message="Loading model"))
     refused = closed_port()
@@ -613,7 +613,7 @@ def test_endpoint_port_that_is_not_a_number_is_refused(capsys: pytest.CaptureFix
 
 
 def result_entry(**values: Any) -> Dict[str, Any]:
-    entry: Dict[str, Any] = {key: None for key in zmq_check.RESULT_KEYS}
+    entry: Dict[str, Any] = {key: None for key in zmq_run.RESULT_KEYS}
     entry.update(name="127.0.0.1:1", address="127.0.0.1", port=1, kind="main", ok=True, verdict="reachable")
     entry.update(values)
     return entry
@@ -737,7 +737,7 @@ def test_probe_blank_output_counts_as_no_output(printing_podman: Callable[..., s
         (document(endpoints=["ok"]), "endpoints[0] is not an object"),
         (
             document(endpoints=[{"ok": True}]),
-            "endpoints[0] lacks keys: " + ", ".join(key for key in zmq_check.RESULT_KEYS if key != "ok"),
+            "endpoints[0] lacks keys: " + ", ".join(key for key in zmq_run.RESULT_KEYS if key != "ok"),
         ),
         (document(endpoints=[result_entry(ok="yes")]), "endpoints[0].ok is not true or false"),
         (document(failed_count="0"), "'failed_count' is not an integer"),
@@ -880,7 +880,7 @@ def test_main_counts_degraded_endpoints_as_ok(peer: Callable[..., RepPeer], caps
 
 
 def test_main_missing_pyzmq(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(zmq_check, "HAS_ZMQ", False)
+    monkeypatch.setattr(zmq_run, "HAS_ZMQ", False)
     output = run_main({"endpoints": [{"address": "127.0.0.1", "port": 1}]}, capsys)
     assert output["failed"] is True
     assert output["msg"].startswith("Failed to import the required Python library (pyzmq) on ")
@@ -960,7 +960,7 @@ def test_every_return_value_is_documented() -> None:
         "summary",
     }
     # RESULT_KEYS is what the module fills in every endpoint's result.
-    assert set(returned["endpoints"]["contains"]) == set(zmq_check.RESULT_KEYS)
+    assert set(returned["endpoints"]["contains"]) == set(zmq_run.RESULT_KEYS)
 
 
 def test_module_file_header() -> None:
