@@ -275,13 +275,19 @@ def unit_states(units: Sequence[Tuple[str, Optional[str]]], blocks: Sequence[Map
 def read_unit_states(runner: Runner, systemctl: str, podman: Optional[str],
                      units: Sequence[Tuple[str, Optional[str]]], user: bool = False,
                      monotonic: Optional[Callable[[], float]] = None,
+                     blocks: Optional[Sequence[Dict[str, str]]] = None,
                      ) -> Tuple[List[Dict[str, Any]], Optional[str]]:
     """(one state per ``(service, container)`` in order, error): one
     ``systemctl show`` for every unit, then one ``podman container inspect`` for
-    every container.  ``podman`` may be None when no unit names a container."""
-    blocks, error = read_systemd(runner, systemctl, [service for service, dummy in units], user)
-    if error:
-        return [], error
+    every container.  ``podman`` may be None when no unit names a container.
+    ``blocks``: the units' ``systemctl show`` properties (SYSTEMD_PROPERTIES)
+    when the caller has just read them; then systemd is not asked again."""
+    if blocks is None:
+        blocks, error = read_systemd(runner, systemctl, [service for service, dummy in units], user)
+        if error:
+            return [], error
+    elif len(blocks) != len(units):
+        return [], "%d systemd states given for %d units" % (len(blocks), len(units))
     now = monotonic() if monotonic is not None else None
     containers = sorted({container for dummy, container in units if container})
     inspected: List[Dict[str, Any]] = []

@@ -411,10 +411,12 @@ class UnitController:
             self.module.fail_json(msg=error)
         return dict(zip(services, blocks))
 
-    def read(self, units):
-        """The state of every unit and its container: one systemctl, one podman call."""
+    def read(self, units, systemd=None):
+        """The state of every unit and its container: one systemctl, one podman call
+        (no systemctl call when ``systemd`` holds the units' properties just read)."""
         states, error = read_unit_states(self.runner, self.systemctl, self.podman,
-                                         [(u["service"], u["container"]) for u in units])
+                                         [(u["service"], u["container"]) for u in units],
+                                         blocks=systemd)
         if error:
             self.module.fail_json(msg=error)
         return states
@@ -569,11 +571,13 @@ def report_entry(unit, state, judgement):
             "state": judgement.description}
 
 
-def wait_healthy(ctl, units, deadline, restarted_after, first=None, until=None):
+def wait_healthy(ctl, units, deadline, restarted_after, first=None, until=None, systemd=None):
     """Poll until every unit is ok or one will not be, or until ``until`` (epoch
-    seconds) when given: (report, units not ok, first restart counts, done)."""
+    seconds) when given: (report, units not ok, first restart counts, done).
+    ``systemd``: the units' systemd properties, just read, for the first poll."""
     while True:
-        states = ctl.read(units)
+        states = ctl.read(units, systemd)
+        systemd = None
         if first is None:
             first = restart_counts(states)
         report = [report_entry(unit, state, judgement) for unit, state, judgement
@@ -700,21 +704,25 @@ def apply_units(module):
     now = time.time()
     wait = {"started": now, "deadline": now + p["timeout"], "timeout": p["timeout"],
             "restarted_after": restarted_after, "first_restarts": None, "since": {}}
-    return wait_and_record(ctl, result, wait, (record, record_text_now, wanted))
+    # Nothing started or restarted: the states just read are the first poll's.
+    settled = None if to_start or to_restart else [states[u["service"]] for u in units]
+    return wait_and_record(ctl, result, wait, (record, record_text_now, wanted), settled)
 
 
-def wait_and_record(ctl, result, wait, known=None):
+def wait_and_record(ctl, result, wait, known=None, systemd=None):
     """Wait for the units (for at most O(wait_slice) seconds when set), then, once
     the wait is done, record the healthy units and fail naming the others.
 
-    ``known``: (record, its text, wanted inputs) when this call read them already.
+    ``known``: (record, its text, wanted inputs) when this call read them already;
+    ``systemd``: the units' systemd properties when nothing was started since
+    they were read (the first poll then does not ask systemd again).
     """
     p = ctl.params
     units = p["units"]
     until = time.time() + p["wait_slice"] if p["wait_slice"] else None
     report, bad, first, done = wait_healthy(ctl, units, wait["deadline"],
                                             wait["restarted_after"], wait["first_restarts"],
-                                            until)
+                                            until, systemd)
     now = time.time()
     since = track_since(report, wait["since"], wait["started"], now)
     result.update(units=report, done=done, progress=progress_line(report, since, now))

@@ -470,12 +470,12 @@ def test_a_restart_that_has_not_begun_yet_is_waited_for(host, run_module, monkey
     real_read = stack_units.UnitController.read
     polls = {"n": 0}
 
-    def read(ctl, units):
+    def read(ctl, units, systemd=None):
         polls["n"] += 1
         if polls["n"] == 2:  # systemd gets to the queued restart job
             host.stop("ai-app.service")
             host.start("ai-app.service")
-        return real_read(ctl, units)
+        return real_read(ctl, units, systemd)
 
     monkeypatch.setattr(stack_units.UnitController, "read", read)
     result, failed = run_module(stack_units.main, host.args(timeout=600))
@@ -655,7 +655,9 @@ def test_a_crash_looping_unit_fails_without_waiting_for_the_timeout(host, run_mo
     host.show = show
     result, failed = run_module(stack_units.main, host.args(timeout=600))
     assert failed and result["unhealthy"] == ["app"], result["msg"]
-    assert ("- app (ai-app.service): unit is activating (auto-restart), restarted 5 times; crash "
+    # The fake restarts ai-app once per systemctl show: the start decision's read,
+    # which is also the first poll's (nothing was started), then one per poll.
+    assert ("- app (ai-app.service): unit is activating (auto-restart), restarted 4 times; crash "
             "loop: systemd restarted it 3 times since it was started" in result["msg"])
 
 
@@ -1039,3 +1041,21 @@ def test_progress_line_names_what_is_waited_for_and_what_failed():
     assert unit_word(entry("x", "waiting", health="absent")) == "no container"
     assert unit_word(entry("x", "waiting")) == "restart pending"
     assert unit_word(entry("x", "waiting", health="unhealthy")) == "unhealthy"
+
+
+def test_a_converged_host_is_asked_once_by_systemd_per_poll(host, run_module):
+    """Nothing to start or restart: the states read to decide that are the first
+    poll's, so a converged run asks systemd for the units' state once."""
+    host.deploy(run_module)
+    calls = []
+    real_show = host.show
+
+    def show(names, props):
+        calls.append(list(names))
+        return real_show(names, props)
+
+    host.show = show
+    result, failed = run_module(stack_units.main, host.args())
+    assert not failed and not result["changed"]
+    planned = sorted(u["service"] for u in UNITS)
+    assert sum(1 for names in calls if sorted(names) == planned) == 1
