@@ -85,7 +85,7 @@ options:
     default: {}
   record_dir:
     description:
-      - Directory of the records; created (mode C(0700)) when a record is written.
+      - Directory of the records; created, with any missing parent, mode C(0700) when a record is written.
     type: path
     default: /var/lib/ai-system/phases
   digest:
@@ -179,6 +179,16 @@ ARGUMENT_SPEC = dict(
 COMMAND_ENV = {"LANG": "C", "LC_ALL": "C", "SYSTEMD_PAGER": ""}
 
 
+def private_dirs(path):
+    """Create ``path`` and any missing parent root-only (0700, whatever the
+    umask): the records sit beside the stack's own state, which is root-only."""
+    if os.path.isdir(path):
+        return
+    private_dirs(os.path.dirname(path))
+    os.mkdir(path, 0o700)
+    os.chmod(path, 0o700)
+
+
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
@@ -207,7 +217,7 @@ def main():
     if error:
         module.fail_json(msg="cannot record the phase %s: %s" % (params["phase"], error), record=path)
     if not module.check_mode:
-        os.makedirs(params["record_dir"], mode=0o700, exist_ok=True)
+        private_dirs(params["record_dir"])
         record = make_record(params["digest"], spec, state, params["facts"])
         write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n", mode=0o600, durable=True)
     module.exit_json(changed=False, converged=True, differences=[], record=path)

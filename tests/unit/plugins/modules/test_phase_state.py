@@ -264,3 +264,11 @@ def test_bad_arguments_are_refused(run_module, host, tree, args, message):
     assert failed
     assert message in result["msg"]
     assert not (tree / "records").exists()
+
+
+def test_missing_parents_of_the_record_directory_are_root_only_too(run_module, host, tree):
+    records = tree / "var" / "lib" / "ai-system" / "phases"
+    result, failed = run_module(phase_state.main, dict(_args(tree, record_dir=str(records)), state="record"))
+    assert not failed, result
+    for path in (tree / "var", tree / "var" / "lib", tree / "var" / "lib" / "ai-system", records):
+        assert oct(path.stat().st_mode & 0o777) == "0o700", path
