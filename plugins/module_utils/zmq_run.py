@@ -15,6 +15,7 @@ import inspect
 import json
 import re
 import sys
+import threading
 import time
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
@@ -186,17 +187,44 @@ def _check_options(params: Dict[str, Any]) -> None:
     _check_endpoints(params.get("endpoints") or [])
 
 
+_SOURCE_LOCK = threading.Lock()
+_SOURCE: List[str] = []
+
+
 def _health_source() -> str:
-    """Source text of the zmq_health module_utils, to run inside a container."""
+    """Source text of the zmq_health module_utils, to run inside a container.
+
+    Read once, under a lock: the containers are checked from several threads,
+    and reading a module's source out of the module's zip payload (linecache,
+    zipimport) is not safe from several threads at once.
+    """
+    with _SOURCE_LOCK:
+        if not _SOURCE:
+            _SOURCE.append(_read_health_source())
+        return _SOURCE[0]
+
+
+def _read_health_source() -> str:
     health = sys.modules[run_checks.__module__]
     try:
         return inspect.getsource(health)
     except (OSError, TypeError):
-        path = getattr(health, "__file__", None)
-        if not path:
-            raise ZmqCheckError("cannot read the source of %s to run it in a container" % health.__name__)
+        pass
+    loader = getattr(getattr(health, "__spec__", None), "loader", None)
+    try:
+        text = loader.get_source(health.__name__) if loader is not None else None
+    except (ImportError, OSError):
+        text = None
+    if text:
+        return text
+    path = getattr(health, "__file__", None)
+    if not path:
+        raise ZmqCheckError("cannot read the source of %s to run it in a container" % health.__name__)
+    try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
+    except OSError as exc:
+        raise ZmqCheckError("cannot read the source of %s to run it in a container: %s" % (health.__name__, exc))
 
 
 def _int(value: Any) -> bool:

@@ -257,3 +257,17 @@ def test_documentation_matches_the_argument_spec():
     returned = yaml.safe_load(host_checks.RETURN)
     assert {c.key for c in hc.CHECKS} <= set(returned)
     yaml.safe_load(host_checks.EXAMPLES)
+
+
+def test_the_health_probe_source_is_read_once_for_all_threads():
+    """Containers are checked from several threads; the probe's source is read
+    once under a lock (reading it from a zip payload is not thread-safe)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ansible_collections.ai_system.containers.plugins.module_utils import zmq_run
+
+    del zmq_run._SOURCE[:]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        texts = list(pool.map(lambda dummy: zmq_run._health_source(), range(64)))
+    assert len(set(texts)) == 1 and "def judge_reply" in texts[0]
+    assert len(zmq_run._SOURCE) == 1
