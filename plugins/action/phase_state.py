@@ -8,17 +8,29 @@ task's ``prefixes`` (templated), the task's ``inputs``, and the content of
 every file of the calling role and of the collection's plugins, so that a
 change of inventory, role default, template or module is a change of inputs
 and the phase runs. The module then runs on the host with the digest.
+
+A run of several phases can read every phase's record and the host in one
+call at its start (``state: read``, registered and handed to each phase's
+check as ``reads``). A phase's check then needs no call of its own when the
+reading is good for it: taken in this run (its ``token``), and every phase
+read before it was found converged in this run, so nothing has touched the
+host since the reading. The phases found converged are kept in the host
+fact ``ai_system_phase_chain`` (``{token, converged}``); a fact left from
+another run has another token and is ignored. Otherwise, and whenever the
+reading says there is work, the check asks the host as usual (which also
+removes the stale record).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import uuid
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import inputs_digest
+from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import inputs_digest, judge
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 
 PLUGINS = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
@@ -45,6 +57,33 @@ def tree_digest(root):
     return _TREE_CACHE[root]
 
 
+CHAIN_FACT = "ai_system_phase_chain"
+
+
+def _chain(task_vars, token):
+    """The phases found converged in the run of ``token`` (host fact)."""
+    facts = task_vars.get("ansible_facts") or {}
+    chain = facts.get(CHAIN_FACT) or task_vars.get(CHAIN_FACT) or {}
+    if not isinstance(chain, dict) or chain.get("token") != token:
+        return []
+    return list(chain.get("converged") or [])
+
+
+def usable_reading(reads, phase, task_vars):
+    """The reading of ``phase`` in ``reads`` when nothing can have changed
+    the host since it was taken, else None."""
+    if not isinstance(reads, dict) or not reads.get("token"):
+        return None
+    order = list(reads.get("phases_order") or [])
+    readings = reads.get("phases") or {}
+    if phase not in order or not isinstance(readings.get(phase), dict):
+        return None
+    converged = _chain(task_vars, reads["token"])
+    if any(earlier not in converged for earlier in order[:order.index(phase)]):
+        return None
+    return readings[phase]
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
 
@@ -54,6 +93,34 @@ class ActionModule(ActionBase):
         args = dict(self._task.args)
         if "digest" in args:
             raise AnsibleActionFail("phase_state: digest is computed by the action plugin; do not set it")
+        reads = args.pop("reads", None)
+        if args.get("state") == "read":
+            result.update(self._execute_module(module_name="ai_system.containers.phase_state",
+                                               module_args=args, task_vars=task_vars))
+            if not result.get("failed"):
+                result["token"] = uuid.uuid4().hex
+                result["phases_order"] = list(args.get("phases") or [])
+            return result
+        args["digest"] = self._digest(args, task_vars)
+        phase = args.get("phase")
+        reading = usable_reading(reads, phase, task_vars) if args.get("state", "check") == "check" else None
+        if reading is not None and judge(reading, args["digest"])["converged"]:
+            verdict = judge(reading, args["digest"])
+            result.update(changed=False, converged=True, differences=[], read_once=True,
+                          record=reading.get("record"), ansible_facts=dict(verdict["facts"]))
+        else:
+            result.update(self._execute_module(module_name="ai_system.containers.phase_state",
+                                               module_args=args, task_vars=task_vars))
+            result["read_once"] = False
+        if reads and result.get("converged") and args.get("state", "check") == "check" \
+                and isinstance(reads, dict) and reads.get("token"):
+            converged = _chain(task_vars, reads["token"])
+            facts = dict(result.get("ansible_facts") or {})
+            facts[CHAIN_FACT] = {"token": reads["token"], "converged": sorted(set(converged) | {phase})}
+            result["ansible_facts"] = facts
+        return result
+
+    def _digest(self, args, task_vars):
         prefixes = args.get("prefixes") or []
         if isinstance(prefixes, str) or not all(isinstance(p, str) and p for p in prefixes):
             raise AnsibleActionFail("phase_state: prefixes must be a list of non-empty strings")
@@ -70,7 +137,4 @@ class ActionModule(ActionBase):
             "role": tree_digest(role_path) if role_path else None,
             "plugins": tree_digest(PLUGINS),
         }
-        args["digest"] = inputs_digest(parts)
-        result.update(self._execute_module(module_name="ai_system.containers.phase_state",
-                                           module_args=args, task_vars=task_vars))
-        return result
+        return inputs_digest(parts)

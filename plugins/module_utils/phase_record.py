@@ -253,18 +253,39 @@ def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> List
     return found
 
 
+INPUTS_CHANGED = "the phase's inputs changed (inventory, role settings or the collection)"
+
+
+def read(path: str, run: Run, which: Which, digest: Optional[str] = None) -> Dict[str, Any]:
+    """{inputs, differences, facts}: the inputs digest recorded at ``path``
+    (None without a usable record) and what changed on the host since.
+
+    With ``digest``, a record made for other inputs is not compared with the
+    host (the phase runs anyway)."""
+    record, why_not = load_record(path)
+    if record is None:
+        return {"inputs": None, "differences": [why_not], "facts": {}}
+    if digest is not None and record.get("inputs") != digest:
+        return {"inputs": record.get("inputs"), "differences": [INPUTS_CHANGED], "facts": {}}
+    state, error = observe(record["spec"], run, which)
+    if error:
+        return {"inputs": record.get("inputs"), "differences": ["the host could not be read: %s" % error],
+                "facts": {}}
+    found = differences(record["state"], state)
+    return {"inputs": record.get("inputs"), "differences": found,
+            "facts": record.get("facts") or {} if not found else {}}
+
+
+def judge(reading: Mapping[str, Any], digest: str) -> Dict[str, Any]:
+    """{converged, differences, facts}: a reading (from :func:`read`) judged
+    against the inputs digest of this run."""
+    found = list(reading.get("differences") or [])
+    if reading.get("inputs") is not None and reading.get("inputs") != digest and INPUTS_CHANGED not in found:
+        found.insert(0, INPUTS_CHANGED)
+    return {"converged": not found, "differences": found, "facts": {} if found else dict(reading.get("facts") or {})}
+
+
 def check(path: str, digest: str, run: Run, which: Which) -> Dict[str, Any]:
     """{converged, differences, facts}: whether the phase recorded at ``path``
     still holds for inputs ``digest`` and the host as it is now."""
-    record, why_not = load_record(path)
-    if record is None:
-        return {"converged": False, "differences": [why_not], "facts": {}}
-    if record.get("inputs") != digest:
-        return {"converged": False, "facts": {},
-                "differences": ["the phase's inputs changed (inventory, role settings or the collection)"]}
-    state, error = observe(record["spec"], run, which)
-    if error:
-        return {"converged": False, "differences": ["the host could not be read: %s" % error], "facts": {}}
-    found = differences(record["state"], state)
-    return {"converged": not found, "differences": found,
-            "facts": record.get("facts") or {} if not found else {}}
+    return judge(read(path, run, which, digest), digest)

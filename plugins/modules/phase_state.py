@@ -22,6 +22,9 @@ description:
   - The inputs digest is computed on the controller by the action plugin of the same name, over the task's
     variables whose names start with one of O(prefixes), O(inputs), and every file of the calling role and of
     the collection's plugins; a change of inventory, role default or collection code is a change of inputs.
+  - A run of several phases can read every phase's record and compare it with the host in one call at its
+    start (O(state=read)); registered and handed to each phase's check as O(reads), it spares each converged
+    phase its own call (see O(reads)).
   - The record is the roles' memory, not configuration of the host; writing or removing it is not reported as
     a change, so a converged run stays at C(changed=0).
 author:
@@ -32,14 +35,30 @@ options:
   phase:
     description:
       - Name of the phase, lower case letters, digits and C(_); names the record file.
+      - Required with O(state=check) and O(state=record).
     type: str
-    required: true
   state:
     description:
       - V(check) compares the record with the inputs and the host; V(record) writes the record.
+      - V(read) reads the records of O(phases) and compares each with the host, without judging inputs (the
+        phases' checks do that later on the controller) and without removing anything.
     type: str
-    choices: [check, record]
+    choices: [check, record, read]
     default: check
+  phases:
+    description:
+      - With O(state=read), the phases to read, in the order the run takes them.
+    type: list
+    elements: str
+    default: []
+  reads:
+    description:
+      - With O(state=check), the registered result of an O(state=read) of this run.
+      - The check is answered on the controller, with no call to the host, when the reading of this phase is
+        converged for this run's inputs and every phase read before it was found converged in this run (so
+        nothing has changed the host since). The phases found converged are kept in the host fact
+        C(ai_system_phase_chain) with the reading's token; otherwise the host is asked as without O(reads).
+    type: raw
   prefixes:
     description:
       - Variables whose names start with one of these are part of the inputs digest (the role's settings).
@@ -150,8 +169,27 @@ ansible_facts:
   type: dict
 record:
   description: The record file.
-  returned: always
+  returned: with O(state=check) and O(state=record)
   type: str
+read_once:
+  description: With O(state=check), whether the check was answered from O(reads) without a call to the host.
+  returned: with O(state=check)
+  type: bool
+phases:
+  description:
+    - With O(state=read), per phase, C(inputs) (the inputs digest of the record, null without a usable record),
+      C(differences) (what changed on the host since, or why there is no record), C(facts) and C(record).
+  returned: with O(state=read)
+  type: dict
+token:
+  description: With O(state=read), a random token that names this reading (set by the action plugin).
+  returned: with O(state=read)
+  type: str
+phases_order:
+  description: With O(state=read), O(phases) in their order (set by the action plugin).
+  returned: with O(state=read)
+  type: list
+  elements: str
 """
 
 import json
@@ -161,11 +199,13 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import write_text
 from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import (
-    PHASE_NAME, check, make_record, observe, record_path)
+    PHASE_NAME, check, make_record, observe, read, record_path)
 
 ARGUMENT_SPEC = dict(
-    phase=dict(type="str", required=True),
-    state=dict(type="str", choices=["check", "record"], default="check"),
+    phase=dict(type="str"),
+    state=dict(type="str", choices=["check", "record", "read"], default="check"),
+    phases=dict(type="list", elements="str", default=[]),
+    reads=dict(type="raw"),
     prefixes=dict(type="list", elements="str", default=[]),
     inputs=dict(type="raw"),
     files=dict(type="list", elements="str", default=[]),
@@ -190,8 +230,25 @@ def private_dirs(path):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           required_if=[("state", "check", ["phase"]), ("state", "record", ["phase"])])
     params = module.params
+
+    def run(argv):
+        return module.run_command(list(argv), environ_update=COMMAND_ENV)
+
+    if params["state"] == "read":
+        bad = [name for name in params["phases"] if not PHASE_NAME.match(name)]
+        if not params["phases"]:
+            module.fail_json(msg="state=read: name the phases to read in phases")
+        if bad:
+            module.fail_json(msg="phases %s: use lower case letters, digits and _ (at most 64)" % ", ".join(bad))
+        readings = {}
+        for name in params["phases"]:
+            path = record_path(params["record_dir"], name)
+            readings[name] = dict(read(path, run, module.get_bin_path), record=path)
+        module.exit_json(changed=False, phases=readings)
+
     if not PHASE_NAME.match(params["phase"]):
         module.fail_json(msg="phase %r: use lower case letters, digits and _ (at most 64)" % params["phase"])
     if not params["digest"]:
@@ -201,9 +258,6 @@ def main():
         if not argv or not all(isinstance(arg, str) and arg for arg in argv):
             module.fail_json(msg="commands: every command is a non-empty list of non-empty strings, got %r" % (argv,))
     path = record_path(params["record_dir"], params["phase"])
-
-    def run(argv):
-        return module.run_command(list(argv), environ_update=COMMAND_ENV)
 
     if params["state"] == "check":
         result = check(path, params["digest"], run, module.get_bin_path)

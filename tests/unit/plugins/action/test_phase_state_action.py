@@ -72,3 +72,102 @@ def test_a_changed_role_file_changes_the_digest(tmp_path):
 def test_a_digest_given_in_the_task_is_refused():
     with pytest.raises(Exception, match="digest is computed by the action plugin"):
         _digest(dict(BASE), {"digest": "x"})
+
+
+# -- checks answered from one reading at the start of the run -----------------------
+def _plugin(args):
+    task = Task()
+    task.args = dict(args)
+    loader = DataLoader()
+    plugin = action.ActionModule(task, MagicMock(), PlayContext(), loader, Templar(loader=loader), None)
+    calls = []
+
+    def execute(module_name, module_args, task_vars):
+        calls.append(dict(module_args))
+        if module_args.get("state") == "read":
+            return {"changed": False, "phases": {}}
+        return {"changed": False, "converged": True, "differences": [], "ansible_facts": {"distribution": "Debian"}}
+
+    plugin._execute_module = execute
+    return plugin, calls
+
+
+def _check_digest(phase, task_vars):
+    plugin, _ = _plugin({"phase": phase, "prefixes": ["podman_"]})
+    return plugin._digest({"phase": phase, "prefixes": ["podman_"]}, task_vars)
+
+
+def _reads(task_vars, **podman):
+    reading = {"inputs": _check_digest("podman", task_vars), "differences": [], "facts": {"distribution": "Debian"},
+               "record": "/var/lib/ai-system/phases/podman.json"}
+    reading.update(podman)
+    return {"token": "t1", "phases_order": ["podman", "nvidia_toolkit", "stack"],
+            "phases": {"podman": reading, "nvidia_toolkit": dict(reading), "stack": dict(reading)}}
+
+
+def test_a_read_returns_a_token_and_the_order_of_the_phases():
+    plugin, calls = _plugin({"state": "read", "phases": ["podman", "stack"]})
+    first = plugin.run(task_vars={})
+    second = plugin.run(task_vars={})
+    assert calls[0] == {"state": "read", "phases": ["podman", "stack"]}
+    assert first["phases_order"] == ["podman", "stack"]
+    assert first["token"] and first["token"] != second["token"]
+
+
+def test_a_converged_reading_answers_the_first_phase_without_a_call():
+    task_vars = dict(BASE)
+    plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"], "reads": _reads(task_vars)})
+    result = plugin.run(task_vars=task_vars)
+    assert calls == []
+    assert result["converged"] is True and result["read_once"] is True
+    assert result["ansible_facts"] == {"distribution": "Debian",
+                                       "ai_system_phase_chain": {"token": "t1", "converged": ["podman"]}}
+
+
+@pytest.mark.parametrize("reading, why", [
+    ({"differences": ["file /etc/x: was sha256 …, now absent"]}, "the host changed"),
+    ({"inputs": "other"}, "the inputs changed"),
+    ({"inputs": None, "differences": ["no record of a complete run of this phase yet"]}, "no record"),
+])
+def test_a_reading_with_work_asks_the_host(reading, why):
+    task_vars = dict(BASE)
+    plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"], "reads": _reads(task_vars, **reading)})
+    result = plugin.run(task_vars=task_vars)
+    assert len(calls) == 1 and calls[0]["phase"] == "podman" and "reads" not in calls[0], why
+    assert result["read_once"] is False
+
+
+def test_a_later_phase_uses_the_reading_only_after_every_earlier_phase_was_converged_in_this_run():
+    task_vars = dict(BASE)
+    reads = _reads(task_vars)
+    reads["phases"]["stack"]["inputs"] = _check_digest("stack", task_vars)
+    args = {"phase": "stack", "prefixes": ["podman_"], "reads": reads}
+    # Nothing known of podman and nvidia_toolkit in this run: ask the host.
+    plugin, calls = _plugin(args)
+    plugin.run(task_vars=task_vars)
+    assert len(calls) == 1
+    # Only podman converged (the toolkit phase ran, or did not check): ask the host.
+    chain = {"ai_system_phase_chain": {"token": "t1", "converged": ["podman"]}}
+    plugin, calls = _plugin(args)
+    plugin.run(task_vars=dict(task_vars, ansible_facts=chain))
+    assert len(calls) == 1
+    # A chain left from another run (another token) counts for nothing.
+    stale = {"ai_system_phase_chain": {"token": "t0", "converged": ["podman", "nvidia_toolkit"]}}
+    plugin, calls = _plugin(args)
+    plugin.run(task_vars=dict(task_vars, ansible_facts=stale))
+    assert len(calls) == 1
+    # Both earlier phases converged in this run: no call.
+    chain = {"ai_system_phase_chain": {"token": "t1", "converged": ["nvidia_toolkit", "podman"]}}
+    plugin, calls = _plugin(args)
+    result = plugin.run(task_vars=dict(task_vars, ansible_facts=chain))
+    assert calls == [] and result["converged"] is True
+    assert result["ansible_facts"]["ai_system_phase_chain"]["converged"] == ["nvidia_toolkit", "podman", "stack"]
+
+
+def test_a_phase_found_converged_by_the_host_extends_the_chain():
+    task_vars = dict(BASE)
+    plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"],
+                             "reads": _reads(task_vars, differences=["unit x: was active, now failed"])})
+    result = plugin.run(task_vars=task_vars)
+    assert len(calls) == 1
+    assert result["ansible_facts"]["ai_system_phase_chain"] == {"token": "t1", "converged": ["podman"]}

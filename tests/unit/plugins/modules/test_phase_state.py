@@ -272,3 +272,47 @@ def test_missing_parents_of_the_record_directory_are_root_only_too(run_module, h
     assert not failed, result
     for path in (tree / "var", tree / "var" / "lib", tree / "var" / "lib" / "ai-system", records):
         assert oct(path.stat().st_mode & 0o777) == "0o700", path
+
+
+# -- one reading of every phase at the start of a run ------------------------------
+def _read(run_module, tree, phases=("podman", "stack"), check=False):
+    result, failed = run_module(phase_state.main, {"state": "read", "phases": list(phases),
+                                                   "record_dir": str(tree / "records")}, check=check)
+    assert not failed, result
+    assert result["changed"] is False
+    return result["phases"]
+
+
+def test_a_reading_gives_each_phase_its_recorded_inputs_and_the_host_s_changes(run_module, host, tree):
+    _record(run_module, tree)
+    readings = _read(run_module, tree)
+    assert readings["podman"]["inputs"] == "d1"
+    assert readings["podman"]["differences"] == [] and readings["podman"]["facts"] == {"os_family": "Debian"}
+    assert readings["podman"]["record"] == str(tree / "records" / "podman.json")
+    assert readings["stack"] == {"inputs": None, "differences": ["no record of a complete run of this phase yet"],
+                                 "facts": {}, "record": str(tree / "records" / "stack.json")}
+    # Judged against this run's inputs on the controller.
+    assert phase_record.judge(readings["podman"], "d1")["converged"] is True
+    assert phase_record.judge(readings["podman"], "d2")["differences"] == [phase_record.INPUTS_CHANGED]
+
+
+def test_a_reading_reports_a_changed_host_and_removes_nothing(run_module, host, tree):
+    _record(run_module, tree)
+    (tree / "etc" / "50-ai-system.conf").write_text("edited\n")
+    readings = _read(run_module, tree, phases=["podman"])
+    assert any("50-ai-system.conf: was sha256" in line for line in readings["podman"]["differences"])
+    assert readings["podman"]["facts"] == {}
+    assert phase_record.judge(readings["podman"], "d1")["converged"] is False
+    # The phase's own check (which then asks the host) removes the stale record, not the reading.
+    assert (tree / "records" / "podman.json").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    ({"state": "read", "phases": ["ok", "../x"]}, "phases ../x"),
+    ({"state": "read"}, "phases"),
+    ({"state": "check"}, "phase"),
+])
+def test_bad_reading_arguments_are_refused(run_module, host, tree, args, message):
+    result, failed = run_module(phase_state.main, dict(args, record_dir=str(tree / "records")))
+    assert failed
+    assert message in result["msg"]
