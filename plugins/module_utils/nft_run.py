@@ -16,6 +16,7 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
+from ansible_collections.ai_system.containers.plugins.module_utils.firewall_spec import OPENINGS_SPEC
 from ansible_collections.ai_system.containers.plugins.module_utils.nft_state import (
     FAMILY, compare, loaded_table, render, wanted_table,
 )
@@ -152,20 +153,12 @@ class NftTable:
         return result
 
 
-ARGUMENT_SPEC = {
-    "lan_address": {"type": "str", "required": True},
-    "subnet": {"type": "str", "required": True},
-    "openings": {"type": "list", "elements": "dict", "required": True, "options": {
-        "port": {"type": "int", "required": True},
-        "proto": {"type": "str", "default": "tcp", "choices": ["tcp", "udp"]},
-        "source": {"type": "str", "required": True},
-        "source_host": {"type": "str"},
-        "group": {"type": "str"},
-        "agent": {"type": "str"},
-    }},
-    "table": {"type": "str", "default": "ai_system"},
-    "path": {"type": "path", "default": "/etc/ai-system/firewall.nft"},
-}
+ARGUMENT_SPEC = dict(
+    OPENINGS_SPEC,
+    subnet={"type": "str", "required": True},
+    table={"type": "str", "default": "ai_system"},
+    path={"type": "path", "default": "/etc/ai-system/firewall.nft"},
+)
 
 
 def run(module, params=None, check_mode=None, diff=None):

@@ -21,38 +21,9 @@ description:
     keeps the old state and closes the same rules on the next one.
   - O(state_file) may hold the older format, a list of openings without their rules; their
     rules are rendered again with O(lan_address).
+extends_documentation_fragment:
+  - ai_system.containers.openings
 options:
-  openings:
-    description: The host's cross-host openings, as the plan returns them (C(plan.firewall)).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      port:
-        description: The published port.
-        type: int
-        required: true
-      proto:
-        description: Its protocol.
-        type: str
-        default: tcp
-      source:
-        description: Address of the peer admitted to the port.
-        type: str
-        required: true
-      source_host:
-        description: Inventory name of that peer.
-        type: str
-      group:
-        description: Group that publishes the port.
-        type: str
-      agent:
-        description: Agent that listens on the port.
-        type: str
-  lan_address:
-    description: The host's LAN address, the destination of every rule.
-    type: str
-    required: true
   state_file:
     description: JSON file that lists the rules the last run opened; missing on a first run.
     type: path
@@ -174,6 +145,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
+from ansible_collections.ai_system.containers.plugins.module_utils.firewall_spec import OPENINGS_SPEC
 from ansible_collections.ai_system.containers.plugins.module_utils.rich_rules import (
     firewall_diff, parse_state, state_text,
 )
@@ -202,18 +174,7 @@ def decide_rules(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "openings": {"type": "list", "elements": "dict", "required": True, "options": {
-                "port": {"type": "int", "required": True},
-                "proto": {"type": "str", "default": "tcp"},
-                "source": {"type": "str", "required": True},
-                "source_host": {"type": "str"},
-                "group": {"type": "str"},
-                "agent": {"type": "str"},
-            }},
-            "lan_address": {"type": "str", "required": True},
-            "state_file": {"type": "path", "required": True},
-        },
+        argument_spec=dict(OPENINGS_SPEC, state_file={"type": "path", "required": True}),
         supports_check_mode=True,
     )
     module.exit_json(**decide_rules(module))

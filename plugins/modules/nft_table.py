@@ -29,43 +29,13 @@ description:
   - In check mode it writes and loads nothing and reports whether the loaded table and the
     file are the plan's; the verify playbook runs it so.
   - Commands run with C(LANG=C).
+extends_documentation_fragment:
+  - ai_system.containers.openings
 options:
-  lan_address:
-    description: The host's LAN address, where its cross-host ports are published.
-    type: str
-    required: true
   subnet:
     description: The host's container subnet (C(network.subnet) of the plan).
     type: str
     required: true
-  openings:
-    description: The host's cross-host openings, as the plan returns them (C(plan.firewall)).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      port:
-        description: The published port.
-        type: int
-        required: true
-      proto:
-        description: Its protocol.
-        type: str
-        default: tcp
-        choices: [tcp, udp]
-      source:
-        description: Address of a peer admitted to the port.
-        type: str
-        required: true
-      source_host:
-        description: Inventory name of that peer.
-        type: str
-      group:
-        description: Group that publishes the port.
-        type: str
-      agent:
-        description: Agent that listens on the port.
-        type: str
   table:
     description: Name of the table, in the C(inet) family.
     type: str
@@ -169,15 +139,13 @@ rules:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
 from ansible_collections.ai_system.containers.plugins.module_utils.nft_run import ARGUMENT_SPEC, run
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = run(module)
-    if result.pop("failed", False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    finish(module, run(module))
 
 
 if __name__ == "__main__":

@@ -503,6 +503,7 @@ summary:
 """
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_run import (
     ARGUMENT_SPEC,
     MUTUALLY_EXCLUSIVE,
@@ -518,10 +519,7 @@ def main() -> None:
         required_one_of=REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
-    result = run(module)
-    if result.pop("failed", False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    finish(module, run(module))
 
 
 if __name__ == "__main__":
