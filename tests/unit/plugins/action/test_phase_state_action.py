@@ -93,7 +93,7 @@ def _plugin(args):
 
 
 def _check_digest(phase, task_vars):
-    plugin, _ = _plugin({"phase": phase, "prefixes": ["podman_"]})
+    plugin = _plugin({"phase": phase, "prefixes": ["podman_"]})[0]
     return plugin._digest({"phase": phase, "prefixes": ["podman_"]}, task_vars)
 
 
