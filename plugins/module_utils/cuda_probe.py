@@ -933,9 +933,9 @@ def run_probe(loader=None, elements=DEFAULT_ELEMENTS, lab=False, require_injecte
                 _budget_steps(steps, cuda, budget, environ)
             except StepFailed as failure:
                 _fail(result, failure.record)
+                reason = "VRAM budget check failed at %s: %s" % (result["failed_step"], result["error"])
                 budget.update(status=BUDGET_FAILED, failed_step=result["failed_step"], error=result["error"],
-                              reason="VRAM budget check failed at %s: %s" % (result["failed_step"],
-                                                                               result["error"]))
+                              reason=reason)
                 result["reason"] = budget["reason"]
         elif budget is not None:
             _budget_verdict(result, budget)

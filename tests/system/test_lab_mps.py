@@ -51,7 +51,8 @@ def gpu_units(plan):
 
 
 def test_deploy_with_mps_starts_the_stand_in_and_its_clients(lab, mps_inventory, mps_plan):
-    run = lab.playbook(inventory=mps_inventory, limit=HOST)
+    # mainpc alone: verify runs below, without the links to pc2's groups.
+    run = lab.playbook(inventory=mps_inventory, limit=HOST, tags=["podman", "nvidia_toolkit", "stack"])
     assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
     daemon = lab.unit_props(HOST, [MPS_UNIT], ("ActiveState", "Description", "FragmentPath"))[MPS_UNIT]
     assert daemon["ActiveState"] == "active"
