@@ -157,9 +157,8 @@ class GpuPlan(_PlanData):
     memory_mib: Optional[int]
     cdi_devices: Tuple[str, ...]
     vram_budgets: Mapping[str, int]  # group -> MiB
-    sharing: str  # none | mps
     vram_reserve_mib: int
-    mps_units: Mapping[str, str]  # daemon unit file name -> text (sharing: mps)
+    mps_units: Mapping[str, str]  # daemon unit file name -> text (ai_gpu.sharing: mps)
     mps_lab_units: Mapping[str, str]  # the lab's stand-ins, same names
 
 
@@ -702,7 +701,6 @@ class _HostRenderer:
                 cdi_devices=tuple(sorted({d for u in gpu_units for d in u.cdi_devices})),
                 vram_budgets=MappingProxyType({u.group: u.vram_mib for u in gpu_units
                                                if u.vram_mib}),
-                sharing=host.gpu.sharing if host.gpu else "none",
                 vram_reserve_mib=host.gpu.vram_reserve_mib if host.gpu else 0,
                 mps_units=MappingProxyType({mps_units.unit_name(i): mps_units.daemon_unit(i, model)
                                             for i in mps_indexes}),

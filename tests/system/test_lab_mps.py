@@ -88,6 +88,13 @@ def test_the_toolkit_phase_with_mps_is_idempotent(lab, mps_inventory):
     assert run.count("changed", HOST) == 0
 
 
+def test_check_mode_on_the_mps_host_changes_nothing(lab, mps_inventory):
+    run = lab.playbook(inventory=mps_inventory, limit=HOST, tags=["nvidia_toolkit", "stack"], check=True,
+                       diff=True)
+    assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
+    assert run.count("changed", HOST) == 0
+
+
 def test_verify_reports_the_budgets_skipped_in_the_lab_never_enforced(lab, mps_inventory, mps_plan):
     run = lab.playbook("playbooks/verify.yml", inventory=mps_inventory, limit=HOST,
                        tags=["verify_cuda", "verify_units", "verify_report"])
@@ -109,3 +116,10 @@ def test_back_to_no_sharing_removes_the_stand_in(lab, mps_plan):
     for unit in gpu_units(mps_plan):
         props = lab.unit_props(HOST, [unit["service"]], ("ActiveState", "Requires"))[unit["service"]]
         assert props["ActiveState"] == "active" and MPS_UNIT not in props["Requires"]
+
+
+def test_check_mode_towards_mps_says_what_would_change_and_changes_nothing(lab, mps_inventory):
+    run = lab.playbook(inventory=mps_inventory, limit=HOST, tags=["nvidia_toolkit"], check=True, diff=True)
+    assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
+    assert run.count("changed", HOST) >= 1  # the unit it would write
+    assert lab.exec(HOST, "test", "-e", "/etc/systemd/system/" + MPS_UNIT, check=False).returncode == 1

@@ -43,7 +43,7 @@ LINK_KEYS = {"name", "from_group", "container", "to_host", "to_group", "address"
 HEALTH_KEYS = {"name", "group", "container", "address", "port", "kind", "policy"}
 PART_KEYS = {
     "network": {"name", "subnet", "unit_file"},
-    "gpu": {"required", "model", "memory_mib", "cdi_devices", "vram_budgets", "sharing",
+    "gpu": {"required", "model", "memory_mib", "cdi_devices", "vram_budgets",
             "vram_reserve_mib", "mps_units", "mps_lab_units"},
     "checks": {"links", "health", "cuda", "cuda_budgets", "vram_enforced", "units", "zmq"},
 }

@@ -50,7 +50,7 @@ def test_production_units_use_cdi_only(production):
         ["nvidia.com/gpu=0"]
     assert pc2["gpu"] == {"required": True, "model": "NVIDIA GeForce RTX 3060",
                           "memory_mib": 12288, "cdi_devices": ["nvidia.com/gpu=0"],
-                          "vram_budgets": {"pc2-ai-models": 10240}, "sharing": "none",
+                          "vram_budgets": {"pc2-ai-models": 10240},
                           "vram_reserve_mib": 0, "mps_units": {}, "mps_lab_units": {}}
 
 
@@ -89,7 +89,6 @@ def test_mps_clients_get_their_budget_the_daemon_and_its_directories(inventory):
     core = env_of(plan["quadlet"]["ai-core.container"])
     assert core["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] == "0=2048M"
     assert "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE" not in core
-    assert plan["gpu"]["sharing"] == "mps"
     assert sorted(plan["gpu"]["mps_units"]) == ["ai-system-mps-gpu0.service"]
     assert sorted(plan["gpu"]["mps_lab_units"]) == ["ai-system-mps-gpu0.service"]
     assert plan["checks"]["cuda_budgets"] == {"core": 2048, "models": 8000}
@@ -107,7 +106,7 @@ def test_without_mps_nothing_of_it_is_rendered(inventory):
     models = plan["quadlet"]["ai-models.container"]
     assert "CUDA_MPS" not in models and "/run/ai-system/mps" not in models
     assert keys(models, "Requires") == ["ai-core.service"]
-    assert plan["gpu"]["mps_units"] == {} and plan["gpu"]["sharing"] == "none"
+    assert plan["gpu"]["mps_units"] == {} and plan["gpu"]["mps_lab_units"] == {}
     assert plan["checks"]["cuda_budgets"] == {"models": 8000}
     assert plan["checks"]["vram_enforced"] is False
 
