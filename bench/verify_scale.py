@@ -57,7 +57,7 @@ COLLECT_TASK = "Collect the host's results for the report"
 #: check: (its module, the options verify.yml gives it, in verify_<check>_check).
 SINGLE = {
     "gpu": ("gpu_facts", ("required", "vram_budgets", "vram_reserve_mib")),
-    "cuda": ("cuda_check", ("containers", "lab", "daemon_reload")),
+    "cuda": ("cuda_check", ("containers", "lab", "daemon_reload", "budgets", "mps")),
     "units": ("unit_health", ("units", "fail_on_error")),
     "zmq": ("zmq_check", ("containers", "concurrency", "timeout", "fail_on_error")),
     "firewall": ("nft_table", ("lan_address", "subnet", "openings")),

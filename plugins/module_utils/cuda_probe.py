@@ -58,6 +58,17 @@ EXIT_FAILED = 1
 EXIT_SKIPPED = 3
 
 DEFAULT_ELEMENTS = 1 << 20
+
+# The VRAM budget check (--budget-mib, with --mps where CUDA MPS enforces it):
+# half the budget must be allocatable, the budget plus BUDGET_OVER_MIB must be
+# refused with CUDA_ERROR_OUT_OF_MEMORY, as the driver refuses an allocation
+# over an MPS client's CUDA_MPS_PINNED_DEVICE_MEM_LIMIT.
+BUDGET_OVER_MIB = 64
+CUDA_ERROR_OUT_OF_MEMORY = 2
+MPS_LIMIT_ENV = "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"
+MPS_PIPE_ENV = "CUDA_MPS_PIPE_DIRECTORY"
+BUDGET_ENFORCED, BUDGET_NOT_ENFORCED, BUDGET_FAILED, BUDGET_SKIPPED = (
+    "enforced", "not_enforced", "failed", "skipped")
 BLOCK_SIZE = 256
 KERNEL_NAME = "ai_system_axpb"
 # Chosen so that every a * x + b is exact in float32: the check compares
@@ -618,6 +629,7 @@ def new_result(elements):
                           "first_mismatch": None},
         "steps": [],
         "total_ms": 0.0,
+        "budget": None,
     }
 
 
@@ -820,9 +832,84 @@ def lab_marker_present(environ):
     return str(environ.get(LAB_MARKER_ENV, "")).strip() not in ("", "0")
 
 
+def new_budget(budget_mib, mps):
+    return {"vram_mib": budget_mib, "mps": mps, "status": None, "reason": None, "failed_step": None,
+            "error": None, "within_mib": max(1, budget_mib // 2), "over_mib": budget_mib + BUDGET_OVER_MIB}
+
+
+def _budget_verdict(result, budget):
+    """Fill ``budget`` for a probe that ended without running the budget steps."""
+    if result["lab"]:
+        budget.update(status=BUDGET_SKIPPED, reason="lab CDI device: no GPU and no MPS, the %d MiB budget "
+                      "is not checked" % budget["vram_mib"])
+    elif result["status"] == "skipped":
+        budget.update(status=BUDGET_SKIPPED, reason="no NVIDIA driver: the %d MiB budget is not checked"
+                      % budget["vram_mib"])
+    elif result["status"] == "failed":
+        budget.update(status=BUDGET_SKIPPED, reason="not checked: the CUDA check failed at %s"
+                      % result["failed_step"])
+    elif not budget["mps"]:
+        budget.update(status=BUDGET_NOT_ENFORCED, reason="VRAM budget not enforced: without CUDA MPS nothing "
+                      "stops this container from using more than its %d MiB" % budget["vram_mib"])
+
+
+def _budget_steps(steps, cuda, budget, environ):
+    """Prove on device 0 that the MPS client's budget holds: an allocation
+    within it succeeds, one just over it fails with CUDA_ERROR_OUT_OF_MEMORY."""
+    with steps.step("MPS client environment", detail="%s, %s" % (MPS_LIMIT_ENV, MPS_PIPE_ENV)):
+        wanted = "0=%dM" % budget["vram_mib"]
+        got = environ.get(MPS_LIMIT_ENV)
+        if got != wanted:
+            raise RuntimeError("%s is %s, expected %r from the group's budget" % (
+                MPS_LIMIT_ENV, "not set" if got is None else repr(got), wanted))
+        if not environ.get(MPS_PIPE_ENV):
+            raise RuntimeError("%s is not set: the client cannot reach the MPS control daemon" % MPS_PIPE_ENV)
+    device = ctypes.c_int()
+    with steps.step("cuDeviceGet", device=0, detail="VRAM budget"):
+        cuda.call("cuDeviceGet", ctypes.byref(device), 0)
+    context = ctypes.c_void_p()
+    with steps.step("cuCtxCreate_v2", device=0, detail="VRAM budget"):
+        cuda.call("cuCtxCreate_v2", ctypes.byref(context), 0, device.value)
+    cleanup = [("cuCtxDestroy_v2", context, "VRAM budget")]
+    try:
+        within = ctypes.c_uint64(0)
+        with steps.step("cuMemAlloc_v2", device=0, detail="within the budget: %d of %d MiB" % (
+                budget["within_mib"], budget["vram_mib"])):
+            cuda.call("cuMemAlloc_v2", ctypes.byref(within), budget["within_mib"] * MIB)
+        cleanup.append(("cuMemFree_v2", within, "within the budget"))
+        with steps.step("cuMemFree_v2", device=0, detail="within the budget"):
+            cleanup.pop()
+            cuda.call("cuMemFree_v2", within.value)
+        over = ctypes.c_uint64(0)
+        with steps.step("cuMemAlloc_v2", device=0, detail="over the budget: %d MiB must fail with "
+                        "CUDA_ERROR_OUT_OF_MEMORY" % budget["over_mib"]) as record:
+            code = cuda.fn("cuMemAlloc_v2")(ctypes.byref(over), budget["over_mib"] * MIB)
+            if code == 0:
+                cleanup.append(("cuMemFree_v2", over, "over the budget"))
+                raise RuntimeError("the allocation succeeded: the %d MiB budget is not enforced" % budget["vram_mib"])
+            name, description = cuda.error_text(code)
+            record["refused_with"] = "%s (%d): %s" % (name, code, description)
+            if code != CUDA_ERROR_OUT_OF_MEMORY:
+                raise RuntimeError("refused with %s (%d): %s, not CUDA_ERROR_OUT_OF_MEMORY" % (
+                    name, code, description))
+    except StepFailed:
+        _release(steps, cuda, 0, cleanup)
+        raise
+    failure = _release(steps, cuda, 0, cleanup)
+    if failure is not None:
+        raise StepFailed(failure)
+    budget.update(status=BUDGET_ENFORCED, reason="VRAM budget enforced: %d MiB allocated, %d MiB refused with "
+                  "CUDA_ERROR_OUT_OF_MEMORY (budget %d MiB)" % (
+                      budget["within_mib"], budget["over_mib"], budget["vram_mib"]))
+
+
 def run_probe(loader=None, elements=DEFAULT_ELEMENTS, lab=False, require_injected=False, environ=None,
-              read_maps=None, read_mountinfo=None, progress=None):
+              read_maps=None, read_mountinfo=None, progress=None, budget_mib=None, mps=False):
     """Run every step and return the result document (a JSON-serialisable dict).
+
+    With ``budget_mib``, the result's ``budget`` says whether that VRAM
+    budget holds: with ``mps`` (CUDA MPS enforces it) the probe proves it by
+    allocating, otherwise it is reported not enforced.
 
     ``loader(name)`` opens a shared library (ctypes.CDLL by default);
     ``read_maps``/``read_mountinfo`` return the text of /proc/self/maps and
@@ -834,11 +921,24 @@ def run_probe(loader=None, elements=DEFAULT_ELEMENTS, lab=False, require_injecte
     read_maps = read_maps or (lambda: _read_text("/proc/self/maps"))
     read_mountinfo = read_mountinfo or (lambda: _read_text("/proc/self/mountinfo"))
     result = new_result(elements)
+    budget = new_budget(budget_mib, mps) if budget_mib is not None else None
+    result["budget"] = budget
     steps = Steps(progress)
     result["steps"] = steps.records
     try:
-        _run(result, steps, loader, elements, lab or lab_marker_present(environ), require_injected,
-             read_maps, read_mountinfo)
+        cuda = _run(result, steps, loader, elements, lab or lab_marker_present(environ), require_injected,
+                    read_maps, read_mountinfo)
+        if budget is not None and cuda is not None and mps:
+            try:
+                _budget_steps(steps, cuda, budget, environ)
+            except StepFailed as failure:
+                _fail(result, failure.record)
+                reason = "VRAM budget check failed at %s: %s" % (result["failed_step"], result["error"])
+                budget.update(status=BUDGET_FAILED, failed_step=result["failed_step"], error=result["error"],
+                              reason=reason)
+                result["reason"] = budget["reason"]
+        elif budget is not None:
+            _budget_verdict(result, budget)
     finally:
         result["total_ms"] = round((time.perf_counter() - started) * 1000.0, 3)
     return result
@@ -850,7 +950,7 @@ def _run(result, steps, loader, elements, lab, require_injected, read_maps, read
         # and nothing is loaded, so an image's own libraries cannot mislead.
         result.update(status="skipped", reason=REASON_LAB, lab=True,
                       error="%s is set: the container was given the lab CDI device, not a GPU" % LAB_MARKER_ENV)
-        return
+        return None
     if elements < 1:
         raise ValueError("elements must be at least 1")
 
@@ -859,12 +959,12 @@ def _run(result, steps, loader, elements, lab, require_injected, read_maps, read
     if nvml_lib is None and cuda_lib is None:
         result.update(status="skipped", reason=REASON_NO_DRIVER,
                       error="; ".join(r["error"] for r in steps.records if r.get("error")))
-        return
+        return None
     if nvml_lib is None or cuda_lib is None:
         missing = [r for r in steps.records if not r["ok"]][0]
         _fail(result, missing, "%s is missing while the other driver library loaded: %s" % (
             missing["detail"], missing["error"]))
-        return
+        return None
 
     try:
         with steps.step("library provenance", detail="/proc/self/maps, /proc/self/mountinfo"):
@@ -899,10 +999,11 @@ def _run(result, steps, loader, elements, lab, require_injected, read_maps, read
     except StepFailed as failure:
         _fail(result, failure.record)
         result["kernel_result"]["ok"] = False
-        return
+        return None
 
     result["status"] = "passed"
     result["reason"] = "%s on %d device(s)" % (REASON_PASSED, result["kernel_result"]["devices_tested"])
+    return cuda
 
 
 def exit_status(result):
@@ -944,6 +1045,11 @@ def build_parser():
                              "(use inside containers)")
     parser.add_argument("--deadline", type=int, default=0,
                         help="kill the probe after this many seconds (0: no deadline)")
+    parser.add_argument("--budget-mib", type=int, default=None,
+                        help="the container's VRAM budget in MiB: with --mps it is proved by allocating "
+                             "within and just over it; without, it is reported not enforced")
+    parser.add_argument("--mps", action="store_true",
+                        help="CUDA MPS enforces the budget (CUDA_MPS_PINNED_DEVICE_MEM_LIMIT)")
     parser.add_argument("--compact", action="store_true", help="print the JSON on one line")
     parser.add_argument("--quiet", action="store_true", help="do not print progress to stderr")
     return parser
@@ -954,12 +1060,19 @@ def main(argv=None):
     if args.elements < 1:
         sys.stderr.write("cuda_probe: --elements must be at least 1\n")
         return 2
+    if args.budget_mib is not None and args.budget_mib < 1:
+        sys.stderr.write("cuda_probe: --budget-mib must be at least 1\n")
+        return 2
+    if args.mps and args.budget_mib is None:
+        sys.stderr.write("cuda_probe: --mps needs --budget-mib\n")
+        return 2
     if args.deadline > 0:
         # Default SIGALRM action terminates the process, even inside a hung driver call.
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(args.deadline)
     result = run_probe(elements=args.elements, lab=args.lab, require_injected=args.require_injected,
-                       progress=None if args.quiet else _progress_to_stderr)
+                       progress=None if args.quiet else _progress_to_stderr, budget_mib=args.budget_mib,
+                       mps=args.mps)
     if args.compact:
         sys.stdout.write(json.dumps(result, sort_keys=True, separators=(",", ":")) + "\n")
     else:

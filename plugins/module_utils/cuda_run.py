@@ -30,6 +30,8 @@ ARGUMENT_SPEC = dict(
     settle_seconds=dict(type="int", default=2),
     lab=dict(type="bool", default=False),
     fail_on_skip=dict(type="bool", default=False),
+    budgets=dict(type="dict", default={}),
+    mps=dict(type="bool", default=False),
 )
 
 C_LOCALE = {"LANG": "C", "LC_ALL": "C"}
@@ -58,6 +60,14 @@ def validate(params):
         return "expect_gpus must not be negative, got %d" % params["expect_gpus"]
     if params["settle_seconds"] < 0:
         return "settle_seconds must not be negative, got %d" % params["settle_seconds"]
+    budgets = params.get("budgets") or {}
+    for container, mib in sorted(budgets.items()):
+        if container not in params["containers"]:
+            return "budgets names %r, which is not in containers" % (container,)
+        if isinstance(mib, bool) or not isinstance(mib, int) or mib < 1:
+            return "budgets[%r] must be a whole number of MiB above 0, got %r" % (container, mib)
+    if params.get("mps") and not budgets:
+        return "mps is true but budgets is empty: MPS enforces the containers' budgets"
     return None
 
 
@@ -85,6 +95,11 @@ def probe_argv(bins, container, params):
         argv.append("--require-injected")
     if params["lab"]:
         argv.append("--lab")
+    budget = (params.get("budgets") or {}).get(container)
+    if budget is not None:
+        argv.extend(["--budget-mib", str(budget)])
+        if params.get("mps"):
+            argv.append("--mps")
     return argv
 
 
@@ -93,7 +108,9 @@ def check_containers(containers, runner, bins, params, source):
     for container in containers:
         rc, stdout, stderr = runner(probe_argv(bins, container, params), source)
         results.append(container_result(container, rc, stdout, stderr, params["timeout"], python=params["python"],
-                                        lab=params["lab"], expect_gpus=params.get("expect_gpus")))
+                                        lab=params["lab"], expect_gpus=params.get("expect_gpus"),
+                                        budget_mib=(params.get("budgets") or {}).get(container),
+                                        mps=bool(params.get("mps"))))
     return results
 
 

@@ -82,6 +82,7 @@ DOC_SHAPE: Dict[str, Tuple[type, ...]] = {
     "steps": (list,),
     "kernel_result": (dict,),
     "total_ms": (int, float),
+    "budget": (dict, type(None)),
 }
 # Lists whose entries must be JSON objects.
 DOC_OBJECT_LISTS = ("gpus", "cuda_devices", "libraries", "steps")
@@ -142,7 +143,52 @@ def empty_result(container: str) -> Result:
                           "first_mismatch": None},
         "total_ms": 0.0,
         "exec": {"rc": None, "timed_out": False, "stderr_tail": ""},
+        "budget": None,
     }
+
+
+BUDGET_STATUSES = (cuda_probe.BUDGET_ENFORCED, cuda_probe.BUDGET_NOT_ENFORCED, cuda_probe.BUDGET_FAILED,
+                   cuda_probe.BUDGET_SKIPPED)
+
+
+def judge_budget(result: Result, doc: Mapping[str, Any], budget_mib: int, mps: bool) -> None:
+    """The container's VRAM budget verdict, from the probe's ``budget``.
+
+    ``enforced`` only when MPS was expected and the probe proved it; without
+    MPS the budget is at best ``not_enforced``; a lab or driverless container
+    is ``skipped``. A container whose budget check failed fails.
+    """
+    budget = cuda_probe.new_budget(budget_mib, mps)
+    got = doc.get("budget")
+    problem = None
+    if not isinstance(got, dict):
+        problem = "the probe did not check the VRAM budget (an older probe?)"
+    elif got.get("vram_mib") != budget_mib or bool(got.get("mps")) != mps:
+        problem = "the probe checked a budget of %r MiB (mps %r), expected %d MiB (mps %s)" % (
+            got.get("vram_mib"), got.get("mps"), budget_mib, mps)
+    elif got.get("status") not in BUDGET_STATUSES:
+        problem = "the probe reported an unknown budget status %r" % (got.get("status"),)
+    elif got.get("status") == cuda_probe.BUDGET_ENFORCED and not mps:
+        problem = "the probe reported the budget enforced without MPS"
+    if problem is None and isinstance(got, dict):
+        for key in ("status", "reason", "failed_step", "error", "within_mib", "over_mib"):
+            budget[key] = got.get(key)
+    if result["status"] == SKIPPED:
+        if budget["status"] != cuda_probe.BUDGET_SKIPPED:
+            budget.update(status=cuda_probe.BUDGET_SKIPPED, failed_step=None, error=None,
+                          reason="%s: the %d MiB budget is not checked" % (result["reason"], budget_mib))
+    elif problem is not None:
+        budget.update(status=cuda_probe.BUDGET_FAILED, failed_step="probe result", error=problem,
+                      reason="VRAM budget: %s" % problem)
+    elif result["status"] == PASSED and budget["status"] != (
+            cuda_probe.BUDGET_ENFORCED if mps else cuda_probe.BUDGET_NOT_ENFORCED):
+        budget.update(status=cuda_probe.BUDGET_FAILED, failed_step="probe result",
+                      error="budget status %r after a passed CUDA check" % (budget["status"],),
+                      reason="VRAM budget: the probe passed but reported the budget %s" % budget["status"])
+    result["budget"] = budget
+    if budget["status"] == cuda_probe.BUDGET_FAILED and result["status"] != FAILED:
+        result.update(status=FAILED, failed_step=budget["failed_step"], error=budget["error"],
+                      reason=budget["reason"])
 
 
 def exec_failure(result: Result, rc: int, stderr: Optional[str], timeout: int, python: str) -> Result:
@@ -185,25 +231,31 @@ def not_a_result(result: Result, stdout: str) -> Result:
 
 
 def container_result(container: str, rc: int, stdout: Optional[str], stderr: Optional[str], timeout: int,
-                     python: str = "python3", lab: bool = False, expect_gpus: Optional[int] = None) -> Result:
+                     python: str = "python3", lab: bool = False, expect_gpus: Optional[int] = None,
+                     budget_mib: Optional[int] = None, mps: bool = False) -> Result:
     """One container's result from the exit code and output of ``podman exec``.
 
     ``timeout`` and ``python`` are those the probe ran with (for the reason of
     a probe that gave no result); ``lab``: the container carries the lab CDI
-    device; ``expect_gpus``: the number of GPUs a passing container must see.
+    device; ``expect_gpus``: the number of GPUs a passing container must see;
+    ``budget_mib``: the container's VRAM budget, which MPS enforces when ``mps``.
     """
     result = empty_result(container)
     result["exec"].update(rc=rc, stderr_tail=stderr_tail(stderr))
     doc = parse_probe_output(stdout)
-    if doc is None:
-        if rc == 0 and (stdout or "").strip():
+    problem = None if doc is None else shape_problem(doc)
+    if doc is None or problem:
+        if doc is not None:
+            result.update(failed_step="probe result", error="malformed result: %s" % problem,
+                          reason="the probe's result is malformed: %s" % problem)
+        elif rc == 0 and (stdout or "").strip():
             # It exited 0 and printed something, but not the probe's document.
-            return not_a_result(result, stdout)
-        return exec_failure(result, rc, stderr, timeout, python)
-    problem = shape_problem(doc)
-    if problem:
-        result.update(failed_step="probe result", error="malformed result: %s" % problem,
-                      reason="the probe's result is malformed: %s" % problem)
+            not_a_result(result, stdout)
+        else:
+            exec_failure(result, rc, stderr, timeout, python)
+        if budget_mib is not None:
+            result["budget"] = dict(cuda_probe.new_budget(budget_mib, mps), status=cuda_probe.BUDGET_SKIPPED,
+                                    reason="not checked: the CUDA check failed at %s" % result["failed_step"])
         return result
     for key in ("status", "reason", "failed_step", "error", "lab", "driver_version", "cuda_driver_version",
                 "cuda_devices", "libraries", "steps", "kernel_result", "python", "total_ms"):
@@ -226,6 +278,8 @@ def container_result(container: str, rc: int, stdout: Optional[str], stderr: Opt
         result.update(status=FAILED, failed_step="expect_gpus",
                       error="sees %d GPU(s), expected %d" % (seen, expect_gpus),
                       reason="the container sees %d GPU(s) but expect_gpus is %d" % (seen, expect_gpus))
+    if budget_mib is not None:
+        judge_budget(result, doc, budget_mib, mps)
     return result
 
 

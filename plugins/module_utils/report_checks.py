@@ -289,7 +289,10 @@ class CudaCheck(Check):
     """``cuda_check``: a CUDA kernel ran in every GPU container (``checks.cuda`` of the plan).
 
     The module's ``status`` per container is the verdict; a failure is shown
-    as its failed step and error.
+    as its failed step and error. A container with a VRAM budget
+    (``checks.cuda_budgets``) carries the module's budget verdict: enforced
+    (CUDA MPS refused the allocation over it), not enforced (no MPS: a
+    warning, never a pass), skipped (lab, no driver) or failed (its step).
     """
 
     name, title, noun, result_key = "cuda", "CUDA", "CUDA check", "cuda"
@@ -305,9 +308,11 @@ class CudaCheck(Check):
         if ran:
             by_name = {str(r.get("container")): r for r in result["results"] if isinstance(r, Mapping)}
         items: List[Item] = []
+        budgets = (host.plan.get("checks") or {}).get("cuda_budgets") or {}
         for container in containers:
             item = self.item(host, container=container, group=container, failed_step=None, error=None,
-                             gpus=[], driver_version=None, lab=None)
+                             gpus=[], driver_version=None, lab=None, budget_mib=budgets.get(container),
+                             budget=None, budget_reason=None)
             items.append(item)
             if result is None:
                 continue
@@ -323,8 +328,16 @@ class CudaCheck(Check):
             item.update(failed_step=entry.get("failed_step"), error=entry.get("error"),
                         gpus=[g.get("name") for g in entry.get("gpus") or [] if isinstance(g, Mapping)],
                         driver_version=entry.get("driver_version"), lab=entry.get("lab"))
+            budget = entry.get("budget")
+            if isinstance(budget, Mapping):
+                item.update(budget=budget.get("status"), budget_reason=budget.get("reason"))
             item.update(self._verdict(entry))
         return items
+
+    def notes(self, host: str, items: Sequence[Item]) -> List[str]:
+        return ["%s: CUDA in %s: %s" % (host, i["container"], i["budget_reason"] or
+                                        "VRAM budget of %s MiB not enforced" % i["budget_mib"])
+                for i in items if i.get("budget") == BUDGET_NOT_ENFORCED]
 
     @staticmethod
     def _verdict(entry: Mapping[str, Any]) -> Dict[str, str]:
@@ -356,9 +369,22 @@ class CudaCheck(Check):
         if not host.get(self.name):
             return []
         return ["", "### %s" % self.heading, ""] + table(
-            ["Container", "Result", "GPUs", "Driver", "Reason"],
+            ["Container", "Result", "GPUs", "Driver", "VRAM budget", "Reason"],
             [[c["container"], status_cell(c["status"]), ", ".join(str(g) for g in c["gpus"]),
-              c["driver_version"], c["reason"]] for c in host[self.name]])
+              c["driver_version"], budget_cell(c.get("budget_mib"), c.get("budget")), c["reason"]]
+             for c in host[self.name]])
+
+
+BUDGET_NOT_ENFORCED = "not_enforced"
+_BUDGET_CELLS = {"enforced": "enforced", BUDGET_NOT_ENFORCED: "NOT ENFORCED (no MPS)", "skipped": "SKIPPED",
+                 "failed": "**FAILED**"}
+
+
+def budget_cell(mib: Any, status: Optional[str]) -> str:
+    """A container's VRAM budget and its verdict as a Markdown cell."""
+    if mib is None:
+        return "-"
+    return "%s MiB, %s" % (mib, _BUDGET_CELLS.get(status or "", "not checked"))
 
 
 # --------------------------------------------------------------------------

@@ -41,9 +41,12 @@ CONNECT_KEYS = ("agent", "strict", "request")
 # Mappings that merge key by key across defaults, overrides and the group.
 MERGED_KEYS = ("env", "security", "health", "health_policy")
 AGENT_SOCKETS = ("rep", "pub")
-GPU_KEYS = ("devices", "capabilities", "vram_mib")
+GPU_KEYS = ("devices", "capabilities", "vram_mib", "compute_percent")
 GPU_CAPABILITIES = ("compute", "compat32", "graphics", "utility", "video", "display", "all")
-HOST_GPU_KEYS = ("model", "memory_mib", "count")
+HOST_GPU_KEYS = ("model", "memory_mib", "count", "sharing", "vram_reserve_mib")
+# How the GPU groups of a host share its GPUs: none (each its own CUDA
+# context, budgets checked on paper) or mps (CUDA MPS enforces each budget).
+GPU_SHARING = ("none", "mps")
 BUILD_KEYS = ("context", "file", "tag")
 HEALTH_KEYS = ("cmd", "interval", "timeout", "retries", "start_period", "on_failure")
 HEALTH_ON_FAILURE = ("none", "kill", "restart", "stop")
@@ -232,6 +235,8 @@ class Gpu:
     devices: Tuple[str, ...]
     capabilities: Tuple[str, ...]
     vram_mib: Optional[int]
+    # CUDA_MPS_ACTIVE_THREAD_PERCENTAGE of the group's MPS clients.
+    compute_percent: Optional[int] = None
 
     @property
     def cdi_names(self) -> Tuple[str, ...]:
@@ -243,6 +248,9 @@ class HostGpu:
     model: str
     memory_mib: int
     count: int = 1
+    sharing: str = "none"
+    # VRAM kept free for the desktop, the driver and the MPS server itself.
+    vram_reserve_mib: int = 0
 
 
 @dataclass(frozen=True)
@@ -718,7 +726,14 @@ def _parse_gpu(raw: Any, problems: Problems, host: str, group: str) -> Optional[
                      "write the group's VRAM budget in MiB, e.g. 8192",
                      field="gpu.vram_mib", **where)
         vram = None
-    return Gpu(devices=tuple(devs) or ("all",), capabilities=tuple(caps), vram_mib=vram)
+    percent = raw.get("compute_percent")
+    if percent is not None and (not _is_int(percent) or not 1 <= percent <= 100):
+        problems.add("compute_percent %r is not a whole number from 1 to 100" % (percent,),
+                     "write the share of the GPU's threads the group may use, e.g. 50",
+                     field="gpu.compute_percent", **where)
+        percent = None
+    return Gpu(devices=tuple(devs) or ("all",), capabilities=tuple(caps), vram_mib=vram,
+               compute_percent=percent)
 
 
 def _parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
@@ -1187,7 +1202,20 @@ def _parse_host_gpu(raw: Any, problems: Problems, host: str) -> Optional[HostGpu
         problems.add("ai_gpu.count %r is not a positive whole number" % (count,), "",
                      host=host, field="ai_gpu.count")
         count = 1
-    return HostGpu(model=str(raw.get("model") or "NVIDIA GPU"), memory_mib=mem, count=count)
+    sharing = raw.get("sharing", "none")
+    if sharing not in GPU_SHARING:
+        problems.add("ai_gpu.sharing %r is unknown" % (sharing,),
+                     "use none (the default) or mps (CUDA MPS enforces each group's vram_mib)",
+                     host=host, field="ai_gpu.sharing")
+        sharing = "none"
+    reserve = raw.get("vram_reserve_mib", 0)
+    if not _is_int(reserve) or reserve < 0:
+        problems.add("ai_gpu.vram_reserve_mib %r is not a whole number of MiB" % (reserve,),
+                     "write the VRAM kept free for the desktop and the driver, e.g. 1024",
+                     host=host, field="ai_gpu.vram_reserve_mib")
+        reserve = 0
+    return HostGpu(model=str(raw.get("model") or "NVIDIA GPU"), memory_mib=mem, count=count,
+                   sharing=sharing, vram_reserve_mib=reserve)
 
 
 def _lan_address(name: str, value: Any, problems: Problems) -> str:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
+from ansible_collections.ai_system.containers.plugins.module_utils import mps_units, quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
     CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, load_hosts,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
-    Link, check_all, gpu_warnings, host_dirs, network_file, start_order, unit_file,
+    Link, check_all, gpu_warnings, host_dirs, mps_gpu_index, network_file, start_order, unit_file,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import HealthPolicy
 
@@ -157,6 +157,9 @@ class GpuPlan(_PlanData):
     memory_mib: Optional[int]
     cdi_devices: Tuple[str, ...]
     vram_budgets: Mapping[str, int]  # group -> MiB
+    vram_reserve_mib: int
+    mps_units: Mapping[str, str]  # daemon unit file name -> text (ai_gpu.sharing: mps)
+    mps_lab_units: Mapping[str, str]  # the lab's stand-ins, same names
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,8 @@ class Checks(_PlanData):
     links: Tuple[LinkCheck, ...]
     health: Tuple[HealthCheck, ...]
     cuda: Tuple[str, ...]  # containers that run a CUDA kernel
+    cuda_budgets: Mapping[str, int]  # container -> its VRAM budget in MiB
+    vram_enforced: bool  # MPS enforces cuda_budgets
     units: Tuple[UnitCheck, ...]
     zmq: Tuple[ZmqTarget, ...]
 
@@ -452,6 +457,10 @@ class _HostRenderer:
             unit.append(("Requires", quadlet.service_name(self.unit_file(dep))))
         for dep in deps:
             unit.append(("After", quadlet.service_name(self.unit_file(dep))))
+        mps_index = self.mps_index(group)
+        if mps_index is not None:
+            unit.append(("Requires", mps_units.unit_name(mps_index)))
+            unit.append(("After", mps_units.unit_name(mps_index)))
 
         image = self.unit_file(group.name, "build") if group.build else group.image
         box: List[Tuple[str, quadlet.Value]] = [
@@ -478,6 +487,9 @@ class _HostRenderer:
             env[env_name(aname)] = endpoint["url"]
         if group.gpu:
             env["NVIDIA_DRIVER_CAPABILITIES"] = ",".join(group.gpu.capabilities)
+        if mps_index is not None and group.gpu and group.gpu.vram_mib:
+            env.update(mps_units.client_environment(group.gpu.vram_mib,
+                                                    group.gpu.compute_percent))
         for name in sorted(env):
             box.append(("Environment", quadlet.env_assignment(name, env[name])))
 
@@ -498,6 +510,10 @@ class _HostRenderer:
         for mount in group.readonly_mounts:
             box.append(("Volume", "%s:%s:%s" % (mount.source, mount.target,
                                                 self.mount_options(mount.options, False))))
+        if mps_index is not None:
+            for source, target, opt in mps_units.client_volumes(mps_index):
+                opts = self.mount_options((opt,) if opt else (), False)
+                box.append(("Volume", "%s:%s%s" % (source, target, ":" + opts if opts else "")))
 
         for secret in group.secrets:
             spec = "%s,type=%s" % (secret.name, secret.type)
@@ -563,6 +579,12 @@ class _HostRenderer:
             pairs.extend(extra.pop(title, ()))
         sections.extend((title, list(pairs)) for title, pairs in extra.items())
         return quadlet.render(sections)
+
+    def mps_index(self, group: Group) -> Optional[int]:
+        """The GPU whose MPS daemon serves ``group``, or None without MPS."""
+        if self.host.gpu is None or self.host.gpu.sharing != "mps" or group.gpu is None:
+            return None
+        return mps_gpu_index(self.host, group)
 
     # -- whole host ------------------------------------------------------------
     def unit_plan(self, group: Group, config_file: str) -> UnitPlan:
@@ -645,6 +667,9 @@ class _HostRenderer:
         links = self.link_checks()
         health = self.health_checks(order)
         gpu_units = [u for u in units if u.gpu]
+        mps_indexes = sorted({i for i in (self.mps_index(host.groups[u.group]) for u in gpu_units)
+                              if i is not None})
+        model = host.gpu.model if host.gpu else ""
         images: Dict[str, List[str]] = {}
         for u in units:
             if not u.build:
@@ -676,11 +701,19 @@ class _HostRenderer:
                 cdi_devices=tuple(sorted({d for u in gpu_units for d in u.cdi_devices})),
                 vram_budgets=MappingProxyType({u.group: u.vram_mib for u in gpu_units
                                                if u.vram_mib}),
+                vram_reserve_mib=host.gpu.vram_reserve_mib if host.gpu else 0,
+                mps_units=MappingProxyType({mps_units.unit_name(i): mps_units.daemon_unit(i, model)
+                                            for i in mps_indexes}),
+                mps_lab_units=MappingProxyType({mps_units.unit_name(i): mps_units.lab_unit(i)
+                                                for i in mps_indexes}),
             ),
             checks=Checks(
                 links=links,
                 health=health,
                 cuda=tuple(u.container for u in gpu_units),
+                cuda_budgets=MappingProxyType({u.container: u.vram_mib for u in gpu_units
+                                               if u.vram_mib}),
+                vram_enforced=bool(mps_indexes),
                 units=tuple(UnitCheck(service=u.service, container=u.container,
                                       healthcheck=u.healthcheck) for u in units),
                 zmq=zmq_targets(links, health),

@@ -15,7 +15,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    Agent, Host, Mount, Problems,
+    Agent, Group, Host, HostGpu, Mount, Problems,
 )
 
 
@@ -239,15 +239,79 @@ def check_gpus(host: Host, problems: Problems) -> None:
                              % (dev, host.gpu.count),
                              "use an index below %d or 'all'" % host.gpu.count,
                              host=host.name, group=gname, field="gpu.devices")
+    for gname, grp in sorted(gpu_groups.items()):
+        if grp.gpu.compute_percent is not None and host.gpu.sharing != "mps":
+            problems.add("gpu.compute_percent takes effect only with CUDA MPS",
+                         "set ai_gpu.sharing: mps for %s, or remove compute_percent" % host.name,
+                         host=host.name, group=gname, field="gpu.compute_percent")
+    if host.gpu.sharing == "mps":
+        check_mps(host, gpu_groups, problems)
+        return
     budgets = {g: grp.gpu.vram_mib for g, grp in gpu_groups.items() if grp.gpu.vram_mib}
-    total = sum(budgets.values())
-    if total > host.gpu.memory_mib:
-        problems.add(
-            "VRAM budgets add up to %d MiB (%s), more than the %d MiB of the host's %s"
-            % (total, ", ".join("%s %d" % (g, budgets[g]) for g in sorted(budgets)),
-               host.gpu.memory_mib, host.gpu.model),
-            "lower gpu.vram_mib of these groups or move one to another host",
-            host=host.name, group=sorted(budgets)[0], field="gpu.vram_mib")
+    _check_fit(host, host.gpu, "", budgets, problems)
+
+
+def _check_fit(host: Host, gpu: HostGpu, gpu_label: str, budgets: Mapping[str, int],
+               problems: Problems) -> None:
+    """The budgets of the groups on one GPU plus the host's reserve fit its memory."""
+    reserve = gpu.vram_reserve_mib
+    total = sum(budgets.values()) + reserve
+    if not budgets or total <= gpu.memory_mib:
+        return
+    parts = ", ".join("%s %d" % (g, budgets[g]) for g in sorted(budgets))
+    if reserve:
+        parts += ", ai_gpu.vram_reserve_mib %d" % reserve
+    problems.add(
+        "VRAM budgets add up to %d MiB (%s), more than the %d MiB of the host's %s%s"
+        % (total, parts, gpu.memory_mib, gpu.model, gpu_label),
+        "lower gpu.vram_mib of these groups or move one to another host",
+        host=host.name, group=sorted(budgets)[0], field="gpu.vram_mib")
+
+
+def mps_gpu_index(host: Host, group: Group) -> Optional[int]:
+    """The one GPU (index) whose MPS daemon serves ``group``, or None when the
+    group does not name exactly one GPU of the host."""
+    if host.gpu is None or group.gpu is None or len(group.gpu.devices) != 1:
+        return None
+    dev = group.gpu.devices[0]
+    if dev == "all":
+        return 0 if host.gpu.count == 1 else None
+    return int(dev) if dev.isdigit() and int(dev) < host.gpu.count else None
+
+
+def check_mps(host: Host, gpu_groups: Mapping[str, Group], problems: Problems) -> None:
+    """``ai_gpu.sharing: mps``: one MPS daemon per GPU enforces each group's budget."""
+    gpu = host.gpu
+    if gpu is None:
+        return
+    per_gpu: Dict[int, Dict[str, int]] = {}
+    for gname, grp in sorted(gpu_groups.items()):
+        where = dict(host=host.name, group=gname)
+        if not grp.gpu.vram_mib:
+            problems.add("group has no VRAM budget, but ai_gpu.sharing is mps: MPS limits "
+                         "each group's device memory to its gpu.vram_mib",
+                         "set gpu.vram_mib (MiB) on the group, or ai_gpu.sharing: none",
+                         field="gpu.vram_mib", **where)
+        index = mps_gpu_index(host, grp)
+        if index is None and not any(d.isdigit() and int(d) >= gpu.count
+                                     for d in grp.gpu.devices):
+            problems.add("gpu.devices %s do not name one GPU: each MPS daemon serves one GPU"
+                         % ", ".join(grp.gpu.devices),
+                         "name one GPU index, e.g. devices: [0]%s"
+                         % (" ('all' is enough on a host with one GPU)" if gpu.count == 1
+                            else ""),
+                         field="gpu.devices", **where)
+        if grp.security.userns:
+            problems.add("security.userns %r cannot be used with MPS: the MPS control daemon "
+                         "runs one server per user ID, and clients of a second user wait until "
+                         "the first user's clients have all exited" % grp.security.userns,
+                         "remove security.userns from the group (GPU groups run in the host's "
+                         "user namespace), or set ai_gpu.sharing: none",
+                         field="security.userns", **where)
+        if index is not None and grp.gpu.vram_mib:
+            per_gpu.setdefault(index, {})[gname] = grp.gpu.vram_mib
+    for index, budgets in sorted(per_gpu.items()):
+        _check_fit(host, gpu, " (GPU %d)" % index if gpu.count > 1 else "", budgets, problems)
 
 
 def gpu_warnings(host: Host) -> List[str]:

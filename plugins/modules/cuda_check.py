@@ -95,6 +95,20 @@ options:
       - Fail when any container is skipped.
     type: bool
     default: false
+  budgets:
+    description:
+      - VRAM budget in MiB of each container (container name to MiB); containers not named have no budget.
+      - With O(mps=true) the probe proves each budget on the GPU - half of it must be allocatable and the budget
+        plus 64 MiB must be refused with C(CUDA_ERROR_OUT_OF_MEMORY) - and the container fails at the step that
+        did not behave. Without MPS the budget is reported V(not_enforced), never as passed.
+    type: dict
+    default: {}
+  mps:
+    description:
+      - CUDA MPS enforces the budgets (the host has C(ai_gpu.sharing=mps)).
+      - Each container must then carry C(CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=<budget>M) and C(CUDA_MPS_PIPE_DIRECTORY).
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: partial
@@ -244,6 +258,17 @@ results:
       returned: always
       type: float
       sample: 412.5
+    budget:
+      description:
+        - The VRAM budget verdict of a container named in O(budgets), null for the others. C(status) is
+          V(enforced) (MPS refused the allocation over the budget with C(CUDA_ERROR_OUT_OF_MEMORY)),
+          V(not_enforced) (no MPS; a warning), V(failed) (C(failed_step) and C(error) say which step did not
+          behave) or V(skipped) (lab CDI device, no driver, or the CUDA check failed before).
+      returned: always
+      type: dict
+      sample: {vram_mib: 8192, mps: true, status: enforced, within_mib: 4096, over_mib: 8256, failed_step: null,
+               error: null, reason: "VRAM budget enforced: 4096 MiB allocated, 8256 MiB refused with
+               CUDA_ERROR_OUT_OF_MEMORY (budget 8192 MiB)"}
     exec:
       description: How C(podman exec) ended (C(rc), C(timed_out), the tail of its standard error).
       returned: always

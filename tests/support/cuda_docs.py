@@ -38,3 +38,11 @@ def skipped_doc(lab=False):
 def out(doc):
     """The probe's stdout with ``--compact``."""
     return json.dumps(doc, separators=(",", ":")) + "\n"
+
+
+def with_budget(doc, mib, mps, status, reason="", failed_step=None, error=None):
+    """``doc`` with the probe's ``budget`` verdict for a ``mib`` MiB budget."""
+    budget = cuda_probe.new_budget(mib, mps)
+    budget.update(status=status, reason=reason or "budget %s" % status, failed_step=failed_step, error=error)
+    doc["budget"] = budget
+    return doc

@@ -30,6 +30,34 @@ def zmq_ok(endpoint):
     return ok
 
 
+# The warnings of a healthy production system: its GPU groups' VRAM budgets
+# hold on paper only (no CUDA MPS).
+BUDGETS_NOT_ENFORCED = [
+    "mainpc: CUDA in ai-models-gpu-services: VRAM budget not enforced: without CUDA MPS nothing stops this "
+    "container from using more than its 16384 MiB",
+    "mainpc: CUDA in language-processing: VRAM budget not enforced: without CUDA MPS nothing stops this "
+    "container from using more than its 6144 MiB",
+    "pc2: CUDA in pc2-ai-models: VRAM budget not enforced: without CUDA MPS nothing stops this container "
+    "from using more than its 10240 MiB",
+]
+
+
+def budget_result(host_plan, container):
+    """cuda_check's budget verdict on a healthy host: enforced with MPS, not enforced without."""
+    mib = host_plan["checks"]["cuda_budgets"].get(container)
+    if mib is None:
+        return None
+    if host_plan["checks"]["vram_enforced"]:
+        return {"vram_mib": mib, "mps": True, "status": "enforced", "failed_step": None, "error": None,
+                "within_mib": mib // 2, "over_mib": mib + 64,
+                "reason": "VRAM budget enforced: %d MiB allocated, %d MiB refused with CUDA_ERROR_OUT_OF_MEMORY "
+                          "(budget %d MiB)" % (mib // 2, mib + 64, mib)}
+    return {"vram_mib": mib, "mps": False, "status": "not_enforced", "failed_step": None, "error": None,
+            "within_mib": mib // 2, "over_mib": mib + 64,
+            "reason": "VRAM budget not enforced: without CUDA MPS nothing stops this container from using "
+                      "more than its %d MiB" % mib}
+
+
 def healthy_host_results(host_plan):
     """What gpu_facts, cuda_check, unit_health, a zmq_check loop and nft_table register on a healthy host."""
     gpu = {"changed": False, "available": True, "reason": None, "driver_version": "550.120",
@@ -46,7 +74,8 @@ def healthy_host_results(host_plan):
                          "reason": "CUDA kernel ran and every element was verified on 1 device(s)",
                          "failed_step": None, "error": None, "lab": False, "driver_version": "550.120",
                          "gpus": [{"index": 0, "name": host_plan["gpu"]["model"]}],
-                         "kernel_result": {"ok": True, "mismatches": 0}}
+                         "kernel_result": {"ok": True, "mismatches": 0},
+                         "budget": budget_result(host_plan, c)}
                         for c in host_plan["checks"]["cuda"]]}
     units = {"changed": False, "ok_count": len(host_plan["units"]), "failed_count": 0, "summary": [],
              "units": [{"service": u["service"], "container": u["container"], "ok": True, "problem": None,
@@ -110,6 +139,10 @@ def lab_host(results, host):
     cuda.update(passed_count=0, skipped_count=len(cuda["results"]))
     for entry in cuda["results"]:
         entry.update(status="skipped", reason=LAB_SKIP, lab=True, gpus=[], kernel_result=None)
+        if entry.get("budget"):
+            entry["budget"] = dict(entry["budget"], status="skipped",
+                                   reason="lab CDI device: no GPU and no MPS, the %d MiB budget is not checked"
+                                   % entry["budget"]["vram_mib"])
 
 
 def degrade(endpoint, message=DEGRADED_SAYS):

@@ -191,6 +191,11 @@ class FakeCuda(FakeLibrary):
         self.corrupt_index = None
         self.ptx_loaded = None
         self.initialized = False
+        # An MPS client's CUDA_MPS_PINNED_DEVICE_MEM_LIMIT as the driver applies
+        # it: MiB of device memory the process may hold (None: no limit).
+        self.pinned_limit_mib = None
+        # Answer of an allocation over the limit (the real driver's is 2).
+        self.over_limit_error = 2
 
     def sym_cuGetErrorName(self, code, out):
         if code not in CUDA_ERRORS:
@@ -256,6 +261,11 @@ class FakeCuda(FakeLibrary):
         return 0
 
     def sym_cuMemAlloc_v2(self, out, size):
+        held = sum(len(m) for m in self.memory.values())
+        if held + size > self.devices[0]["total"]:
+            return 2  # CUDA_ERROR_OUT_OF_MEMORY, as the driver answers a full device
+        if self.pinned_limit_mib is not None and held + size > self.pinned_limit_mib * 1024 * 1024:
+            return self.over_limit_error
         ptr = self.next_ptr
         self.next_ptr += size + 0x1000
         self.memory[ptr] = bytearray(size)
@@ -444,6 +454,138 @@ def test_default_element_count_is_a_mebi_element_and_exact():
 def test_elements_must_be_positive():
     with pytest.raises(ValueError):
         Driver().run(elements=0)
+
+
+# --------------------------------------------------------------------------
+# the VRAM budget
+# --------------------------------------------------------------------------
+
+MPS_ENV = {"CUDA_MPS_PINNED_DEVICE_MEM_LIMIT": "0=8M", "CUDA_MPS_PIPE_DIRECTORY": "/run/nvidia-mps"}
+OVER_STEP = "cuMemAlloc_v2 on device 0 (over the budget: 72 MiB must fail with CUDA_ERROR_OUT_OF_MEMORY)"
+WITHIN_STEP = "cuMemAlloc_v2 on device 0 (within the budget: 4 of 8 MiB)"
+
+
+def budget_driver(limit_mib=8):
+    driver = Driver()
+    driver.cuda.pinned_limit_mib = limit_mib
+    return driver
+
+
+def test_fake_driver_refuses_an_allocation_over_the_limit_with_out_of_memory():
+    cuda = FakeCuda([GPU0])
+    cuda.pinned_limit_mib = 8
+    ptr = ctypes.c_uint64()
+    assert cuda.sym_cuMemAlloc_v2(ctypes.byref(ptr), 8 * 1024 * 1024) == 0
+    assert cuda.sym_cuMemAlloc_v2(ctypes.byref(ptr), 1) == 2
+    assert CUDA_ERRORS[2][0] == "CUDA_ERROR_OUT_OF_MEMORY"
+
+
+def test_mps_budget_is_enforced_when_over_budget_is_refused_with_out_of_memory():
+    driver = budget_driver()
+    progress = []
+    result = driver.run(budget_mib=8, mps=True, environ=MPS_ENV, progress=progress.append)
+    assert result["status"] == "passed", result["reason"]
+    assert result["budget"] == {
+        "vram_mib": 8, "mps": True, "status": "enforced", "failed_step": None, "error": None,
+        "within_mib": 4, "over_mib": 72,
+        "reason": "VRAM budget enforced: 4 MiB allocated, 72 MiB refused with CUDA_ERROR_OUT_OF_MEMORY "
+                  "(budget 8 MiB)"}
+    over = [s for s in result["steps"] if s.get("detail", "").startswith("over the budget")]
+    assert over[0]["ok"] and over[0]["refused_with"] == "CUDA_ERROR_OUT_OF_MEMORY (2): out of memory"
+    assert step_names(result)[-7:] == ["MPS client environment", "cuDeviceGet", "cuCtxCreate_v2",
+                                       "cuMemAlloc_v2", "cuMemFree_v2", "cuMemAlloc_v2", "cuCtxDestroy_v2"]
+    assert WITHIN_STEP[len("cuMemAlloc_v2 on device 0 ("):-1] in " ".join(progress)
+    driver.assert_released()
+
+
+def test_an_over_budget_allocation_that_succeeds_fails_the_check_and_is_freed():
+    driver = budget_driver(limit_mib=None)  # MPS expected, but nothing limits the client
+    result = driver.run(budget_mib=8, mps=True, environ=MPS_ENV)
+    assert result["status"] == "failed"
+    assert result["failed_step"] == OVER_STEP
+    assert result["error"] == "RuntimeError: the allocation succeeded: the 8 MiB budget is not enforced"
+    assert result["budget"]["status"] == "failed" and result["budget"]["failed_step"] == OVER_STEP
+    assert result["reason"] == result["budget"]["reason"] == "VRAM budget check failed at %s: %s" % (
+        OVER_STEP, result["error"])
+    assert cuda_probe.exit_status(result) == cuda_probe.EXIT_FAILED
+    driver.assert_released()
+
+
+def test_a_limit_below_the_budget_fails_the_within_budget_step():
+    driver = budget_driver(limit_mib=2)
+    result = driver.run(budget_mib=8, mps=True, environ=MPS_ENV)
+    assert result["failed_step"] == WITHIN_STEP
+    assert result["error"] == "CUDA_ERROR_OUT_OF_MEMORY (2): out of memory"
+    assert result["budget"]["status"] == "failed"
+    driver.assert_released()
+
+
+def test_an_over_budget_refusal_with_another_error_is_not_enforcement():
+    driver = budget_driver()
+    driver.cuda.over_limit_error = 999
+    result = driver.run(budget_mib=8, mps=True, environ=MPS_ENV)
+    assert result["failed_step"] == OVER_STEP
+    assert result["error"] == "RuntimeError: refused with CUDA_ERROR_UNKNOWN (999): unknown error, " \
+        "not CUDA_ERROR_OUT_OF_MEMORY"
+    driver.assert_released()
+
+
+@pytest.mark.parametrize("environ,error", [
+    ({"CUDA_MPS_PIPE_DIRECTORY": "/run/nvidia-mps"},
+     "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT is not set, expected '0=8M' from the group's budget"),
+    (dict(MPS_ENV, CUDA_MPS_PINNED_DEVICE_MEM_LIMIT="0=8G"),
+     "CUDA_MPS_PINNED_DEVICE_MEM_LIMIT is '0=8G', expected '0=8M' from the group's budget"),
+    ({"CUDA_MPS_PINNED_DEVICE_MEM_LIMIT": "0=8M"},
+     "CUDA_MPS_PIPE_DIRECTORY is not set: the client cannot reach the MPS control daemon"),
+])
+def test_an_mps_client_without_its_environment_fails_before_allocating(environ, error):
+    driver = budget_driver()
+    result = driver.run(budget_mib=8, mps=True, environ=environ)
+    assert result["failed_step"] == "MPS client environment (CUDA_MPS_PINNED_DEVICE_MEM_LIMIT, " \
+        "CUDA_MPS_PIPE_DIRECTORY)"
+    assert result["error"] == "RuntimeError: " + error
+    driver.assert_released()
+
+
+def test_without_mps_the_budget_is_not_enforced_and_nothing_is_allocated_for_it():
+    driver = Driver()
+    plain = step_names(Driver().run())
+    result = driver.run(budget_mib=8)
+    assert result["status"] == "passed"
+    assert result["budget"]["status"] == "not_enforced"
+    assert result["budget"]["reason"] == "VRAM budget not enforced: without CUDA MPS nothing stops this " \
+        "container from using more than its 8 MiB"
+    assert step_names(result) == plain
+
+
+@pytest.mark.parametrize("kwargs,reason", [
+    ({"lab": True}, "lab CDI device: no GPU and no MPS, the 8 MiB budget is not checked"),
+    ({"environ": {"AI_SYSTEM_LAB_CDI": "1"}}, "lab CDI device: no GPU and no MPS, the 8 MiB budget is not checked"),
+])
+def test_in_the_lab_the_budget_is_skipped_never_enforced(kwargs, reason):
+    result = budget_driver().run(budget_mib=8, mps=True, **kwargs)
+    assert result["status"] == "skipped"
+    assert result["budget"]["status"] == "skipped" and result["budget"]["reason"] == reason
+
+
+def test_without_a_driver_the_budget_is_skipped():
+    result = Driver(nvml=False, cuda=False).run(budget_mib=8, mps=True, environ=MPS_ENV)
+    assert result["budget"]["status"] == "skipped"
+    assert result["budget"]["reason"] == "no NVIDIA driver: the 8 MiB budget is not checked"
+
+
+def test_a_failed_kernel_leaves_the_budget_unchecked():
+    driver = budget_driver()
+    driver.cuda.corrupt_index = 3
+    result = driver.run(budget_mib=8, mps=True, environ=MPS_ENV)
+    assert result["status"] == "failed" and result["failed_step"] == "verify on device 0 (1000 elements, " \
+        "out = 3 * in + 0.5)"
+    assert result["budget"]["status"] == "skipped"
+    assert result["budget"]["reason"].startswith("not checked: the CUDA check failed at verify on device 0")
+
+
+def test_no_budget_means_no_budget_verdict():
+    assert Driver().run()["budget"] is None
 
 
 # --------------------------------------------------------------------------
@@ -996,3 +1138,12 @@ def test_cli_deadline_kills_a_hung_probe():
                           check=False)
     assert proc.returncode == -14  # SIGALRM
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--mps"], "cuda_probe: --mps needs --budget-mib\n"),
+    (["--budget-mib", "0"], "cuda_probe: --budget-mib must be at least 1\n"),
+])
+def test_budget_options_are_checked_before_anything_runs(argv, message, capsys):
+    assert cuda_probe.main(argv) == 2
+    assert capsys.readouterr().err == message

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils import cuda_verdict as cv
-from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc
+from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc, with_budget
 
 
 def result(rc, doc_or_stdout, stderr="", **kwargs):
@@ -58,7 +58,7 @@ def test_passed_result_shape():
     assert entry["exec"] == {"rc": 0, "timed_out": False, "stderr_tail": ""}
     assert set(entry) == {"container", "status", "reason", "failed_step", "error", "lab", "driver_version",
                           "cuda_driver_version", "gpus", "cuda_devices", "libraries", "steps", "kernel_result",
-                          "total_ms", "exec", "python"}
+                          "total_ms", "exec", "python", "budget"}
 
 
 def test_failed_and_skipped_results_are_kept():
@@ -255,3 +255,70 @@ def test_a_failure_without_a_reason_is_still_described():
     merged = cv.merge_after_reload([first], [second])
     merged[0]["reason"] = None
     assert cv.describe_failure(merged[0]).startswith("ai-llm: step cuCtxCreate_v2 on device 0: ")
+
+
+# --------------------------------------------------------------------------
+# the VRAM budget
+# --------------------------------------------------------------------------
+
+def test_an_enforced_budget_is_taken_as_the_probe_proved_it():
+    entry = result(0, with_budget(passed_doc(), 8192, True, "enforced", reason="VRAM budget enforced: ..."),
+                   budget_mib=8192, mps=True)
+    assert entry["status"] == "passed"
+    assert entry["budget"]["status"] == "enforced" and entry["budget"]["vram_mib"] == 8192
+
+
+def test_without_mps_a_budget_is_not_enforced_and_the_container_still_passes():
+    entry = result(0, with_budget(passed_doc(), 8192, False, "not_enforced"), budget_mib=8192)
+    assert (entry["status"], entry["budget"]["status"]) == ("passed", "not_enforced")
+
+
+@pytest.mark.parametrize("doc_budget,mps,error", [
+    (None, True, "the probe did not check the VRAM budget (an older probe?)"),
+    ((4096, True, "enforced"), True, "the probe checked a budget of 4096 MiB (mps True), expected 8192 MiB "
+                                     "(mps True)"),
+    ((8192, False, "enforced"), False, "the probe reported the budget enforced without MPS"),
+    ((8192, True, "great"), True, "the probe reported an unknown budget status 'great'"),
+    ((8192, True, "not_enforced"), True, "budget status 'not_enforced' after a passed CUDA check"),
+    ((8192, True, "skipped"), True, "budget status 'skipped' after a passed CUDA check"),
+])
+def test_a_budget_verdict_that_does_not_hold_fails_the_container(doc_budget, mps, error):
+    doc = passed_doc()
+    if doc_budget is not None:
+        with_budget(doc, doc_budget[0], doc_budget[1], doc_budget[2])
+    entry = result(0, doc, budget_mib=8192, mps=mps)
+    assert entry["status"] == "failed"
+    assert entry["budget"]["status"] == "failed"
+    assert entry["failed_step"] == "probe result" and entry["error"] == error
+
+
+def test_the_probes_failed_budget_step_is_the_containers_failed_step():
+    step = "cuMemAlloc_v2 on device 0 (over the budget: 8256 MiB must fail with CUDA_ERROR_OUT_OF_MEMORY)"
+    error = "RuntimeError: the allocation succeeded: the 8192 MiB budget is not enforced"
+    doc = with_budget(failed_doc(step=step, error=error), 8192, True, "failed", failed_step=step, error=error)
+    entry = result(1, doc, budget_mib=8192, mps=True)
+    assert (entry["status"], entry["failed_step"], entry["error"]) == ("failed", step, error)
+    assert entry["budget"]["failed_step"] == step
+
+
+@pytest.mark.parametrize("doc,kwargs", [
+    (skipped_doc(lab=True), {"lab": True}),
+    (skipped_doc(), {}),
+])
+def test_a_skipped_container_skips_its_budget_never_passes_it(doc, kwargs):
+    entry = result(3, with_budget(doc, 8192, True, "skipped"), budget_mib=8192, mps=True, **kwargs)
+    assert entry["status"] == "skipped" and entry["budget"]["status"] == "skipped"
+    lying = with_budget(copy.deepcopy(doc), 8192, True, "enforced")
+    entry = result(3, lying, budget_mib=8192, mps=True, **kwargs)
+    assert entry["status"] == "skipped" and entry["budget"]["status"] == "skipped"
+
+
+def test_a_probe_without_result_leaves_the_budget_unchecked():
+    entry = result(127, "", budget_mib=8192, mps=True)
+    assert entry["status"] == "failed"
+    assert entry["budget"]["status"] == "skipped"
+    assert entry["budget"]["reason"] == "not checked: the CUDA check failed at podman exec"
+
+
+def test_no_budget_asked_no_budget_judged():
+    assert result(0, passed_doc())["budget"] is None

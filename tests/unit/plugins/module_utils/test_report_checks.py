@@ -17,9 +17,11 @@ from datetime import datetime
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils import report_checks as rc
+from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import Cause
 from support.verify_results import (
-    DEGRADED_SAYS, LAB_SKIP, NOW, degrade, degraded_health_socket, endpoint_result, fail_unit,
+    BUDGETS_NOT_ENFORCED, DEGRADED_SAYS, healthy_host_results, LAB_SKIP, NOW, degrade, degraded_health_socket, endpoint_result, fail_unit,
     lab_host, total_checks, unit_result,
 )
 
@@ -66,7 +68,8 @@ def test_healthy_system_passes_every_check(plan, results):
     assert report["ok"] is True and report["complete"] is True
     assert report["generated_at"] == "2026-11-29T16:15:00Z"
     assert report["counts"] == {"passed": total_checks(plan), "degraded": 0, "failed": 0, "skipped": 0}
-    assert report["problems"] == [] and report["skipped"] == [] and report["warnings"] == []
+    assert report["problems"] == [] and report["skipped"] == []
+    assert report["warnings"] == BUDGETS_NOT_ENFORCED
     assert report["checks"]["units"]["passed"] == sum(len(p["units"]) for p in plan.values())
     assert report["checks"]["cuda"]["passed"] == 3
     assert report["checks"]["gpu"]["passed"] == 2
@@ -521,7 +524,7 @@ def test_unit_problems_and_restart_notes(plan, results):
         "pc2: unit ai-pc2-core-infrastructure.service: container pc2-core-infrastructure has no health "
         "check, but its unit defines one",
     ]
-    assert report["warnings"] == [
+    assert report["warnings"] == BUDGETS_NOT_ENFORCED + [
         "pc2: unit ai-pc2-redis.service was restarted 5 times by systemd",
         "pc2: unit ai-pc2-memory-system.service was restarted 2 times by systemd",
     ]
@@ -726,3 +729,52 @@ def test_results_of_one_host_checks_call_read_the_same_as_separate_calls(plan, r
     by_separate = rc.build_report(plan, separate, now=NOW)
     assert rc.build_report(plan, together, now=NOW) == by_separate
     assert any("gpu_facts did not run: gpu (gpu_facts) raised RuntimeError" in p for p in by_separate["problems"])
+
+
+# --------------------------------------------------------------------------
+# CUDA: the VRAM budgets
+# --------------------------------------------------------------------------
+
+@pytest.fixture
+def mps_plan(production):
+    production["mainpc"]["ai_gpu"]["sharing"] = "mps"
+    result = build_plan(production)
+    assert result["ok"], result["errors"]
+    return result["hosts"]
+
+
+def test_budgets_enforced_by_mps_pass_without_a_warning(mps_plan):
+    results = {name: healthy_host_results(host) for name, host in mps_plan.items()}
+    report = rc.build_report(mps_plan, results, now=NOW)
+    assert report["ok"] and report["problems"] == []
+    assert report["warnings"] == BUDGETS_NOT_ENFORCED[2:]  # pc2 has no MPS
+    cuda = report["hosts"]["mainpc"]["cuda"]
+    assert [(c["container"], c["budget_mib"], c["budget"]) for c in cuda] == [
+        ("ai-models-gpu-services", 16384, "enforced"), ("language-processing", 6144, "enforced")]
+    md = rr.render_markdown(report)
+    assert "| ai-models-gpu-services | passed | NVIDIA GeForce RTX 4090 | 550.120 | 16384 MiB, enforced |" in md
+
+
+def test_a_budget_that_does_not_hold_is_a_problem_naming_the_step(mps_plan):
+    results = {name: healthy_host_results(host) for name, host in mps_plan.items()}
+    step = "cuMemAlloc_v2 on device 0 (over the budget: 6208 MiB must fail with CUDA_ERROR_OUT_OF_MEMORY)"
+    error = "RuntimeError: the allocation succeeded: the 6144 MiB budget is not enforced"
+    entry = results["mainpc"]["cuda"]["results"][1]
+    entry.update(status="failed", failed_step=step, error=error, reason="VRAM budget check failed")
+    entry["budget"].update(status="failed", failed_step=step, error=error)
+    report = rc.build_report(mps_plan, results, now=NOW)
+    assert report["problems"] == ["mainpc: CUDA in language-processing: failed at %s: %s" % (step, error)]
+    assert "| language-processing | **FAILED** | NVIDIA GeForce RTX 4090 | 550.120 | 6144 MiB, **FAILED** |" \
+        in rr.render_markdown(report)
+
+
+def test_in_the_lab_an_mps_budget_is_skipped_never_passed(mps_plan):
+    results = {name: healthy_host_results(host) for name, host in mps_plan.items()}
+    lab_host(results, "mainpc")
+    report = rc.build_report(mps_plan, results, now=NOW)
+    cuda = report["hosts"]["mainpc"]["cuda"]
+    assert {(c["status"], c["budget"]) for c in cuda} == {("skipped", "skipped")}
+    assert not [w for w in report["warnings"] if w.startswith("mainpc")]
+    md = rr.render_markdown(report)
+    assert "| language-processing | SKIPPED | - | 550.120 | 6144 MiB, SKIPPED | %s |" % LAB_SKIP in md
+    assert "enforced" not in md.replace("not enforced", "").replace("NOT ENFORCED", "")

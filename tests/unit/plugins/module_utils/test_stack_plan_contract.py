@@ -43,8 +43,9 @@ LINK_KEYS = {"name", "from_group", "container", "to_host", "to_group", "address"
 HEALTH_KEYS = {"name", "group", "container", "address", "port", "kind", "policy"}
 PART_KEYS = {
     "network": {"name", "subnet", "unit_file"},
-    "gpu": {"required", "model", "memory_mib", "cdi_devices", "vram_budgets"},
-    "checks": {"links", "health", "cuda", "units", "zmq"},
+    "gpu": {"required", "model", "memory_mib", "cdi_devices", "vram_budgets",
+            "vram_reserve_mib", "mps_units", "mps_lab_units"},
+    "checks": {"links", "health", "cuda", "cuda_budgets", "vram_enforced", "units", "zmq"},
 }
 LIST_KEYS = {
     "published": {"group", "agent", "port", "address", "consumers"},

@@ -50,7 +50,116 @@ def test_production_units_use_cdi_only(production):
         ["nvidia.com/gpu=0"]
     assert pc2["gpu"] == {"required": True, "model": "NVIDIA GeForce RTX 3060",
                           "memory_mib": 12288, "cdi_devices": ["nvidia.com/gpu=0"],
-                          "vram_budgets": {"pc2-ai-models": 10240}}
+                          "vram_budgets": {"pc2-ai-models": 10240},
+                          "vram_reserve_mib": 0, "mps_units": {}, "mps_lab_units": {}}
+
+
+# -- GPU sharing with CUDA MPS -----------------------------------------------
+
+def mps_plan(inventory, compute_percent=None, selinux=False):
+    inventory["mainpc"]["ai_gpu"]["sharing"] = "mps"
+    inventory["mainpc"]["ai_selinux"] = selinux
+    g = inventory["mainpc"]["ai_groups"]
+    g["core"]["gpu"] = {"devices": [0], "vram_mib": 2048}
+    if compute_percent is not None:
+        g["models"]["gpu"]["compute_percent"] = compute_percent
+    return plan_of(inventory)["mainpc"]
+
+
+def env_of(unit):
+    return dict(v.strip('"').split("=", 1) for v in keys(unit, "Environment"))
+
+
+def test_mps_clients_get_their_budget_the_daemon_and_its_directories(inventory):
+    plan = mps_plan(inventory, compute_percent=40)
+    models = plan["quadlet"]["ai-models.container"]
+    env = env_of(models)
+    assert env["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] == "0=8000M"
+    assert env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] == "40"
+    assert env["CUDA_MPS_PIPE_DIRECTORY"] == "/run/nvidia-mps"
+    assert env["CUDA_MPS_LOG_DIRECTORY"] == "/run/nvidia-mps-log"
+    assert keys(models, "Requires") == ["ai-core.service", "ai-system-mps-gpu0.service"]
+    assert keys(models, "After") == ["ai-core.service", "ai-system-mps-gpu0.service"]
+    volumes = keys(models, "Volume")
+    assert "/run/ai-system/mps/0/pipe:/run/nvidia-mps" in volumes
+    assert "/run/ai-system/mps/0/log:/run/nvidia-mps-log:ro" in volumes
+    assert "/run/ai-system/mps/0/shm:/dev/shm" in volumes
+    # The containers keep their own IPC namespace: only /dev/shm is shared.
+    assert "Ipc" not in models and "--ipc" not in models
+    core = env_of(plan["quadlet"]["ai-core.container"])
+    assert core["CUDA_MPS_PINNED_DEVICE_MEM_LIMIT"] == "0=2048M"
+    assert "CUDA_MPS_ACTIVE_THREAD_PERCENTAGE" not in core
+    assert sorted(plan["gpu"]["mps_units"]) == ["ai-system-mps-gpu0.service"]
+    assert sorted(plan["gpu"]["mps_lab_units"]) == ["ai-system-mps-gpu0.service"]
+    assert plan["checks"]["cuda_budgets"] == {"core": 2048, "models": 8000}
+    assert plan["checks"]["vram_enforced"] is True
+
+
+def test_mps_mounts_are_relabelled_shared_on_selinux_hosts(inventory):
+    volumes = keys(mps_plan(inventory, selinux=True)["quadlet"]["ai-models.container"], "Volume")
+    assert "/run/ai-system/mps/0/pipe:/run/nvidia-mps:z" in volumes
+    assert "/run/ai-system/mps/0/log:/run/nvidia-mps-log:ro,z" in volumes
+
+
+def test_without_mps_nothing_of_it_is_rendered(inventory):
+    plan = plan_of(inventory)["mainpc"]
+    models = plan["quadlet"]["ai-models.container"]
+    assert "CUDA_MPS" not in models and "/run/ai-system/mps" not in models
+    assert keys(models, "Requires") == ["ai-core.service"]
+    assert plan["gpu"]["mps_units"] == {} and plan["gpu"]["mps_lab_units"] == {}
+    assert plan["checks"]["cuda_budgets"] == {"models": 8000}
+    assert plan["checks"]["vram_enforced"] is False
+
+
+def test_mps_daemon_unit_runs_the_control_daemon_for_its_gpu(inventory):
+    text = mps_plan(inventory)["gpu"]["mps_units"]["ai-system-mps-gpu0.service"]
+    assert keys(text, "ExecStart") == ["/usr/bin/nvidia-cuda-mps-control -f"]
+    assert keys(text, "ExecStartPre") == ["/usr/bin/nvidia-smi -i 0 -c EXCLUSIVE_PROCESS"]
+    assert keys(text, "ExecStopPost") == ["/usr/bin/nvidia-smi -i 0 -c DEFAULT"]
+    assert keys(text, "ExecStop") == ['/bin/sh -c "echo quit | /usr/bin/nvidia-cuda-mps-control"']
+    assert keys(text, "Environment") == [
+        "CUDA_VISIBLE_DEVICES=0", "CUDA_MPS_PIPE_DIRECTORY=/run/ai-system/mps/0/pipe",
+        "CUDA_MPS_LOG_DIRECTORY=/run/ai-system/mps/0/log"]
+    assert keys(text, "RuntimeDirectory") == [
+        "ai-system/mps/0/pipe ai-system/mps/0/log ai-system/mps/0/shm"]
+    assert keys(text, "RuntimeDirectoryPreserve") == ["yes"]
+    assert keys(text, "BindPaths") == ["/run/ai-system/mps/0/shm:/dev/shm"]
+    assert "User=" not in text  # root, as NVIDIA documents for the control daemon
+
+
+def test_mps_lab_unit_says_it_is_not_mps(inventory):
+    text = mps_plan(inventory)["gpu"]["mps_lab_units"]["ai-system-mps-gpu0.service"]
+    assert "Description=NOT MPS: lab stand-in" in text
+    assert "nvidia" not in text.lower().replace("mps control daemon", "")
+    assert keys(text, "RuntimeDirectory") == [
+        "ai-system/mps/0/pipe ai-system/mps/0/log ai-system/mps/0/shm"]
+    assert keys(text, "ExecStart")[0].startswith("/bin/echo NOT MPS: lab stand-in")
+
+
+def test_mps_daemon_per_gpu_on_a_two_gpu_host(inventory):
+    inventory["mainpc"]["ai_gpu"].update(sharing="mps", count=2)
+    g = inventory["mainpc"]["ai_groups"]
+    g["core"]["gpu"] = {"devices": [1], "vram_mib": 2048}
+    g["models"]["gpu"]["devices"] = [0]
+    plan = plan_of(inventory)["mainpc"]
+    assert sorted(plan["gpu"]["mps_units"]) == ["ai-system-mps-gpu0.service",
+                                                "ai-system-mps-gpu1.service"]
+    core = plan["quadlet"]["ai-core.container"]
+    assert keys(core, "Requires") == ["ai-system-mps-gpu1.service"]
+    assert "/run/ai-system/mps/1/shm:/dev/shm" in keys(core, "Volume")
+    daemon1 = plan["gpu"]["mps_units"]["ai-system-mps-gpu1.service"]
+    assert "CUDA_VISIBLE_DEVICES=1" in keys(daemon1, "Environment")
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze is absent")
+def test_mps_lab_unit_passes_systemd_analyze(inventory, tmp_path):
+    path = tmp_path / "ai-system-mps-gpu0.service"
+    path.write_text(mps_plan(inventory)["gpu"]["mps_lab_units"][path.name])
+    proc = subprocess.run(["systemd-analyze", "verify", str(path)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    complaints = [line for line in (proc.stdout + proc.stderr).splitlines()
+                  if path.name in line or "Unknown" in line]
+    assert proc.returncode == 0 and complaints == [], proc.stdout + proc.stderr
 
 
 def test_depends_on_becomes_requires_and_after(inventory):
@@ -287,14 +396,18 @@ def write_units(files, directory):
 
 @pytest.mark.podman
 @needs_quadlet
-@pytest.mark.parametrize("source", ["production", "inventory"])
+@pytest.mark.parametrize("source", ["production", "inventory", "mps"])
 def test_every_rendered_unit_passes_the_quadlet_generator(request, tmp_path, source):
-    hosts = plan_of(request.getfixturevalue(source))
-    if source == "inventory":  # exercise every kind of unit and key
+    if source == "production":
+        hosts = plan_of(request.getfixturevalue(source))
+    else:  # exercise every kind of unit and key
         inv = request.getfixturevalue("inventory")
         inv["pc2"]["ai_groups"]["store"]["build"] = {"context": "/srv/src"}
         inv["pc2"]["ai_groups"]["store"]["devices"] = ["/dev/snd"]
         inv["mainpc"]["ai_selinux"] = True
+        if source == "mps":
+            inv["mainpc"]["ai_gpu"]["sharing"] = "mps"
+            inv["mainpc"]["ai_groups"]["models"]["gpu"]["compute_percent"] = 50
         hosts = plan_of(inv)
     for name, plan in hosts.items():
         directory = tmp_path / name
@@ -316,6 +429,14 @@ def test_every_rendered_unit_passes_the_quadlet_generator(request, tmp_path, sou
                 assert "Requires=%s" % dep in section and "After=%s" % dep in section
             if unit["gpu"]:
                 assert "--device nvidia.com/gpu=" in section
+            if source == "mps" and unit["gpu"]:
+                assert "Requires=ai-system-mps-gpu0.service" in section
+                assert "After=ai-system-mps-gpu0.service" in section
+                assert "-v /run/ai-system/mps/0/shm:/dev/shm" in section
+                assert "--env CUDA_MPS_PINNED_DEVICE_MEM_LIMIT=0=8000M" in section
+                assert "--env CUDA_MPS_ACTIVE_THREAD_PERCENTAGE=50" in section
+        if source == "mps" and name == "mainpc":
+            assert [u["group"] for u in plan["units"] if u["gpu"]] == ["models"]
 
 
 @pytest.mark.podman

@@ -239,6 +239,111 @@ def test_bad_vram_budget(inventory):
     assert "vram_mib '8G' is not a positive whole number of MiB" in only_error(inventory)
 
 
+# -- GPU sharing with CUDA MPS -----------------------------------------------
+
+def mps_inventory(inventory, **gpu):
+    inventory["mainpc"]["ai_gpu"].update(sharing="mps", **gpu)
+    groups(inventory, "mainpc")["core"]["gpu"] = {"devices": ["all"], "vram_mib": 4096}
+    return inventory
+
+
+def test_mps_with_budgets_on_every_gpu_group_is_sound(inventory):
+    assert errors_of(mps_inventory(inventory, vram_reserve_mib=2048)) == []
+
+
+def test_mps_refuses_a_gpu_group_without_budget_naming_it(inventory):
+    mps_inventory(inventory)
+    del groups(inventory, "mainpc")["models"]["gpu"]["vram_mib"]
+    text = only_error(inventory)
+    assert text.startswith("host mainpc, group models, field gpu.vram_mib: group has no VRAM "
+                           "budget, but ai_gpu.sharing is mps")
+    assert "set gpu.vram_mib (MiB) on the group, or ai_gpu.sharing: none" in text
+
+
+def test_mps_budgets_and_reserve_must_fit_the_gpu(inventory):
+    mps_inventory(inventory, vram_reserve_mib=12469)  # 4096 + 8000 + 12469 = 24565 > 24564
+    text = only_error(inventory)
+    assert "VRAM budgets add up to 24565 MiB (core 4096, models 8000, " \
+        "ai_gpu.vram_reserve_mib 12469), more than the 24564 MiB of the host's RTX 4090" in text
+
+
+def test_mps_budgets_and_reserve_that_fill_the_gpu_exactly_fit(inventory):
+    assert errors_of(mps_inventory(inventory, vram_reserve_mib=12468)) == []
+
+
+def test_the_reserve_counts_without_mps_too(inventory):
+    inventory["mainpc"]["ai_gpu"]["vram_reserve_mib"] = 20000
+    assert "VRAM budgets add up to 28000 MiB (models 8000, ai_gpu.vram_reserve_mib 20000)" \
+        in only_error(inventory)
+
+
+def test_mps_budgets_are_summed_per_gpu(inventory):
+    mps_inventory(inventory)
+    inventory["mainpc"]["ai_gpu"]["count"] = 2
+    g = groups(inventory, "mainpc")
+    g["core"]["gpu"] = {"devices": [0], "vram_mib": 20000}
+    g["models"]["gpu"]["devices"] = [1]
+    assert errors_of(inventory) == []  # 20000 on GPU 0, 8000 on GPU 1
+    g["models"]["gpu"]["devices"] = [0]
+    assert "VRAM budgets add up to 28000 MiB (core 20000, models 8000), more than the " \
+        "24564 MiB of the host's RTX 4090 (GPU 0)" in only_error(inventory)
+
+
+@pytest.mark.parametrize("devices,count", [(["all"], 2), ([0, 1], 2), (["GPU-0a1b"], 1)])
+def test_mps_needs_each_gpu_group_on_one_gpu(inventory, devices, count):
+    mps_inventory(inventory)
+    inventory["mainpc"]["ai_gpu"]["count"] = count
+    groups(inventory, "mainpc")["core"]["gpu"]["devices"] = [0]
+    groups(inventory, "mainpc")["models"]["gpu"]["devices"] = devices
+    text = only_error(inventory)
+    assert text.startswith("host mainpc, group models, field gpu.devices: gpu.devices ")
+    assert "do not name one GPU: each MPS daemon serves one GPU" in text
+
+
+def test_mps_refuses_a_user_namespace_on_a_gpu_group(inventory):
+    mps_inventory(inventory)
+    groups(inventory, "mainpc")["models"]["security"] = {"userns": "auto"}
+    text = only_error(inventory)
+    assert text.startswith("host mainpc, group models, field security.userns: security.userns "
+                           "'auto' cannot be used with MPS: the MPS control daemon runs one "
+                           "server per user ID")
+
+
+def test_a_user_namespace_elsewhere_is_fine_with_mps(inventory):
+    mps_inventory(inventory)
+    del groups(inventory, "mainpc")["core"]["gpu"]
+    groups(inventory, "mainpc")["core"]["security"] = {"userns": "auto"}
+    assert errors_of(inventory) == []
+
+
+def test_unknown_sharing_is_refused(inventory):
+    inventory["mainpc"]["ai_gpu"]["sharing"] = "time-slicing"
+    text = only_error(inventory)
+    assert text.startswith("host mainpc, field ai_gpu.sharing: ai_gpu.sharing 'time-slicing' "
+                           "is unknown")
+
+
+@pytest.mark.parametrize("reserve", [-1, "1G", True])
+def test_bad_reserve_is_refused(inventory, reserve):
+    inventory["mainpc"]["ai_gpu"]["vram_reserve_mib"] = reserve
+    assert "ai_gpu.vram_reserve_mib %r is not a whole number of MiB" % (reserve,) \
+        in only_error(inventory)
+
+
+@pytest.mark.parametrize("percent", [0, 101, "50%", 2.5, True])
+def test_bad_compute_percent_is_refused(inventory, percent):
+    mps_inventory(inventory)
+    groups(inventory, "mainpc")["models"]["gpu"]["compute_percent"] = percent
+    text = only_error(inventory)
+    assert text.startswith("host mainpc, group models, field gpu.compute_percent: "
+                           "compute_percent %r is not a whole number from 1 to 100" % (percent,))
+
+
+def test_compute_percent_needs_mps(inventory):
+    groups(inventory, "mainpc")["models"]["gpu"]["compute_percent"] = 50
+    assert "gpu.compute_percent takes effect only with CUDA MPS" in only_error(inventory)
+
+
 def test_unbudgeted_gpu_sharing_is_a_warning(inventory):
     g = groups(inventory, "mainpc")
     g["core"]["gpu"] = True

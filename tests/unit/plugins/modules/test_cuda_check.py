@@ -27,7 +27,7 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, cuda_run
 from ansible_collections.ai_system.containers.plugins.modules import cuda_check
 from ansible_collections.ai_system.containers.plugins.module_utils.cuda_run import ARGUMENT_SPEC, run_check
-from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc
+from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc, with_budget
 
 BINS = {"podman": "/usr/bin/podman", "timeout": "/usr/bin/timeout", "systemctl": "/usr/bin/systemctl"}
 
@@ -90,6 +90,33 @@ def test_invalid_options(changes, message):
     result, error = check(params(**changes), Runner({}))
     assert error == message
     assert result["results"] == [] and result["failed_count"] == 0
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"budgets": {"ai-tts": 1024}}, "budgets names 'ai-tts', which is not in containers"),
+    ({"budgets": {"ai-llm": 0}}, "budgets['ai-llm'] must be a whole number of MiB above 0, got 0"),
+    ({"budgets": {"ai-llm": True}}, "budgets['ai-llm'] must be a whole number of MiB above 0, got True"),
+    ({"mps": True}, "mps is true but budgets is empty: MPS enforces the containers' budgets"),
+])
+def test_invalid_budget_options(changes, message):
+    result, error = check(params(**changes), Runner({}))
+    assert error == message
+
+
+def test_budgets_reach_the_probe_and_its_verdict():
+    p = params(containers=["ai-llm", "ai-tts"], budgets={"ai-llm": 8192}, mps=True)
+    assert cuda_run.probe_argv(BINS, "ai-llm", p)[-3:] == ["--budget-mib", "8192", "--mps"]
+    assert "--budget-mib" not in cuda_run.probe_argv(BINS, "ai-tts", p)
+    assert cuda_run.probe_argv(BINS, "ai-llm", dict(p, mps=False))[-2:] == ["--budget-mib", "8192"]
+    runner = Runner({"ai-llm": [with_budget(passed_doc(), 8192, True, "enforced")], "ai-tts": [passed_doc()]})
+    result, error = check(p, runner)
+    assert error is None
+    assert [r["budget"] and r["budget"]["status"] for r in result["results"]] == ["enforced", None]
+    runner = Runner({"ai-llm": [with_budget(passed_doc(), 8192, False, "not_enforced")],
+                     "ai-tts": [passed_doc()]})
+    result, error = check(p, runner)
+    assert error == "CUDA check failed in 1 of 2 container(s): ai-llm: step probe result: the probe checked " \
+        "a budget of 8192 MiB (mps False), expected 8192 MiB (mps True)"
 
 
 @pytest.mark.parametrize("missing,p,message", [
