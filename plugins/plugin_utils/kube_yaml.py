@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import yaml
 
 HEADER = "# Managed by ai_system.containers: generated from the inventory, do not edit.\n"
@@ -26,8 +28,23 @@ def _text(dumper, value):
 _Dumper.add_representer(str, _text)
 
 
+def _untagged(value):
+    """Ansible hands over subclasses of str, int and float (tagged values);
+    the dumper knows the plain types only."""
+    if isinstance(value, Mapping):
+        return {_untagged(k): _untagged(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_untagged(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
 def dump_documents(documents):
     """One or more objects as one YAML stream, after the managed-file header."""
-    parts = [yaml.dump(doc, Dumper=_Dumper, default_flow_style=False, sort_keys=False,
+    parts = [yaml.dump(_untagged(doc), Dumper=_Dumper, default_flow_style=False, sort_keys=False,
                        allow_unicode=True, width=100) for doc in documents]
     return HEADER + "---\n" + "---\n".join(parts)
