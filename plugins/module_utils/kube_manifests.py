@@ -716,7 +716,7 @@ PODMAN_KINDS = ("ConfigMap", "Secret", "PersistentVolumeClaim", "Deployment")
 def podman_documents(stack: KubeStack) -> List[Dict[str, Json]]:
     """The objects ``podman kube play`` runs, in start order: ConfigMaps and
     Deployments as they are, each StatefulSet as a Deployment with its
-    volume claims as PersistentVolumeClaims named like the Quadlet volumes.
+    volume claims as PersistentVolumeClaims (``<volume>-<group>-0``).
     Podman ignores node affinity, runtime classes, extended resources and
     readiness; its pods find each other by hostname on the network given to
     ``podman kube play --network``."""
@@ -727,15 +727,20 @@ def podman_documents(stack: KubeStack) -> List[Dict[str, Json]]:
             claims = spec.pop("volumeClaimTemplates")
             spec.pop("serviceName", None)
             spec["strategy"] = {"type": "Recreate"}
+            # Named as a StatefulSet names its first pod's claims, so that
+            # they never take over the Quadlet units' volumes on the same host.
+            names = {c["metadata"]["name"]: "%s-%s-0" % (c["metadata"]["name"],
+                                                         doc["metadata"]["name"])
+                     for c in claims}
             pod = dict(spec["template"]["spec"])
             pod["volumes"] = list(pod["volumes"]) + [
-                {"name": c["metadata"]["name"],
-                 "persistentVolumeClaim": {"claimName": c["metadata"]["name"]}}
-                for c in claims]
+                {"name": volume, "persistentVolumeClaim": {"claimName": claim}}
+                for volume, claim in names.items()]
             spec["template"] = dict(spec["template"], spec=pod)
             for claim in claims:
                 out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                             "metadata": dict(claim["metadata"],
+                                             name=names[claim["metadata"]["name"]],
                                              namespace=doc["metadata"]["namespace"],
                                              labels=doc["metadata"]["labels"]),
                             "spec": claim["spec"]})

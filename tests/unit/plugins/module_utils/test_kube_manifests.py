@@ -368,11 +368,14 @@ def test_podman_variant_runs_statefulsets_as_deployments_with_claims():
     names = [d["metadata"]["name"] for d in docs if d["kind"] == "Deployment"]
     assert names == [g for dummy, g in stack.order]  # start order
     claim = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
-    assert [c["metadata"]["name"] for c in claim] == ["mainpc-redis-data", "pc2-redis-data"]
+    # Named as a cluster names them, never like the Quadlet volumes.
+    assert [c["metadata"]["name"] for c in claim] == ["mainpc-redis-data-mainpc-redis-0",
+                                                      "pc2-redis-data-pc2-redis-0"]
     redis = [d for d in docs if d["metadata"]["name"] == "mainpc-redis" and
              d["kind"] == "Deployment"][0]
     assert {"name": "mainpc-redis-data", "persistentVolumeClaim": {
-        "claimName": "mainpc-redis-data"}} in redis["spec"]["template"]["spec"]["volumes"]
+        "claimName": "mainpc-redis-data-mainpc-redis-0"}} in \
+        redis["spec"]["template"]["spec"]["volumes"]
     # The cluster objects are left as they were.
     assert objects(stack)[("StatefulSet", "mainpc-redis")]["spec"]["volumeClaimTemplates"]
 
