@@ -38,15 +38,18 @@ options:
   options:
     description:
       - How the plan maps onto a cluster; every key is optional.
-      - C(namespace) (default V(ai-system)); C(host_label), the node label naming the host a
-        node plays (default V(ai-system.io/host), V("") leaves placement to the scheduler);
-        C(gpu_resource) (default V(nvidia.com/gpu)); C(gpu_runtime_class) (default V(nvidia),
-        V("") for none); C(gpu_memory_label), the GPU feature discovery label with each GPU's
-        memory in MiB (default V(nvidia.com/gpu.memory), V("") for no memory affinity);
-        C(request_percent), the share of each CPU and memory limit that is requested (default
-        V(25)); C(volume_size), the size each named volume's claim asks for (default V(1Gi));
-        C(audio_resource), a device plugin's resource for the sound device (default V(""):
-        the node's C(/dev/snd) is mounted).
+      - C(namespace), the namespace (default V(ai-system)).
+      - C(host_label), the node label naming the host a node plays (default
+        V(ai-system.io/host)); V("") leaves placement to the scheduler.
+      - C(gpu_resource), the GPU device plugin's resource (default V(nvidia.com/gpu)).
+      - C(gpu_runtime_class), the RuntimeClass of GPU pods (default V(nvidia)); V("") for none.
+      - C(gpu_memory_label), the GPU feature discovery label with each GPU's memory in MiB
+        (default V(nvidia.com/gpu.memory)); V("") for no affinity on GPU memory.
+      - C(request_percent), the share of each CPU and memory limit that is requested
+        (default V(25)).
+      - C(volume_size), the storage each named volume's claim asks for (default V(1Gi)).
+      - C(audio_resource), a device plugin's resource for the sound device (default V(""),
+        which mounts the node's C(/dev/snd)).
     type: dict
     default: {}
 attributes:
