@@ -25,7 +25,7 @@ def test_production_writes_the_manifests_and_a_second_run_changes_nothing(playbo
         assert (out / rel).is_file()
     # The same objects as the golden files, apart from the probe's source.
     core = (out / "groups" / "core-services.yaml").read_text()
-    with open(os.path.join(GOLDEN, "groups", "core-services.yaml"), encoding="utf-8") as handle:
+    with open(os.path.join(GOLDEN, "groups", "core-services.yaml.golden"), encoding="utf-8") as handle:
         assert core == handle.read()
     summary = first.task_results("Summarise what was written")
     assert "17 groups as 21 files" in summary["mainpc"]["msg"]

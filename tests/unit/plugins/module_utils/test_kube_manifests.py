@@ -4,7 +4,9 @@ Kubernetes API schemas (kubernetes-validate, offline, strict), the production
 and lab inventories against golden files, and what the mapping promises.
 
 Golden files live in tests/fixtures/kube/<inventory>/, exactly as
-playbooks/kube.yml writes them (with a placeholder for the probe's source).
+playbooks/kube.yml writes them (with a placeholder for the probe's source),
+each name with ``.golden`` added (a YAML file holds one document, for the
+linters).
 After an intended change, regenerate them with
 
     AI_SYSTEM_UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/plugins/module_utils/test_kube_manifests.py -k golden
@@ -35,6 +37,7 @@ GOLDEN = os.path.join(REPO, "tests", "fixtures", "kube")
 # The newest Kubernetes release whose schemas kubernetes-validate ships.
 KUBE_VERSION = "1.37.0"
 PROBE = "# the collection's zmq_health.py\n"
+SUFFIX = ".golden"
 
 
 def inventory_of(name):
@@ -103,7 +106,7 @@ def test_golden_files(name):
     folder = os.path.join(GOLDEN, name)
     if os.environ.get("AI_SYSTEM_UPDATE_GOLDEN"):
         for rel, text in files.items():
-            path = os.path.join(folder, rel)
+            path = os.path.join(folder, rel + SUFFIX)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -112,7 +115,7 @@ def test_golden_files(name):
         for fname in names:
             path = os.path.join(root, fname)
             with open(path, encoding="utf-8") as handle:
-                found[os.path.relpath(path, folder)] = handle.read()
+                found[os.path.relpath(path, folder)[:-len(SUFFIX)]] = handle.read()
     assert sorted(found) == sorted(files)
     for rel, text in files.items():
         assert found[rel] == text, "%s differs from its golden file (see this file's docstring)" \
