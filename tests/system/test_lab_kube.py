@@ -28,6 +28,11 @@ from support.inventory import load_inventory_dir
 from support.lab import LAB_INVENTORY, sh
 
 HOST = "mainpc"
+# Podman on the lab hosts (5.4, systemd, cgroup v1) fails to start a pod with
+# an init container under systemd's cgroup manager ("unable to create pod
+# cgroup ... was already loaded or has a fragment file"); cgroupfs runs it
+# (docs/kubernetes.md).
+KUBE = ("podman", "--cgroup-manager=cgroupfs", "kube")
 NETWORK = "ai-kube-test"
 WORKDIR = "/root/ai-kube-test"
 IMAGES = ("localhost/ai-system/stand-in-agent:latest", "localhost/ai-system/lab-redis:latest")
@@ -71,15 +76,15 @@ def played(lab, lab_plan, manifests):
     sh(["podman", "cp", str(secret_file), "%s:%s/secrets.yaml" % (HOST, WORKDIR)])
     lab.exec(HOST, "podman", "network", "create", "--ignore", NETWORK)
     try:
-        lab.exec(HOST, "podman", "kube", "play", play_file("secrets.yaml"))
+        lab.exec(HOST, *KUBE, "play", play_file("secrets.yaml"))
         start = time.monotonic()
-        lab.exec(HOST, "podman", "kube", "play", "--network", NETWORK,
+        lab.exec(HOST, *KUBE, "play", "--network", NETWORK,
                  play_file("ai-system.yaml"), timeout=600)
         yield docs, time.monotonic() - start
     finally:
-        down = lab.exec(HOST, "podman", "kube", "down", "--force",
+        down = lab.exec(HOST, *KUBE, "down", "--force",
                         play_file("ai-system.yaml"), check=False, timeout=300)
-        lab.exec(HOST, "podman", "kube", "down", play_file("secrets.yaml"), check=False)
+        lab.exec(HOST, *KUBE, "down", play_file("secrets.yaml"), check=False)
         lab.exec(HOST, "podman", "network", "rm", "--force", NETWORK, check=False)
         lab.exec(HOST, "rm", "-rf", WORKDIR, check=False)
         assert down.returncode == 0, down.stderr
@@ -156,7 +161,7 @@ def test_a_group_reaches_another_by_the_service_name_of_its_endpoint_map(lab, pl
 
 def test_kube_down_removes_every_pod_and_volume_and_leaves_the_units(lab, played, lab_plan):
     docs, dummy = played
-    lab.exec(HOST, "podman", "kube", "down", "--force", play_file("ai-system.yaml"),
+    lab.exec(HOST, *KUBE, "down", "--force", play_file("ai-system.yaml"),
              timeout=300)
     pods = lab.exec(HOST, "podman", "pod", "ps", "-q").stdout
     assert pods.strip() == ""
