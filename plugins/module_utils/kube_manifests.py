@@ -690,6 +690,12 @@ def kube_stack(all_hostvars: Mapping[str, Mapping[str, Any]], probe_source: str,
     }
     order: List[Tuple[str, str]] = []
     warnings = list(plan.warnings)
+    gpu_groups = sorted(u.group for p in plan.hosts.values() for u in p.units if u.gpu)
+    if gpu_groups and not opts.host_label:
+        warnings.append("GPU groups %s are not pinned to their hosts' nodes (ai_kube_host_label "
+                        "is empty): each host's VRAM budget check no longer holds per node, and "
+                        "groups that share a node's GPU need the device plugin's sharing"
+                        % ", ".join(gpu_groups))
     for hname in sorted(plan.hosts):
         host_plan = plan.hosts[hname]
         for unit in host_plan.units:

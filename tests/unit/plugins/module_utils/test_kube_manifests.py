@@ -19,6 +19,10 @@ from __future__ import annotations
 import copy
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 
 import kubernetes_validate
 import pytest
@@ -213,6 +217,40 @@ def test_gpu_and_host_labels_are_configurable():
     assert exprs == [{"key": "example.com/vram", "operator": "Gt", "values": ["16383"]}]
     pod, dummy = container(stack, "core-services")
     assert "affinity" not in pod  # no host label: the scheduler places it anywhere
+
+
+def test_without_host_labels_the_vram_budgets_are_said_to_no_longer_hold():
+    assert not [w for w in stack_of(inventory_of("production")).warnings if "VRAM" in w]
+    warnings = stack_of(inventory_of("production"), host_label="").warnings
+    assert [w for w in warnings if w.startswith(
+        "GPU groups ai-models-gpu-services, language-processing, pc2-ai-models are not pinned")]
+
+
+def test_the_wait_script_waits_for_every_port_and_gives_up_after_its_time(tmp_path):
+    script = tmp_path / "wait_for_services.py"
+    script.write_text(yaml.safe_load(action.render_files(inventory_of("lab"), {}, PROBE)[1][
+        "probe.yaml"])["data"]["wait_for_services.py"])
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(4)
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    closed_port = free.getsockname()[1]
+    free.close()  # nothing listens there now
+    try:
+        port = server.getsockname()[1]
+        ok = subprocess.run([sys.executable, str(script), "5", "127.0.0.1:%d" % port],
+                            capture_output=True, text=True, timeout=30, check=False)
+        assert ok.returncode == 0 and ok.stdout == "127.0.0.1:%d answers\n" % port
+        start = time.monotonic()
+        late = subprocess.run([sys.executable, str(script), "3", "127.0.0.1:%d" % port,
+                               "127.0.0.1:%d" % closed_port],
+                              capture_output=True, text=True, timeout=30, check=False)
+        assert late.returncode == 1
+        assert "127.0.0.1:%d did not answer" % closed_port in late.stdout
+        assert 3 <= time.monotonic() - start < 15
+    finally:
+        server.close()
 
 
 def test_resources_hardening_and_tmpfs():
