@@ -316,6 +316,44 @@ def env_name(agent: str) -> str:
     return "AI_ENDPOINT_" + snake.upper()
 
 
+def group_environment(group: Group, host: str,
+                      endpoints: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
+    """The environment every container of a group gets: the inventory's env,
+    the plan's own variables and one AI_ENDPOINT_* URL per consumed agent."""
+    env = dict(group.env)
+    env.update({
+        "CONTAINER_GROUP": group.name,
+        "AI_SYSTEM_GROUP": group.name,
+        "AI_SYSTEM_HOST": host,
+        "AI_SYSTEM_CONFIG": CONTAINER_CONFIG,
+        "AI_SYSTEM_AGENTS": ",".join(
+            "%s:%d:%s" % (a.name, a.port, a.health_port or "")
+            for a in sorted(group.agents.values(), key=lambda a: a.name)),
+    })
+    for aname, endpoint in endpoints.items():
+        env[env_name(aname)] = endpoint["url"]
+    if group.gpu:
+        env["NVIDIA_DRIVER_CAPABILITIES"] = ",".join(group.gpu.capabilities)
+    return env
+
+
+def endpoint_document(group: Group, host: str, links: Sequence[Link],
+                      endpoints: Mapping[str, Mapping[str, Any]]) -> str:
+    """A group's endpoint map (endpoints.json): its own agents with their
+    health ports and policies (what the health probe reads) and where each
+    agent it connects to is reached."""
+    doc = {
+        "group": group.name,
+        "host": host,
+        "agents": {a.name: {"port": a.port, "health_port": a.health_port,
+                            "socket": a.socket, "health_policy": a.policy.as_dict()}
+                   for a in sorted(group.agents.values(), key=lambda a: a.name)},
+        "connects_to": sorted(lk.agent.name for lk in links),
+        "endpoints": dict(endpoints),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
 class _HostRenderer:
     """Renders one host's part of the plan."""
 
@@ -378,17 +416,8 @@ class _HostRenderer:
         return out
 
     def endpoint_document(self, group: Group) -> str:
-        doc = {
-            "group": group.name,
-            "host": self.host.name,
-            "agents": {a.name: {"port": a.port, "health_port": a.health_port,
-                                "socket": a.socket, "health_policy": a.policy.as_dict()}
-                       for a in sorted(group.agents.values(), key=lambda a: a.name)},
-            "connects_to": sorted(lk.agent.name
-                                  for lk in self.links_by_group.get(group.name, [])),
-            "endpoints": self.endpoints(group),
-        }
-        return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        return endpoint_document(group, self.host.name, self.links_by_group.get(group.name, []),
+                                 self.endpoints(group))
 
     # -- units -----------------------------------------------------------------
     def network_unit(self) -> str:
@@ -473,20 +502,7 @@ class _HostRenderer:
         ]
         if group.command:
             box.append(("Exec", " ".join(quadlet.quote(c) for c in group.command)))
-        env = dict(group.env)
-        env.update({
-            "CONTAINER_GROUP": group.name,
-            "AI_SYSTEM_GROUP": group.name,
-            "AI_SYSTEM_HOST": self.host.name,
-            "AI_SYSTEM_CONFIG": CONTAINER_CONFIG,
-            "AI_SYSTEM_AGENTS": ",".join(
-                "%s:%d:%s" % (a.name, a.port, a.health_port or "")
-                for a in sorted(group.agents.values(), key=lambda a: a.name)),
-        })
-        for aname, endpoint in self.endpoints(group).items():
-            env[env_name(aname)] = endpoint["url"]
-        if group.gpu:
-            env["NVIDIA_DRIVER_CAPABILITIES"] = ",".join(group.gpu.capabilities)
+        env = group_environment(group, self.host.name, self.endpoints(group))
         if mps_index is not None and group.gpu and group.gpu.vram_mib:
             env.update(mps_units.client_environment(group.gpu.vram_mib,
                                                     group.gpu.compute_percent))
@@ -774,12 +790,20 @@ def plan_stack(all_hostvars: Mapping[str, Mapping[str, Any]]) -> StackPlan:
 
     Nothing is rendered from an inventory that is wrong: ``hosts`` is empty
     when there is any problem."""
+    return plan_with_model(all_hostvars)[0]
+
+
+def plan_with_model(all_hostvars: Mapping[str, Mapping[str, Any]]
+                    ) -> Tuple[StackPlan, Dict[str, Host], List[Link]]:
+    """:func:`plan_stack`, with the normalized hosts and the links between
+    groups it was made from (for outputs other than Quadlet, such as the
+    Kubernetes manifests)."""
     hosts, problems = load_hosts(all_hostvars)
     links = check_all(hosts, problems)
     warnings = tuple(w for h in sorted(hosts) for w in gpu_warnings(hosts[h]))
     if problems:
-        return StackPlan(problems=tuple(problems.items), warnings=warnings,
-                         hosts=MappingProxyType({}))
+        return (StackPlan(problems=tuple(problems.items), warnings=warnings,
+                          hosts=MappingProxyType({})), hosts, links)
     consumed: Dict[str, List[Link]] = {name: [] for name in hosts}
     provided: Dict[str, List[Link]] = {name: [] for name in hosts}
     for lk in links:
@@ -787,7 +811,8 @@ def plan_stack(all_hostvars: Mapping[str, Mapping[str, Any]]) -> StackPlan:
         provided[lk.host].append(lk)
     rendered = {name: _HostRenderer(hosts[name], hosts, consumed[name], provided[name]).render()
                 for name in sorted(hosts)}
-    return StackPlan(problems=(), warnings=warnings, hosts=MappingProxyType(rendered))
+    return (StackPlan(problems=(), warnings=warnings, hosts=MappingProxyType(rendered)),
+            hosts, links)
 
 
 def build_plan(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:

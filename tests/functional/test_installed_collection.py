@@ -121,6 +121,23 @@ def test_render_dir_is_relative_to_the_folder_it_runs_in(installed, tmp_path):
     assert not (collection_dir(installed) / "playbooks" / "units").exists()
 
 
+def test_kube_manifests_land_in_build_kube_of_the_folder_it_runs_in(installed, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    before = snapshot(collection_dir(installed))
+    res = ansible_playbook(installed, work, "ai_system.containers.kube", pwd=work)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert os.listdir(work) == ["build"] and os.listdir(work / "build") == ["kube"]
+    kustomization = yaml.safe_load((work / "build" / "kube" / "kustomization.yaml").read_text())
+    assert len(kustomization["resources"]) == 19
+    probe = yaml.safe_load((work / "build" / "kube" / "probe.yaml").read_text())
+    # The pods' probe is the installed collection's own.
+    with open(collection_dir(installed) / "plugins" / "module_utils" / "zmq_health.py",
+              encoding="utf-8") as handle:
+        assert probe["data"]["zmq_health.py"] == handle.read()
+    assert snapshot(collection_dir(installed)) == before
+
+
 def test_verify_report_lands_in_reports_of_the_folder_it_runs_in(installed, tmp_path):
     work = tmp_path / "work"
     work.mkdir()

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, ai_system.containers contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side Kubernetes manifests of the whole stack (see the kube_manifests module docs)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.ai_system.containers.plugins.action.stack_plan import collect_hostvars
+from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils.kube_manifests import (
+    KUBE_OPTION_DEFAULTS, kube_stack, kustomization, podman_documents,
+)
+from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
+from ansible_collections.ai_system.containers.plugins.plugin_utils.kube_yaml import dump_documents
+
+PODMAN_FILE = "podman/ai-system.yaml"
+
+
+def probe_source():
+    """The health probe's own text, which the pods mount from a ConfigMap."""
+    with open(zmq_health.__file__, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def render_files(all_hostvars, options, source):
+    """(stack, {file name: YAML text}) for the kustomization, its resources
+    and the podman kube play variant; no files when the stack has problems."""
+    stack = kube_stack(all_hostvars, source, options)
+    if not stack.ok:
+        return stack, {}
+    namespace = (options or {}).get("namespace") or KUBE_OPTION_DEFAULTS["namespace"]
+    files = {name: dump_documents(docs) for name, docs in stack.files.items()}
+    files["kustomization.yaml"] = dump_documents([kustomization(stack, namespace)])
+    files[PODMAN_FILE] = dump_documents(podman_documents(stack))
+    return stack, files
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _VALID_ARGS = frozenset(("hosts", "inventory_group", "options"))
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        task_vars = task_vars or {}
+        dummy, args = self.validate_argument_spec(argument_spec={
+            "hosts": {"type": "list", "elements": "str"},
+            "inventory_group": {"type": "str", "default": "ai_hosts"},
+            "options": {"type": "dict", "default": {}},
+        })
+        names = args["hosts"]
+        if not names:
+            group = args["inventory_group"]
+            names = list(task_vars.get("groups", {}).get(group, []))
+            if not names:
+                result.update(failed=True, msg="No hosts in inventory group '%s': put the AI "
+                              "hosts in it, or pass hosts=" % group)
+                return result
+        hostvars = task_vars.get("hostvars")
+        if hostvars is None:
+            raise AnsibleError("kube_manifests needs hostvars")
+        missing = [n for n in names if n not in hostvars]
+        if missing:
+            result.update(failed=True, msg="Unknown hosts: %s" % ", ".join(missing))
+            return result
+        stack, files = render_files(collect_hostvars(hostvars, names),
+                                    plain(args["options"]), probe_source())
+        errors = [str(p) for p in stack.problems]
+        result.update(changed=False, files=files, errors=errors,
+                      problems=[p.as_dict() for p in stack.problems],
+                      warnings=list(stack.warnings),
+                      order=[{"host": h, "group": g} for h, g in stack.order])
+        if errors:
+            result["failed"] = True
+            result["msg"] = ("The inventory cannot be written as Kubernetes manifests "
+                             "(%d problem(s)); nothing was written:\n%s"
+                             % (len(errors), "\n".join("- " + e for e in errors)))
+        else:
+            result["msg"] = "%d groups as %d files" % (len(stack.order), len(files))
+        return result
