@@ -398,3 +398,8 @@ def test_container_of_pid_reads_cgroup_v1_and_v2(tmp_path):
     assert exp.container_of_pid(3, str(tmp_path)) is None
     assert exp.container_of_pid(4, str(tmp_path)) is None
     assert os.path.isdir(str(tmp_path))
+
+
+def test_the_probe_path_is_where_the_plan_mounts_it():
+    from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import CONTAINER_PROBE
+    assert exp.CONTAINER_PROBE == CONTAINER_PROBE

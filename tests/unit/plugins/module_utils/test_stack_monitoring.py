@@ -256,3 +256,23 @@ def test_promtool_accepts_the_prometheus_configuration(inventory, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "SUCCESS: 1 rule files found" in run.stdout
+
+
+def test_the_lab_monitoring_variables_plan_on_the_lab_inventory():
+    """inventory/lab-monitoring.yml (extra variables of the lab's monitoring
+    runs) plans cleanly on the lab, and keeps the lab's own image archives."""
+    from support.inventory import load_inventory_dir
+    inventory = load_inventory_dir(os.path.join(REPO, "inventory", "lab"))
+    with open(os.path.join(REPO, "inventory", "lab-monitoring.yml")) as handle:
+        extra = yaml.safe_load(handle)
+    for host in inventory.values():
+        lab_archives = host["stack_image_archives"]
+        host.update(extra)
+    assert set(lab_archives) < set(extra["stack_image_archives"])
+    assert all(extra["stack_image_archives"][k] == v for k, v in lab_archives.items())
+    plan = plan_stack(inventory)
+    assert plan.ok, [str(p) for p in plan.problems]
+    assert sum(len(h.units) for h in plan.hosts.values()) == 17  # 16 agent groups and Redis
+    main = plan.hosts["mainpc"]
+    assert main.monitoring.prometheus and main.monitoring.prometheus_address == "10.89.100.16"
+    assert extra["ai_monitoring"]["prometheus"]["image"] in extra["stack_image_archives"]
