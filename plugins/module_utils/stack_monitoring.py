@@ -42,6 +42,9 @@ RULES_FILE = "monitoring/ai-system-alerts.yml"
 CONTAINER_CONFIG_DIR = "/etc/prometheus/ai-system"
 CONTAINER_DATA_DIR = "/var/lib/prometheus"
 EXPORTER_SERVICE = "ai-system-exporter.service"
+# Prometheus as a unit of the plan: its group name and container name.
+UNIT_GROUP = "prometheus"
+CONTAINER_NAME = "ai-prometheus"
 
 VOLUME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}\Z")
 _UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -177,6 +180,13 @@ def check_monitoring(mon: Monitoring, hosts: Mapping[str, Host], problems: Probl
     if mon.host not in hosts:
         problems.add("%s.prometheus.host names unknown host '%s'" % (VAR, mon.host),
                      _suggest(mon.host, sorted(hosts)), field=VAR + ".prometheus.host")
+    else:
+        host = hosts[mon.host]
+        taken = [g for g in (UNIT_GROUP, CONTAINER_NAME) if g in host.groups]
+        for gname in taken:
+            problems.add("group %s has the name of Prometheus's unit or container on %s" % (gname, mon.host),
+                         "rename the group, or run Prometheus on another host", host=mon.host,
+                         group=gname)
     for hname in sorted(hosts):
         host = hosts[hname]
         ours = [("exporter", "port", mon.exporter_port)]
@@ -265,7 +275,7 @@ def prometheus_unit(mon: Monitoring, host: Host, volume_file: str) -> str:
         ("Unit", [("Description", "Prometheus of the AI system (scrapes every host's exporter)"),
                   ("Wants", "network-online.target"), ("After", "network-online.target")]),
         ("Container", [
-            ("ContainerName", "ai-prometheus"),
+            ("ContainerName", CONTAINER_NAME),
             ("Image", mon.image),
             ("Network", "host"),
             ("Volume", "%s:%s%s" % (volume_file, CONTAINER_DATA_DIR, "" if not relabel else ":Z")),

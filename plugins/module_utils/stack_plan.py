@@ -802,14 +802,23 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
     config = dict(plan.config)
     on_prometheus = plan.host == mon.host
     gpus = host.gpu.count if host.gpu else 0
-    config[stack_monitoring.EXPORTER_CONFIG] = json.dumps(
-        stack_monitoring.exporter_document(mon, _plain(plan), digest, gpus),
-        indent=2, sort_keys=True) + "\n"
+
     prometheus_service = None
+    units, order = plan.units, plan.start_order
     if on_prometheus:
         quadlet_files.update(stack_monitoring.prometheus_files(mon, host))
         config[stack_monitoring.PROMETHEUS_CONFIG] = stack_monitoring.prometheus_document(mon, hosts)
-        prometheus_service = quadlet.service_name(stack_monitoring.container_file_name(host))
+        unit_file = stack_monitoring.container_file_name(host)
+        prometheus_service = quadlet.service_name(unit_file)
+        # A unit of the plan like the groups': stack_units starts it, restarts
+        # it when its configuration or rules change, and verify checks it.
+        units += (UnitPlan(
+            group=stack_monitoring.UNIT_GROUP, unit_file=unit_file, service=prometheus_service,
+            container=stack_monitoring.CONTAINER_NAME, image=mon.image, build=False, depends_on=(),
+            gpu=False, cdi_devices=(), vram_mib=None, secrets=(),
+            config_files=(stack_monitoring.PROMETHEUS_CONFIG, stack_monitoring.RULES_FILE),
+            restart_on_change=(), healthcheck=False, agents=()),)
+        order += (stack_monitoring.UNIT_GROUP,)
     openings = tuple(FirewallOpening(**o) for o in
                      stack_monitoring.firewall_openings(mon, hosts)[plan.host])
     images = plan.images
@@ -832,6 +841,13 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
         scrape_targets=tuple("%s=%s:%d" % (h, hosts[h].lan_address, mon.exporter_port)
                              for h in sorted(hosts)),
     )
+    checks = dataclasses.replace(plan.checks, units=tuple(
+        UnitCheck(service=u.service, container=u.container, healthcheck=u.healthcheck) for u in units))
+    plan = dataclasses.replace(plan, units=units, start_order=order, checks=checks)
+    # The exporter watches every unit of the host, Prometheus's too.
+    config[stack_monitoring.EXPORTER_CONFIG] = json.dumps(
+        stack_monitoring.exporter_document(mon, _plain(plan), digest, gpus),
+        indent=2, sort_keys=True) + "\n"
     return dataclasses.replace(plan, quadlet=MappingProxyType(quadlet_files),
                                config=MappingProxyType(config),
                                firewall=plan.firewall + openings, images=images,

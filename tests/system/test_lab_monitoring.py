@@ -76,9 +76,9 @@ def test_prometheus_scrapes_both_exporters_and_sees_every_group_up_and_healthy(l
         return up if up == ["mainpc", "pc2"] else None
     wait_for("both exporters up in Prometheus's targets", targets_up, 90)
 
-    expected = sorted((host, u["group"]) for host in lab.hosts
-                      for u in lab_plan["hosts"][host]["units"])
-    assert len(expected) == 17  # the 16 agent groups and Redis
+    expected = sorted([(host, u["group"]) for host in lab.hosts
+                       for u in lab_plan["hosts"][host]["units"]] + [("mainpc", "prometheus")])
+    assert len(expected) == 18  # the 16 agent groups, Redis and Prometheus
 
     def healthy_groups():
         result = query(lab, "ai_system_group_up == 1 and ai_system_group_healthy == 1")

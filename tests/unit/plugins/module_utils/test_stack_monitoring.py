@@ -192,6 +192,35 @@ def test_every_host_gets_an_exporter_and_the_prometheus_host_prometheus(inventor
     assert "prometheus: %s on 10.0.0.16:9090" % IMAGE in "\n".join(main.as_dict()["summary"])
 
 
+def test_prometheus_is_a_unit_of_its_host_restarted_by_its_configuration(inventory):
+    plain = plan_stack(inventory).hosts
+    monitored(inventory)
+    hosts = plan_stack(inventory).hosts
+    main = hosts["mainpc"]
+    assert main.units[:-1] == plain["mainpc"].units and hosts["pc2"].units == plain["pc2"].units
+    unit = main.units[-1]
+    assert (unit.group, unit.service, unit.container, unit.image) == (
+        "prometheus", "ai-prometheus.service", "ai-prometheus", IMAGE)
+    assert unit.config_files == ("monitoring/prometheus.yml", "monitoring/ai-system-alerts.yml")
+    assert not unit.healthcheck and not unit.agents and not unit.depends_on
+    assert main.start_order[-1] == "prometheus"
+    assert main.checks.units[-1].service == "ai-prometheus.service"
+    doc = json.loads(main.config["monitoring/exporter.json"])
+    assert doc["units"][-1] == {"group": "prometheus", "service": "ai-prometheus.service",
+                                "container": "ai-prometheus", "healthcheck": False}
+
+
+@pytest.mark.parametrize("name", ["prometheus", "ai-prometheus"])
+def test_a_group_named_like_prometheus_is_refused_on_its_host(inventory, name):
+    inventory["mainpc"]["ai_groups"][name] = {"agents": {"Extra": {"port": 7300, "health_port": 8300}}}
+    monitored(inventory)
+    problem = only_problem(inventory)
+    assert (problem["host"], problem["group"]) == ("mainpc", name)
+    assert problem["fix"] == "rename the group, or run Prometheus on another host"
+    monitored(inventory, host="pc2")
+    assert build_plan(inventory)["ok"]
+
+
 def test_the_exporter_port_is_opened_to_the_prometheus_host_only(inventory):
     monitored(inventory, host="pc2")
     for name, host in plan_stack(inventory).hosts.items():
@@ -272,7 +301,8 @@ def test_the_lab_monitoring_variables_plan_on_the_lab_inventory():
     assert all(extra["stack_image_archives"][k] == v for k, v in lab_archives.items())
     plan = plan_stack(inventory)
     assert plan.ok, [str(p) for p in plan.problems]
-    assert sum(len(h.units) for h in plan.hosts.values()) == 17  # 16 agent groups and Redis
+    # 16 agent groups, Redis and Prometheus
+    assert sum(len(h.units) for h in plan.hosts.values()) == 18
     main = plan.hosts["mainpc"]
     assert main.monitoring.prometheus and main.monitoring.prometheus_address == "10.89.100.16"
     assert extra["ai_monitoring"]["prometheus"]["image"] in extra["stack_image_archives"]
