@@ -74,7 +74,7 @@ def serve_peers(count: int, ports: Any, lifetime: float) -> None:
     ctx = zmq.Context()
     socks = []
     poller = zmq.Poller()
-    for _ in range(count):
+    for dummy in range(count):
         sock = ctx.socket(zmq.REP)
         sock.linger = 0
         sock.bind("tcp://127.0.0.1:*")
@@ -125,7 +125,7 @@ def measure(groups: int, ports: List[int], bindir: str, scrapes: int) -> Dict[st
     url = "http://127.0.0.1:%d/metrics" % server.server_address[1]
     times, size, text = [], 0, ""
     try:
-        for _ in range(scrapes):
+        for dummy in range(scrapes):
             started = time.perf_counter()
             with urllib.request.urlopen(url, timeout=30) as reply:
                 text = reply.read().decode()
@@ -148,7 +148,7 @@ def measure(groups: int, ports: List[int], bindir: str, scrapes: int) -> Dict[st
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--scrapes", type=int, default=15)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -157,7 +157,7 @@ def main() -> int:
     server = multiprocessing.Process(target=serve_peers, args=(peers, queue, 600.0), daemon=True)
     server.start()
     try:
-        ports = [queue.get(timeout=60) for _ in range(peers)]
+        ports = [queue.get(timeout=60) for dummy in range(peers)]
         with tempfile.TemporaryDirectory(prefix="exporter-bench-") as bindir:
             for name, text in (("systemctl", SYSTEMCTL), ("podman", PODMAN)):
                 path = os.path.join(bindir, name)

@@ -116,8 +116,8 @@ def podman_prober(podman: str = "podman", python: str = "python3",
             raise RuntimeError("the probe in %s printed no result (rc=%d): %s" % (
                 container, done.returncode, unit_state.first_line(done.stderr or done.stdout)))
         if not isinstance(result, dict) or not isinstance(result.get("endpoints"), list):
-            raise RuntimeError("the probe in %s: %s" % (container, (result or {}).get("error")
-                                                          if isinstance(result, dict) else result))
+            said = result.get("error") if isinstance(result, dict) else result
+            raise RuntimeError("the probe in %s: %s" % (container, said))
         return result
 
     return probe_in
@@ -455,7 +455,7 @@ def serve(exporter: Exporter, address: str, port: int) -> Any:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="ai-system-exporter", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="ai-system-exporter", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--config", required=True, help="the plan's monitoring/exporter.json")
     args = parser.parse_args(argv)
     if not HAS_PROMETHEUS_CLIENT:

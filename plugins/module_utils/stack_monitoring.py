@@ -19,7 +19,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (

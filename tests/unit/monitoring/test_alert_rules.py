@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool is absent "
 
 
 def promtool(*args, cwd=None):
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=120, check=False,
                           cwd=cwd, env={"PATH": os.environ.get("PATH", ""), "LANG": "C"})
 
 

@@ -195,7 +195,7 @@ def test_one_systemctl_and_one_podman_per_read_and_reads_are_cached(host):
 
 def test_concurrent_scrapes_share_one_read(host):
     exporter = exp.Exporter(config(), runner=host.runner)
-    threads = [threading.Thread(target=samples, args=(exporter,)) for _ in range(8)]
+    threads = [threading.Thread(target=samples, args=(exporter,)) for dummy in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -246,7 +246,8 @@ def test_agent_verdicts_and_links_from_real_peers(host, peers):
     link = dict(from_group="models", agent="Memory", to_host="pc2", to_group="store")
     assert value(found, "ai_system_link_up", **link) == 1
     assert 0 < value(found, "ai_system_link_rtt_seconds", **link) < 0.5
-    assert value(found, "ai_system_link_up", **dict(link, agent="Gone")) == 0
+    gone = dict(link, agent="Gone")
+    assert value(found, "ai_system_link_up", **gone) == 0
     assert value(found, "ai_system_probe_age_seconds") < 5
 
 

@@ -176,8 +176,7 @@ def test_every_host_gets_an_exporter_and_the_prometheus_host_prometheus(inventor
     hosts = plan_stack(inventory).hosts
     main, pc2 = hosts["mainpc"], hosts["pc2"]
     assert main.monitoring.prometheus and not pc2.monitoring.prometheus
-    assert set(main.quadlet) - set(pc2.quadlet) >= {"ai-prometheus.container",
-                                                     "ai-prometheus-data.volume"}
+    assert set(main.quadlet) - set(pc2.quadlet) >= {"ai-prometheus.container", "ai-prometheus-data.volume"}
     assert "ai-prometheus.container" not in pc2.quadlet
     assert main.monitoring.prometheus_service == "ai-prometheus.service"
     assert main.monitoring.scrape_targets == ("mainpc=10.0.0.16:9464", "pc2=10.0.0.17:9464")
@@ -282,7 +281,7 @@ def test_promtool_accepts_the_prometheus_configuration(inventory, tmp_path):
     (tmp_path / "prometheus.yml").write_text(
         text.replace("/etc/prometheus/ai-system/ai-system-alerts.yml", rules))
     run = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")],
-                         capture_output=True, text=True, timeout=60)
+                         capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "SUCCESS: 1 rule files found" in run.stdout
 
