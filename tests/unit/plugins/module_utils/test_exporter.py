@@ -246,7 +246,7 @@ def test_agent_verdicts_and_links_from_real_peers(host, peers):
     link = dict(from_group="models", agent="Memory", to_host="pc2", to_group="store")
     assert value(found, "ai_system_link_up", **link) == 1
     assert 0 < value(found, "ai_system_link_rtt_seconds", **link) < 0.5
-    gone = dict(link, agent="Gone")
+    gone = {**link, "agent": "Gone"}
     assert value(found, "ai_system_link_up", **gone) == 0
     assert value(found, "ai_system_probe_age_seconds") < 5
 
