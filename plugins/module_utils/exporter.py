@@ -216,7 +216,8 @@ class Exporter:
                 for unit, state in zip(units, states):
                     judgement = unit_state.judge(state, expect_health=unit["healthcheck"])
                     read.units.append({"unit": unit, "state": state, "judgement": judgement})
-        if self.config.get("gpus_expected") or self.config.get("vram_budgets_mib"):
+        if self.config.get("read_gpus", True) and (
+                self.config.get("gpus_expected") or self.config.get("vram_budgets_mib")):
             self._read_gpus(read, inspected)
         read.seconds = time.monotonic() - started
         return read

@@ -32,7 +32,7 @@ COLLECTION_VERSION = "0.1.0"
 VAR = "ai_monitoring"
 MONITORING_KEYS = ("prometheus", "exporter")
 PROMETHEUS_KEYS = ("host", "image", "port", "scrape_interval", "retention", "volume")
-EXPORTER_KEYS = ("port", "probe_interval", "probe_timeout", "cache")
+EXPORTER_KEYS = ("port", "probe_interval", "probe_timeout", "cache", "gpu")
 
 # Where the exporter's configuration and the rules live, under ai_config_dir.
 EXPORTER_CONFIG = "monitoring/exporter.json"
@@ -70,6 +70,7 @@ class Monitoring:
     probe_interval: str = "30s"
     probe_timeout: str = "2s"
     cache: str = "5s"
+    gpu: bool = True  # read NVML (false where the GPU is a stand-in, as in the lab)
 
 
 def _section(hostvars: Mapping[str, Mapping[str, Any]], problems: Problems) -> Any:
@@ -155,6 +156,13 @@ def parse_monitoring(hostvars: Mapping[str, Mapping[str, Any]],
             text = _duration(raw_section[key], problems, "%s.%s.%s" % (VAR, prefix, key))
             if text is not None:
                 values[key] = text
+    if "gpu" in exporter:
+        if isinstance(exporter["gpu"], bool):
+            values["gpu"] = exporter["gpu"]
+        else:
+            problems.add("%s.exporter.gpu must be true or false" % VAR,
+                         "false leaves NVML alone (hosts whose GPU is a stand-in)",
+                         field=VAR + ".exporter.gpu")
     if "volume" in prom:
         volume = prom["volume"]
         if not isinstance(volume, str) or not VOLUME_RE.match(volume):
@@ -240,8 +248,9 @@ def exporter_document(mon: Monitoring, host_plan: Mapping[str, Any], plan_hash: 
         "links": [{"name": lk["name"], "from_group": lk["from_group"], "to_host": lk["to_host"],
                    "to_group": lk["to_group"], "address": lk["address"], "port": lk["port"],
                    "kind": lk["kind"], "cross_host": lk["cross_host"]} for lk in checks["links"]],
+        "read_gpus": mon.gpu,
         "vram_budgets_mib": dict(host_plan["gpu"]["vram_budgets"]),
-        "gpus_expected": host_gpus,
+        "gpus_expected": host_gpus if mon.gpu else 0,
     }
 
 

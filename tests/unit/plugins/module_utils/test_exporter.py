@@ -404,3 +404,12 @@ def test_container_of_pid_reads_cgroup_v1_and_v2(tmp_path):
 def test_the_probe_path_is_where_the_plan_mounts_it():
     from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import CONTAINER_PROBE
     assert exp.CONTAINER_PROBE == CONTAINER_PROBE
+
+
+def test_a_host_whose_gpu_is_a_stand_in_leaves_nvml_alone(host):
+    def loader():
+        raise AssertionError("NVML loaded with read_gpus false")
+    cfg = config(read_gpus=False, gpus_expected=0, vram_budgets_mib={"models": 8000})
+    found = samples(exp.Exporter(cfg, runner=host.runner, nvml_loader=loader))
+    assert value(found, "ai_system_gpus_expected") == 0
+    assert not [k for k in found if k[0] in ("ai_system_gpus", "ai_system_group_vram_used_bytes")]

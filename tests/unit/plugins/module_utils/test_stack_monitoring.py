@@ -241,6 +241,15 @@ def test_the_exporter_reads_the_plans_own_checks(inventory):
         "monitoring/exporter.json"])["gpus_expected"] == 1
 
 
+def test_exporter_gpu_false_leaves_nvml_alone_and_expects_no_gpu(inventory):
+    section = monitored(inventory)
+    section["exporter"] = {"gpu": False}
+    doc = json.loads(build_plan(inventory)["hosts"]["mainpc"]["config"]["monitoring/exporter.json"])
+    assert doc["read_gpus"] is False and doc["gpus_expected"] == 0
+    section["exporter"] = {"gpu": "no"}
+    assert only_problem(inventory)["field"] == "ai_monitoring.exporter.gpu"
+
+
 def test_the_plan_hash_follows_what_the_host_runs(inventory):
     monitored(inventory)
     before = plan_stack(inventory).hosts
