@@ -91,8 +91,10 @@ def test_prometheus_scrapes_both_exporters_and_sees_every_group_up_and_healthy(l
 
 
 def test_a_stopped_pc2_group_fires_group_down_and_starting_it_resolves_it(lab, monitored):
-    # for: 1m, plus one scrape interval, plus the exporter's cache.
-    limit = 60 + 10 + 5 + 15
+    # for: 1m, plus one scrape interval and one rule evaluation (10 s each in
+    # inventory/lab-monitoring.yml), the exporter's cache (5 s) and this
+    # loop's own polling.
+    limit = 60 + 10 + 10 + 5 + 10
 
     def firing():
         result = query(lab, 'ALERTS{alertname="AiSystemGroupDown",alertstate="firing"}')
