@@ -51,8 +51,9 @@ except ImportError:  # pragma: no cover - the host's package is checked at start
 # Where every container has the health probe (stack_model.CONTAINER_PROBE).
 CONTAINER_PROBE = "/usr/local/lib/ai-system/zmq_health.py"
 PODMAN_ENV = {"LANG": "C", "LC_ALL": "C", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}
-# How long one systemctl or podman command of a read may take.
-COMMAND_TIMEOUT = 20.0
+# How long one systemctl or podman command of a read may take: the two of a
+# read stay within a scrape timeout of 15 s or more.
+COMMAND_TIMEOUT = 8.0
 MIB = 1024 * 1024
 STATUSES = (HEALTHY, DEGRADED, FAILING)
 _CONTAINER_ID_RE = re.compile(r"(?:libpod-|/libpod/|containers/)([0-9a-f]{64})")

@@ -413,3 +413,13 @@ def test_a_host_whose_gpu_is_a_stand_in_leaves_nvml_alone(host):
     found = samples(exp.Exporter(cfg, runner=host.runner, nvml_loader=loader))
     assert value(found, "ai_system_gpus_expected") == 0
     assert not [k for k in found if k[0] in ("ai_system_gpus", "ai_system_group_vram_used_bytes")]
+
+
+def test_a_hanging_systemctl_or_podman_is_cut_off_and_reported(tmp_path):
+    hang = tmp_path / "systemctl"
+    hang.write_text("#!/bin/sh\nexec sleep 30\n")
+    hang.chmod(0o755)
+    started = time.monotonic()
+    assert exp.run_command([str(hang), "show"], timeout=0.5)[0] == 124
+    assert time.monotonic() - started < 5
+    assert exp.run_command([str(tmp_path / "absent")])[0] == 127
