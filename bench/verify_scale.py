@@ -61,6 +61,7 @@ SINGLE = {
     "units": ("unit_health", ("units", "fail_on_error")),
     "zmq": ("zmq_check", ("containers", "concurrency", "timeout", "fail_on_error")),
     "firewall": ("nft_table", ("lan_address", "subnet", "openings")),
+    "prometheus": ("prometheus_check", ("url", "exporters")),
 }
 CHECK_TASKS = {"Check %s alone with %s" % (check, module): check for check, (module, dummy) in SINGLE.items()}
 GOAL = 1.5

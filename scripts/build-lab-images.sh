@@ -8,6 +8,7 @@
 #   python-zmq-base    localhost/ai-system/python-zmq-base:trixie Debian 13 minbase + python3-zmq
 #   stand-in-agent     localhost/ai-system/stand-in-agent:latest  ZMQ stand-in for the agents (images/stand-in-agent)
 #   lab-redis          localhost/ai-system/lab-redis:latest       Redis from Debian, for the pc2-redis group
+#   lab-prometheus     localhost/ai-system/lab-prometheus:latest  Prometheus from Debian, for ai_monitoring
 #
 # Root file systems come from debootstrap and Debian's package mirror; the
 # rootfs tarballs are cached under .cache/lab/ and an image whose recipe has
@@ -16,11 +17,12 @@
 #
 # Usage: scripts/build-lab-images.sh [--rebuild] [--bookworm] [--archives DIR] [TARGET...]
 #   TARGET          one or more of the names above, or `all`; the default is
-#                   lab-host python-zmq-base stand-in-agent lab-redis
+#                   lab-host python-zmq-base stand-in-agent lab-redis (lab-prometheus
+#                   only when named: the lab runs it with inventory/lab-monitoring.yml)
 #   --bookworm      add lab-host-bookworm to the default targets
 #   --rebuild       rebuild the selected images from scratch, cache ignored
 #   --archives DIR  also write the images the lab hosts run (stand-in-agent,
-#                   lab-redis) to DIR/NAME.tar for `podman load`, rewriting
+#                   lab-redis, lab-prometheus) to DIR/NAME.tar for `podman load`, rewriting
 #                   an archive only when its image changed
 #
 # Environment: LAB_MIRROR (Debian mirror, default http://deb.debian.org/debian),
@@ -56,8 +58,8 @@ while [ $# -gt 0 ]; do
             ;;
         --archives=*) archives=${1#--archives=} ;;
         -h | --help) usage; exit 0 ;;
-        all) targets+=(lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis) ;;
-        lab-host | lab-host-bookworm | python-zmq-base | stand-in-agent | lab-redis) targets+=("$1") ;;
+        all) targets+=(lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis lab-prometheus) ;;
+        lab-host | lab-host-bookworm | python-zmq-base | stand-in-agent | lab-redis | lab-prometheus) targets+=("$1") ;;
         *) usage >&2; lab_die "unknown argument: $1" ;;
     esac
     shift
@@ -273,12 +275,17 @@ build_target() {
             build_containerfile_image "$repo/images/lab-redis" "$registry/lab-redis:latest" "BASE=$base_image" || return 1
             [ -z "$archives" ] || save_archive "$registry/lab-redis:latest" lab-redis
             ;;
+        lab-prometheus)
+            build_target python-zmq-base || return 1
+            build_containerfile_image "$repo/images/lab-prometheus" "$registry/lab-prometheus:latest" "BASE=$base_image" || return 1
+            [ -z "$archives" ] || save_archive "$registry/lab-prometheus:latest" lab-prometheus
+            ;;
     esac
 }
 
 # Base images first, whatever order they were asked for in.
 ordered=()
-for t in lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis; do
+for t in lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis lab-prometheus; do
     for want in "${targets[@]}"; do
         if [ "$want" = "$t" ]; then
             ordered+=("$t")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what the collection's tests and lab need on a Debian 12 or 13
-# machine: Podman >= 4.4 with Quadlet, runc, debootstrap, nftables, shellcheck and the
-# Python tooling prerequisites. Idempotent; installing needs root.
+# machine: Podman >= 4.4 with Quadlet, runc, debootstrap, nftables, shellcheck,
+# promtool (Debian's prometheus package) and the Python tooling prerequisites. Idempotent; installing needs root.
 #
 # Usage: scripts/install-host-deps.sh [--check]
 #   --check  install nothing: exit 0 when everything is there, else name what
@@ -19,8 +19,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 log() { printf '[install-host-deps] %s\n' "$*"; }
 
-# The sanity tests lint the shell scripts with shellcheck.
-PACKAGES=(runc debootstrap nftables iproute2 python3-venv uidmap make git shellcheck)
+# The sanity tests lint the shell scripts with shellcheck; the unit tests check
+# and test the alert rules with promtool, from Debian's prometheus package.
+PACKAGES=(runc debootstrap nftables iproute2 python3-venv uidmap make git shellcheck prometheus)
 CONTAINERS_CONF=/etc/containers/containers.conf
 
 quadlet_ok() {
@@ -46,6 +47,7 @@ missing_packages() {
 missing() {
     quadlet_ok || echo "podman with quadlet"
     missing_packages
+    command -v promtool >/dev/null || echo "promtool"
     if runc_conf_needed; then echo "runtime = \"runc\" in $CONTAINERS_CONF"; fi
 }
 
@@ -120,6 +122,11 @@ if runc_conf_needed; then
     else
         printf '\n[engine]\nruntime = "runc"\n' >>"$CONTAINERS_CONF"
     fi
+fi
+
+# The package starts a Prometheus of its own; the tests only need promtool.
+if [ -d /run/systemd/system ] && systemctl is-enabled --quiet prometheus 2>/dev/null; then
+    systemctl disable --now prometheus
 fi
 
 log "podman $(podman --version | awk '{print $3}'), quadlet at /usr/libexec/podman/quadlet"

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Seq
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.ai_system.containers.plugins.module_utils import (
-    cuda_run, gpu_run, nft_run, unit_health_run, zmq_run,
+    cuda_run, gpu_run, nft_run, prometheus_run, unit_health_run, zmq_run,
 )
 
 
@@ -52,6 +52,8 @@ CHECKS = (
               mutually_exclusive=zmq_run.MUTUALLY_EXCLUSIVE, required_one_of=zmq_run.REQUIRED_ONE_OF),
     # Compares the loaded table and its file with the plan; never writes nor loads.
     HostCheck("firewall", "nft_table", nft_run.ARGUMENT_SPEC, nft_run.run, check_mode=True),
+    # On the Prometheus host: its targets and alerts (reads its HTTP API only).
+    HostCheck("prometheus", "prometheus_check", prometheus_run.ARGUMENT_SPEC, prometheus_run.run),
 )
 
 

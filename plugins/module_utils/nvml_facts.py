@@ -125,7 +125,25 @@ def _processes(nvml, handle, index, process_name):
     return sorted(out, key=lambda p: p["pid"])
 
 
-def _gpu(nvml, index, process_name):
+def _telemetry(nvml, handle, index):
+    """Utilisation (percent) and temperature (Celsius) of one GPU; None where
+    the GPU or the binding does not report it."""
+    out = {"utilization_gpu_pct": None, "temperature_c": None}
+    rates_fn = getattr(nvml, "nvmlDeviceGetUtilizationRates", None)
+    if rates_fn is not None:
+        rates = _query(nvml, "nvmlDeviceGetUtilizationRates (GPU %d)" % index, rates_fn, handle)
+        if rates is not None:
+            out["utilization_gpu_pct"] = int(rates.gpu)
+    temp_fn = getattr(nvml, "nvmlDeviceGetTemperature", None)
+    if temp_fn is not None:
+        sensor = getattr(nvml, "NVML_TEMPERATURE_GPU", 0)
+        temp = _query(nvml, "nvmlDeviceGetTemperature (GPU %d)" % index, temp_fn, handle, sensor)
+        if temp is not None:
+            out["temperature_c"] = int(temp)
+    return out
+
+
+def _gpu(nvml, index, process_name, telemetry=False):
     handle = _query(nvml, "nvmlDeviceGetHandleByIndex (GPU %d)" % index, nvml.nvmlDeviceGetHandleByIndex, index)
     name = _query(nvml, "nvmlDeviceGetName (GPU %d)" % index, nvml.nvmlDeviceGetName, handle)
     uuid = _query(nvml, "nvmlDeviceGetUUID (GPU %d)" % index, nvml.nvmlDeviceGetUUID, handle)
@@ -134,7 +152,7 @@ def _gpu(nvml, index, process_name):
                         nvml.nvmlDeviceGetCudaComputeCapability, handle)
     if memory is None:
         raise NvmlFactsError("NVML reports no memory information for GPU %d" % index)
-    return {
+    facts = {
         "index": index,
         "name": _text(name),
         "uuid": _text(uuid),
@@ -144,6 +162,9 @@ def _gpu(nvml, index, process_name):
         "compute_capability": None if capability is None else "%d.%d" % tuple(capability),
         "processes": _processes(nvml, handle, index, process_name),
     }
+    if telemetry:
+        facts.update(_telemetry(nvml, handle, index))
+    return facts
 
 
 def _text(value):
@@ -152,8 +173,9 @@ def _text(value):
     return value
 
 
-def collect_gpu_facts(nvml, binding="pynvml", kernel_driver=None, process_name=None):
-    """Facts about the NVIDIA driver and every GPU.
+def collect_gpu_facts(nvml, binding="pynvml", kernel_driver=None, process_name=None, telemetry=False):
+    """Facts about the NVIDIA driver and every GPU; with ``telemetry``, each
+    GPU's utilisation and temperature too (the exporter's metrics).
 
     Returns ``available: false`` with ``reason`` when the host has no usable
     driver (NVML library missing, kernel module not loaded). Raises
@@ -180,7 +202,7 @@ def collect_gpu_facts(nvml, binding="pynvml", kernel_driver=None, process_name=N
         facts["cuda_driver_version"] = cuda_version_string(
             _query(nvml, "nvmlSystemGetCudaDriverVersion_v2", nvml.nvmlSystemGetCudaDriverVersion_v2))
         count = _query(nvml, "nvmlDeviceGetCount", nvml.nvmlDeviceGetCount) or 0
-        facts["gpus"] = [_gpu(nvml, index, process_name) for index in range(count)]
+        facts["gpus"] = [_gpu(nvml, index, process_name, telemetry) for index in range(count)]
     finally:
         try:
             nvml.nvmlShutdown()

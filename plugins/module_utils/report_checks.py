@@ -850,9 +850,71 @@ class FirewallCheck(Check):
         return lines
 
 
+class MonitoringCheck(Check):
+    """``prometheus_check`` on the Prometheus host (``ai_monitoring``): its
+    targets API shows every exporter of the plan scraped, and its alerts API
+    no alert firing. Hosts without Prometheus have no item."""
+
+    name, title, noun, result_key = "monitoring", "monitoring", "monitoring check", "prometheus"
+    single = True
+    #: How many firing alerts a problem names.
+    quoted = 3
+
+    def judge(self, host: HostInput, result: Optional[Mapping[str, Any]]) -> List[Item]:
+        mon = host.plan.get("monitoring") or {}
+        if not mon.get("prometheus"):
+            return []
+        item = self.item(host, url=None, exporters=[], firing=[])
+        if result is None:
+            return [item]
+        item["cause"] = None
+        if not isinstance(result.get("exporters"), list) or not isinstance(result.get("firing"), list):
+            item.update(status=FAILED, reason="prometheus_check did not run: %s" % error_text(result))
+            return [item]
+        exporters = [dict(e) for e in result["exporters"] if isinstance(e, Mapping)]
+        firing = [dict(a) for a in result["firing"] if isinstance(a, Mapping)]
+        item.update(url=result.get("url"), exporters=exporters, firing=firing)
+        scraped = [e for e in exporters if e.get("status") == PASSED]
+        problems = ["exporter of %s (%s): %s" % (e.get("host"), e.get("instance"), e.get("reason"))
+                    for e in exporters if e.get("status") != PASSED]
+        if firing:
+            named = ["%s (%s)" % (a.get("alertname"), ", ".join(
+                "%s=%s" % (k, v) for k, v in sorted((a.get("labels") or {}).items()) if k != "severity"))
+                for a in firing[:self.quoted]]
+            more = len(firing) - self.quoted
+            problems.append("firing: %s%s" % ("; ".join(named), " (and %d more)" % more if more > 0 else ""))
+        if problems:
+            item.update(status=FAILED, reason="; ".join(problems))
+        else:
+            item.update(status=PASSED, reason="%d/%d exporters scraped, no alert firing"
+                        % (len(scraped), len(exporters)))
+        return [item]
+
+    def describe(self, host: str, item: Item) -> str:
+        return "%s: monitoring" % host
+
+    def text_lines(self, host: Mapping[str, Any]) -> List[str]:
+        item = host.get(self.name)
+        return ["  Monitoring: %s -- %s" % (item["status"], item["reason"])] if item else []
+
+    def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
+        item = host.get(self.name)
+        if not item:
+            return []
+        lines = ["", "### %s" % self.heading, ""] + table(
+            ["Exporter", "Address", "Result", "Detail"],
+            [[e.get("host"), e.get("instance"), status_cell(e.get("status")), e.get("reason")]
+             for e in item["exporters"]] or [["-", "-", status_cell(item["status"]), item["reason"]]])
+        if item["firing"]:
+            lines += ["", "Firing alerts:", ""] + [
+                "- `%s` %s" % (md_cell(a.get("alertname")), md_cell(a.get("summary") or ""))
+                for a in item["firing"]]
+        return lines
+
+
 #: Every kind of check, in the order of the report.
 REGISTRY: Tuple[Check, ...] = (GpuCheck(), CudaCheck(), UnitsCheck(), LinksCheck(), HealthCheck(),
-                               FirewallCheck())
+                               FirewallCheck(), MonitoringCheck())
 
 
 def registry(checks: Optional[Sequence[Check]] = None) -> Tuple[Check, ...]:

@@ -391,10 +391,14 @@ HOST_VARS = (
 # are never read, so vaulted values need no password for planning.
 NAME_ONLY_VARS = ("ai_secrets",)
 
+# Shared sections every host carries alike (group_vars/all), read by the
+# plan across hosts: ai_monitoring (stack_monitoring).
+SHARED_VARS = ("ai_monitoring",)
+
 # Every inventory variable the model reads from a host: the one list the
 # stack_plan action collects (a variable read here but missing from it would
 # silently be unset in the plan).
-PLAN_VARS = HOST_VARS + tuple(SETTINGS_VARS) + NAME_ONLY_VARS
+PLAN_VARS = HOST_VARS + tuple(SETTINGS_VARS) + NAME_ONLY_VARS + SHARED_VARS
 
 
 # ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ A host's plan is a :class:`HostPlan`, a tree of frozen dataclasses; its
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, fields
@@ -22,6 +23,7 @@ from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import mps_units, quadlet
+from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
     CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, load_hosts,
 )
@@ -255,6 +257,25 @@ class HostDir(_PlanData):
 
 
 @dataclass(frozen=True)
+class MonitoringPlan(_PlanData):
+    """The host's exporter and, on the Prometheus host, Prometheus."""
+
+    exporter_port: int
+    exporter_service: str
+    exporter_config: str  # path under config_dir
+    plan_hash: str  # of the host's unit files and configuration without monitoring
+    prometheus: bool  # this host runs Prometheus
+    prometheus_host: str
+    prometheus_address: str  # the only address the exporter answers
+    prometheus_port: int
+    prometheus_image: str
+    prometheus_service: Optional[str]  # on the Prometheus host
+    prometheus_config: Optional[str]  # path under config_dir, on the Prometheus host
+    rules_file: Optional[str]  # path under config_dir, on the Prometheus host
+    scrape_targets: Tuple[str, ...]  # "host=address:port" of every exporter
+
+
+@dataclass(frozen=True)
 class HostPlan(_PlanData):
     """One host's whole plan."""
 
@@ -276,6 +297,7 @@ class HostPlan(_PlanData):
     prune_patterns: Tuple[str, ...]
     gpu: GpuPlan
     checks: Checks
+    monitoring: Optional[MonitoringPlan] = None  # None without ai_monitoring
 
     def as_dict(self) -> Dict[str, Json]:
         out = super().as_dict()
@@ -760,6 +782,14 @@ def summary_lines(plan: HostPlan) -> List[str]:
     for lk in remote:
         target = "%s/%s %s:%d" % (lk.to_host, lk.name, lk.address, lk.port)
         lines.append("    %s -> %s" % (lk.from_group, target))
+    mon = plan.monitoring
+    if mon is not None:
+        lines.append("  exporter: %s:%d (firewalled to %s %s)" % (
+            plan.lan_address, mon.exporter_port, mon.prometheus_host, mon.prometheus_address))
+        if mon.prometheus:
+            lines.append("  prometheus: %s on %s:%d, scraping %s" % (
+                mon.prometheus_image, plan.lan_address, mon.prometheus_port,
+                ", ".join(mon.scrape_targets)))
     return lines
 
 
@@ -800,6 +830,9 @@ def plan_with_model(all_hostvars: Mapping[str, Mapping[str, Any]]
     Kubernetes manifests)."""
     hosts, problems = load_hosts(all_hostvars)
     links = check_all(hosts, problems)
+    monitoring = stack_monitoring.parse_monitoring(all_hostvars, problems)
+    if monitoring is not None:
+        stack_monitoring.check_monitoring(monitoring, hosts, problems)
     warnings = tuple(w for h in sorted(hosts) for w in gpu_warnings(hosts[h]))
     if problems:
         return (StackPlan(problems=tuple(problems.items), warnings=warnings,
@@ -811,8 +844,72 @@ def plan_with_model(all_hostvars: Mapping[str, Mapping[str, Any]]
         provided[lk.host].append(lk)
     rendered = {name: _HostRenderer(hosts[name], hosts, consumed[name], provided[name]).render()
                 for name in sorted(hosts)}
+    if monitoring is not None:
+        rendered = {name: with_monitoring(plan, monitoring, hosts) for name, plan in rendered.items()}
     return (StackPlan(problems=(), warnings=warnings, hosts=MappingProxyType(rendered)),
             hosts, links)
+
+
+def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
+                    hosts: Mapping[str, Host]) -> HostPlan:
+    """``plan`` with the host's exporter and, on the Prometheus host, Prometheus:
+    their files, the exporter port opened to the Prometheus host only."""
+    host = hosts[plan.host]
+    digest = stack_monitoring.plan_hash({"quadlet": dict(plan.quadlet), "config": dict(plan.config)})
+    quadlet_files = dict(plan.quadlet)
+    config = dict(plan.config)
+    on_prometheus = plan.host == mon.host
+    gpus = host.gpu.count if host.gpu else 0
+
+    prometheus_service = None
+    units, order = plan.units, plan.start_order
+    if on_prometheus:
+        quadlet_files.update(stack_monitoring.prometheus_files(mon, host))
+        config[stack_monitoring.PROMETHEUS_CONFIG] = stack_monitoring.prometheus_document(mon, hosts)
+        unit_file = stack_monitoring.container_file_name(host)
+        prometheus_service = quadlet.service_name(unit_file)
+        # A unit of the plan like the groups': stack_units starts it, restarts
+        # it when its configuration or rules change, and verify checks it.
+        units += (UnitPlan(
+            group=stack_monitoring.UNIT_GROUP, unit_file=unit_file, service=prometheus_service,
+            container=stack_monitoring.CONTAINER_NAME, image=mon.image, build=False, depends_on=(),
+            gpu=False, cdi_devices=(), vram_mib=None, secrets=(),
+            config_files=(stack_monitoring.PROMETHEUS_CONFIG, stack_monitoring.RULES_FILE),
+            restart_on_change=(), healthcheck=False, agents=()),)
+        order += (stack_monitoring.UNIT_GROUP,)
+    openings = tuple(FirewallOpening(**o) for o in
+                     stack_monitoring.firewall_openings(mon, hosts)[plan.host])
+    images = plan.images
+    if on_prometheus and mon.image not in {i.image for i in images}:
+        images = tuple(sorted(images + (ImageUse(image=mon.image, groups=("prometheus",)),),
+                              key=lambda i: i.image))
+    monitoring = MonitoringPlan(
+        exporter_port=mon.exporter_port,
+        exporter_service=stack_monitoring.EXPORTER_SERVICE,
+        exporter_config=stack_monitoring.EXPORTER_CONFIG,
+        plan_hash=digest,
+        prometheus=on_prometheus,
+        prometheus_host=mon.host,
+        prometheus_address=hosts[mon.host].lan_address,
+        prometheus_port=mon.port,
+        prometheus_image=mon.image,
+        prometheus_service=prometheus_service,
+        prometheus_config=stack_monitoring.PROMETHEUS_CONFIG if on_prometheus else None,
+        rules_file=stack_monitoring.RULES_FILE if on_prometheus else None,
+        scrape_targets=tuple("%s=%s:%d" % (h, hosts[h].lan_address, mon.exporter_port)
+                             for h in sorted(hosts)),
+    )
+    checks = dataclasses.replace(plan.checks, units=tuple(
+        UnitCheck(service=u.service, container=u.container, healthcheck=u.healthcheck) for u in units))
+    plan = dataclasses.replace(plan, units=units, start_order=order, checks=checks)
+    # The exporter watches every unit of the host, Prometheus's too.
+    config[stack_monitoring.EXPORTER_CONFIG] = json.dumps(
+        stack_monitoring.exporter_document(mon, _plain(plan), digest, gpus),
+        indent=2, sort_keys=True) + "\n"
+    return dataclasses.replace(plan, quadlet=MappingProxyType(quadlet_files),
+                               config=MappingProxyType(config),
+                               firewall=plan.firewall + openings, images=images,
+                               monitoring=monitoring)
 
 
 def build_plan(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:

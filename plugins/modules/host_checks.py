@@ -12,8 +12,8 @@ short_description: Run a host's verify checks in one call, all at the same time
 version_added: "0.1.0"
 description:
   - Runs the checks of M(ai_system.containers.gpu_facts), M(ai_system.containers.cuda_check),
-    M(ai_system.containers.unit_health), M(ai_system.containers.zmq_check) and
-    M(ai_system.containers.nft_table) on one host in a single module call, each check in its own
+    M(ai_system.containers.unit_health), M(ai_system.containers.zmq_check),
+    M(ai_system.containers.nft_table) and M(ai_system.containers.prometheus_check) on one host in a single module call, each check in its own
     thread, so that the call costs about its slowest check plus one round trip, not the sum of
     one round trip per module.
   - Each option takes exactly the options of its module, validated and defaulted as that module
@@ -56,6 +56,11 @@ options:
     description:
       - The options of M(ai_system.containers.nft_table) (C(lan_address), C(subnet), C(openings), C(table),
         C(path)). The table is compared, never changed. Leave it out to skip the check.
+    type: dict
+  prometheus:
+    description:
+      - The options of M(ai_system.containers.prometheus_check) (C(url), C(exporters), C(timeout), C(wait)).
+        Leave it out to skip the check.
     type: dict
 attributes:
   check_mode:
@@ -144,8 +149,15 @@ firewall:
   returned: always
   type: dict
   sample: {matches: true, present: true, file_matches: true, failed: false, elapsed_s: 0.05}
+prometheus:
+  description:
+    - What M(ai_system.containers.prometheus_check) returns, plus C(failed) and C(elapsed_s); V(null) when
+      O(prometheus) was not given.
+  returned: always
+  type: dict
+  sample: {ok: true, exporters: [], firing: [], failed: false, elapsed_s: 0.02}
 checks_run:
-  description: The checks that ran, in the order gpu, cuda, units, zmq, firewall.
+  description: The checks that ran, in the order gpu, cuda, units, zmq, firewall, prometheus.
   returned: always
   type: list
   elements: str

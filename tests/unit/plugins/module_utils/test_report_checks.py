@@ -34,7 +34,7 @@ MOS_ERROR = "'MemoryOrchestratorService' object has no attribute 'error_bus_pub'
 
 def test_registry_lists_every_kind_of_check_once():
     names = [check.name for check in rc.REGISTRY]
-    assert names == ["gpu", "cuda", "units", "links", "health", "firewall"]
+    assert names == ["gpu", "cuda", "units", "links", "health", "firewall", "monitoring"]
     for check in rc.REGISTRY:
         assert check.title and check.noun and check.result_key, check.name
         assert check.section in (rc.BEFORE_GROUPS, rc.UNDER_GROUPS, rc.AFTER_GROUPS)
@@ -778,3 +778,68 @@ def test_in_the_lab_an_mps_budget_is_skipped_never_passed(mps_plan):
     md = rr.render_markdown(report)
     assert "| language-processing | SKIPPED | - | 550.120 | 6144 MiB, SKIPPED | %s |" % LAB_SKIP in md
     assert "enforced" not in md.replace("not enforced", "").replace("NOT ENFORCED", "")
+
+
+# -- monitoring ------------------------------------------------------------------
+
+@pytest.fixture
+def monitored_plan(plan):
+    """The production plan with Prometheus on mainpc (as ai_monitoring plans it)."""
+    plan = copy.deepcopy(plan)
+    for name, host in plan.items():
+        host["monitoring"] = {"prometheus": name == "mainpc",
+                              "scrape_targets": ["mainpc=192.168.100.16:9464", "pc2=192.168.100.17:9464"]}
+    return plan
+
+
+def prometheus_result(**extra):
+    result = {"changed": False, "failed": False, "url": "http://192.168.100.16:9090", "ok": True,
+              "exporters": [{"host": "mainpc", "instance": "192.168.100.16:9464", "status": "passed",
+                             "reason": "scraped"},
+                            {"host": "pc2", "instance": "192.168.100.17:9464", "status": "passed",
+                             "reason": "scraped"}],
+              "firing": [], "targets": []}
+    result.update(extra)
+    return result
+
+
+def test_monitoring_passes_when_every_exporter_is_scraped_and_nothing_fires(monitored_plan, results):
+    results["mainpc"]["prometheus"] = prometheus_result()
+    report = rc.build_report(monitored_plan, results, now=NOW)
+    item = report["hosts"]["mainpc"]["monitoring"]
+    assert item["status"] == "passed" and item["reason"] == "2/2 exporters scraped, no alert firing"
+    assert report["hosts"]["pc2"]["monitoring"] is None  # no Prometheus there
+    assert report["ok"] is True
+
+
+def test_monitoring_fails_on_an_unscraped_exporter_and_a_firing_alert(monitored_plan, results):
+    exporters = prometheus_result()["exporters"]
+    exporters[1].update(status="failed", reason="scrape down: connection refused")
+    results["mainpc"]["prometheus"] = prometheus_result(exporters=exporters, ok=False, firing=[
+        {"alertname": "AiSystemGroupDown", "labels": {"host": "pc2", "group": "pc2-redis", "severity": "critical"},
+         "summary": "Group pc2-redis on pc2 is down"}])
+    report = rc.build_report(monitored_plan, results, now=NOW)
+    assert report["ok"] is False
+    assert "mainpc: monitoring: exporter of pc2 (192.168.100.17:9464): scrape down: connection refused; " \
+           "firing: AiSystemGroupDown (group=pc2-redis, host=pc2)" in report["problems"]
+
+
+def test_monitoring_not_run_or_failed_is_said_so(monitored_plan, results):
+    report = rc.build_report(monitored_plan, results, now=NOW)
+    assert report["hosts"]["mainpc"]["monitoring"]["status"] == "skipped"
+    assert "mainpc: monitoring: not checked in this run (1 monitoring check)" in report["skipped"]
+    results["mainpc"]["prometheus"] = {"failed": True, "msg": "Prometheus did not answer: timed out"}
+    report = rc.build_report(monitored_plan, results, now=NOW)
+    assert "mainpc: monitoring: prometheus_check did not run: Prometheus did not answer: timed out" \
+        in report["problems"]
+
+
+def test_monitoring_shows_in_the_text_and_markdown(monitored_plan, results):
+    from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
+    results["mainpc"]["prometheus"] = prometheus_result(firing=[
+        {"alertname": "AiSystemLinkSlow", "labels": {"host": "mainpc"}, "summary": "slow"}])
+    report = rc.build_report(monitored_plan, results, now=NOW)
+    assert "  Monitoring: failed -- firing: AiSystemLinkSlow (host=mainpc)" in rr.render_text(report)
+    md = rr.render_markdown(report)
+    assert "| pc2 | 192.168.100.17:9464 | passed | scraped |" in md
+    assert "- `AiSystemLinkSlow` slow" in md

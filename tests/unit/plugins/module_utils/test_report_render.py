@@ -59,8 +59,8 @@ def test_text_table_for_the_terminal(plan, results):
 def test_markdown_has_tables_and_a_mermaid_flowchart(plan, results):
     md = rr.render_markdown(rc.build_report(plan, results, now=NOW))
     assert md.startswith("# AI system verification: PASSED\n")
-    assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Result |" in md
-    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 27/27 | 1/1 | passed |" in md
+    assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Monitoring | Result |" in md
+    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 27/27 | 1/1 | - | passed |" in md
     assert "| Group | Unit | State | Health | Restarts | Active since | CUDA | Links | Health sockets | Result |" \
         in md
     mermaid = mermaid_of(md)
@@ -243,7 +243,7 @@ def test_markdown_and_mermaid_mark_degraded_agents(plan, results):
     md = rr.render_markdown(rc.build_report(plan, results, now=NOW))
     assert md.startswith("# AI system verification: PASSED with degraded agents\n")
     assert "PASSED with degraded agents: %d passed, 1 degraded" % (total_checks(plan) - 1) in md
-    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 26/27, 1 degraded | 1/1 | DEGRADED |" in md
+    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 26/27, 1 degraded | 1/1 | - | DEGRADED |" in md
     assert "## Degraded\n\n- pc2: health socket pc2-memory-system/MemoryOrchestratorService" in md
     assert "| pc2-memory-system | MemoryOrchestratorService | 7141 | DEGRADED | 0.25 ms | - | " \
         "status degraded: %s |" % DEGRADED_SAYS in md
@@ -533,8 +533,8 @@ def test_a_new_check_class_renders_without_touching_the_renderers(plan, results)
     assert row.split()[-2:] == ["failed", "failed"]
 
     md = rr.render_markdown(report, checks)
-    assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Disk space | Result |" in md
-    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 27/27 | 1/1 | 5/6 | **FAILED** |" in md
+    assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Monitoring | Disk space | Result |" in md
+    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 27/27 | 1/1 | - | 5/6 | **FAILED** |" in md
     assert "| Group | Unit | State | Health | Restarts | Active since | CUDA | Links | Health sockets | Disk " \
         "| Result |" in md
     assert "### Disk space\n\n| Group | Free MiB | Result |" in md and "| pc2-redis | 10 | **FAILED** |" in md
@@ -551,5 +551,5 @@ def test_a_new_check_class_renders_without_touching_the_renderers(plan, results)
         "kind": "phase", "host": "mainpc", "check": "disk", "container": None}
     # Without the class, the same results render as before: nothing else knows it.
     plain = rr.render_markdown(rc.build_report(plan, results, now=NOW))
-    assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Result |" in plain
+    assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Monitoring | Result |" in plain
     assert "Disk" not in plain

@@ -245,8 +245,9 @@ def test_checks_run_at_the_same_time():
 
 
 def test_every_check_module_is_registered_once():
-    assert [c.key for c in hc.CHECKS] == ["gpu", "cuda", "units", "zmq", "firewall"]
-    assert [c.module for c in hc.CHECKS] == ["gpu_facts", "cuda_check", "unit_health", "zmq_check", "nft_table"]
+    assert [c.key for c in hc.CHECKS] == ["gpu", "cuda", "units", "zmq", "firewall", "prometheus"]
+    assert [c.module for c in hc.CHECKS] == ["gpu_facts", "cuda_check", "unit_health", "zmq_check", "nft_table",
+                                             "prometheus_check"]
     assert hc.CHECKS[1].argument_spec is cuda_check.ARGUMENT_SPEC is cuda_run.ARGUMENT_SPEC
     assert hc.CHECKS[3].argument_spec is zmq_check.ARGUMENT_SPEC
 
