@@ -17,8 +17,8 @@
 #
 # Usage: scripts/build-lab-images.sh [--rebuild] [--bookworm] [--archives DIR] [TARGET...]
 #   TARGET          one or more of the names above, or `all`; the default is
-#                   lab-host python-zmq-base stand-in-agent lab-redis (lab-prometheus
-#                   only when named: the lab runs it with inventory/lab-monitoring.yml)
+#                   lab-host python-zmq-base stand-in-agent lab-redis lab-prometheus
+#                   (the lab runs Prometheus with inventory/lab-monitoring.yml)
 #   --bookworm      add lab-host-bookworm to the default targets
 #   --rebuild       rebuild the selected images from scratch, cache ignored
 #   --archives DIR  also write the images the lab hosts run (stand-in-agent,
@@ -68,7 +68,7 @@ if [ -n "$archives" ]; then
     case $archives in /*) ;; *) archives="$PWD/$archives" ;; esac
 fi
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(lab-host python-zmq-base stand-in-agent lab-redis)
+    targets=(lab-host python-zmq-base stand-in-agent lab-redis lab-prometheus)
     [ "$bookworm" -eq 0 ] || targets+=(lab-host-bookworm)
 fi
 
