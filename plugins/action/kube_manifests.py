@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.action.stack_plan import collect_hostvars
+from ansible_collections.ai_system.containers.plugins.action.stack_plan import planned_hostvars
 from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
 from ansible_collections.ai_system.containers.plugins.module_utils.kube_manifests import (
     KUBE_OPTION_DEFAULTS, kube_stack, kustomization, podman_documents,
@@ -51,22 +50,11 @@ class ActionModule(ActionBase):
             "inventory_group": {"type": "str", "default": "ai_hosts"},
             "options": {"type": "dict", "default": {}},
         })
-        names = args["hosts"]
-        if not names:
-            group = args["inventory_group"]
-            names = list(task_vars.get("groups", {}).get(group, []))
-            if not names:
-                result.update(failed=True, msg="No hosts in inventory group '%s': put the AI "
-                              "hosts in it, or pass hosts=" % group)
-                return result
-        hostvars = task_vars.get("hostvars")
-        if hostvars is None:
-            raise AnsibleError("kube_manifests needs hostvars")
-        missing = [n for n in names if n not in hostvars]
-        if missing:
-            result.update(failed=True, msg="Unknown hosts: %s" % ", ".join(missing))
+        collected, why_not = planned_hostvars(task_vars, args, "kube_manifests")
+        if why_not:
+            result.update(failed=True, msg=why_not)
             return result
-        stack, files = render_files(collect_hostvars(hostvars, names),
+        stack, files = render_files(collected,
                                     plain(args["options"]), probe_source())
         errors = [str(p) for p in stack.problems]
         result.update(changed=False, files=files, errors=errors,

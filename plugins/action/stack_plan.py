@@ -42,6 +42,25 @@ def collect_hostvars(hostvars, names):
     return collected
 
 
+def planned_hostvars(task_vars, args, who):
+    """(the plan's view of each AI host, None) or (None, why not): the hosts
+    of ``args`` (``hosts``, else every host of ``inventory_group``)."""
+    names = args["hosts"]
+    if not names:
+        group = args["inventory_group"]
+        names = list(task_vars.get("groups", {}).get(group, []))
+        if not names:
+            return None, ("No hosts in inventory group '%s': put the AI hosts in it, "
+                          "or pass hosts=" % group)
+    hostvars = task_vars.get("hostvars")
+    if hostvars is None:
+        raise AnsibleError("%s needs hostvars" % who)
+    missing = [n for n in names if n not in hostvars]
+    if missing:
+        return None, "Unknown hosts: %s" % ", ".join(missing)
+    return collect_hostvars(hostvars, names), None
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
@@ -54,23 +73,12 @@ class ActionModule(ActionBase):
             "hosts": {"type": "list", "elements": "str"},
             "inventory_group": {"type": "str", "default": "ai_hosts"},
         })
-        names = args["hosts"]
-        if not names:
-            group = args["inventory_group"]
-            names = list(task_vars.get("groups", {}).get(group, []))
-            if not names:
-                result.update(failed=True, msg="No hosts in inventory group '%s': put the AI "
-                              "hosts in it, or pass hosts=" % group)
-                return result
-        hostvars = task_vars.get("hostvars")
-        if hostvars is None:
-            raise AnsibleError("stack_plan needs hostvars")
-        missing = [n for n in names if n not in hostvars]
-        if missing:
-            result.update(failed=True, msg="Unknown hosts: %s" % ", ".join(missing))
+        collected, why_not = planned_hostvars(task_vars, args, "stack_plan")
+        if why_not:
+            result.update(failed=True, msg=why_not)
             return result
 
-        plan = build_plan(collect_hostvars(hostvars, names))
+        plan = build_plan(collected)
         result.update(
             changed=False,
             plan=plan["hosts"],

@@ -25,16 +25,9 @@ description:
     express, such as a raw device other than the sound device; the Quadlet plan of the same
     inventory is not affected.
   - Secret values are never read; a pod names its Secrets only.
+extends_documentation_fragment:
+  - ai_system.containers.plan_hosts
 options:
-  hosts:
-    description:
-      - The AI hosts to plan. Defaults to every host of O(inventory_group).
-    type: list
-    elements: str
-  inventory_group:
-    description: Inventory group holding the AI hosts, used when O(hosts) is not given.
-    type: str
-    default: ai_hosts
   options:
     description:
       - How the plan maps onto a cluster; every key is optional.

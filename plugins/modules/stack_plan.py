@@ -21,18 +21,8 @@ description:
     the LAN address) and the firewall openings (port from the peer's address only), the
     secrets needed, the start order and the checks that verification runs.
   - Secret values are never read; only the names of C(ai_secrets) entries are used.
-options:
-  hosts:
-    description:
-      - The AI hosts to plan. All of them should be given, even when a play is limited to
-        one, since links between hosts need both sides.
-      - Defaults to every host of O(inventory_group).
-    type: list
-    elements: str
-  inventory_group:
-    description: Inventory group holding the AI hosts, used when O(hosts) is not given.
-    type: str
-    default: ai_hosts
+extends_documentation_fragment:
+  - ai_system.containers.plan_hosts
 attributes:
   check_mode:
     description: Reads the inventory only, so it runs the same in check mode.
