@@ -26,7 +26,7 @@ times it twice: the first write and a converged second run. That loop only
 writes unit files, into a scratch directory outside Quadlet's search path
 (removed afterwards); our re-run checks the whole deploy of both hosts.
 
-Goals (issue "converge in seconds"): each re-run <= 10 s; re-run time at
+Goals: each re-run <= 10 s; re-run time at
 320 groups / at 16 groups <= 1.3; our 320-group re-run >= 15x faster than
 the converged containers.podman loop. Every figure is printed with its goal,
 met or not. Exit status 1 when a deploy fails or a re-run (ours or the
