@@ -189,8 +189,10 @@ class Check:
     # -- presenting --------------------------------------------------------
 
     def text_lines(self, host: Mapping[str, Any]) -> List[str]:
-        """The check's lines in a host's terminal section."""
-        return []
+        """The check's lines in a host's terminal section: for a single-item
+        check, ``  Heading: status -- reason``."""
+        item = host.get(self.name) if self.single else None
+        return ["  %s: %s -- %s" % (self.heading, item["status"], item["reason"])] if item else []
 
     def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
         """The check's details in a host's Markdown section."""
@@ -266,10 +268,6 @@ class GpuCheck(Check):
             text += ", %s/%s MiB used" % (first.get("memory_used_mib"), first.get("memory_total_mib"))
         item.update(status=PASSED, reason=text)
         return [item]
-
-    def text_lines(self, host: Mapping[str, Any]) -> List[str]:
-        gpu = host.get(self.name)
-        return ["  GPU: %s -- %s" % (gpu["status"], gpu["reason"])] if gpu else []
 
     def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
         gpu = host.get(self.name)
@@ -830,13 +828,6 @@ class FirewallCheck(Check):
             item.update(status=PASSED, reason=reason or "loaded as planned")
         return [item]
 
-    def describe(self, host: str, item: Item) -> str:
-        return "%s: firewall" % host
-
-    def text_lines(self, host: Mapping[str, Any]) -> List[str]:
-        item = host.get(self.name)
-        return ["  Firewall: %s -- %s" % (item["status"], item["reason"])] if item else []
-
     def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
         item = host.get(self.name)
         if not item:
@@ -889,13 +880,6 @@ class MonitoringCheck(Check):
             item.update(status=PASSED, reason="%d/%d exporters scraped, no alert firing"
                         % (len(scraped), len(exporters)))
         return [item]
-
-    def describe(self, host: str, item: Item) -> str:
-        return "%s: monitoring" % host
-
-    def text_lines(self, host: Mapping[str, Any]) -> List[str]:
-        item = host.get(self.name)
-        return ["  Monitoring: %s -- %s" % (item["status"], item["reason"])] if item else []
 
     def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
         item = host.get(self.name)
