@@ -129,15 +129,13 @@ targets:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
 from ansible_collections.ai_system.containers.plugins.module_utils.prometheus_run import ARGUMENT_SPEC, run
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result = run(module)
-    if result.pop("failed", False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    finish(module, run(module))
 
 
 if __name__ == "__main__":
