@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems,
+    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems, duration_seconds,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
     HostPlan, StackPlan, UnitPlan, endpoint_document, group_environment, plan_with_model,
@@ -86,9 +86,6 @@ QUALIFIED_NAME_RE = re.compile(
     r"^(?:[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?/)?[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}"
     r"[A-Za-z0-9])?\Z")
 QUANTITY_RE = re.compile(r"^\d+(?:\.\d+)?(?:Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?\Z")
-DURATION_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
-DURATION_SECONDS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1, "m": 60,
-                    "h": 3600}
 
 # Run by the init container: waits until every HOST:PORT accepts a TCP
 # connection. A Service only has endpoints once its pods are ready, so in a
@@ -213,10 +210,9 @@ def parse_options(raw: Optional[Mapping[str, Any]], problems: Problems) -> KubeO
     return KubeOptions(**values)
 
 
-def duration_seconds(text: str) -> int:
+def whole_seconds(text: str) -> int:
     """A Go duration (15s, 1m30s) in whole seconds, at least 1."""
-    total = sum(float(n) * DURATION_SECONDS[u] for n, u in DURATION_PART_RE.findall(text))
-    return max(1, int(math.ceil(total)))
+    return max(1, int(math.ceil(duration_seconds(text))))
 
 
 def cpu_quantity(millis: int) -> str:
@@ -439,8 +435,8 @@ class _Builder:
         if not unit.healthcheck:
             return {}
         hc = group.health
-        period = duration_seconds(hc.interval)
-        timeout = duration_seconds(hc.timeout)
+        period = whole_seconds(hc.interval)
+        timeout = whole_seconds(hc.timeout)
         action = {"exec": {"command": self.probe_command(group)}}
         startup = max(1, int(math.ceil(self.start_timeout[group.host] / float(period))))
         out = {

@@ -586,6 +586,15 @@ def _host_path(value: str, problems: Problems, what: str, **where: str) -> bool:
     return True
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """A Go duration (as :func:`_duration` accepts it: 30s, 1m30s, 250ms) in seconds."""
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+
+
 def _duration(value: Any, problems: Problems, what: str, allow_zero: bool = False,
               **where: str) -> Optional[str]:
     """A positive Go duration (30s, 1m30s); '0s' only where allow_zero."""

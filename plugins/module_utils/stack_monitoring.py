@@ -23,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    IMAGE_RE, Host, Problems, _check_keys, _duration, _suggest, parse_port,
+    IMAGE_RE, Host, Problems, _check_keys, _duration, _suggest, duration_seconds, parse_port,
 )
 
 # The collection's version, as galaxy.yml has it (a unit test keeps the two equal).
@@ -47,15 +47,6 @@ UNIT_GROUP = "prometheus"
 CONTAINER_NAME = "ai-prometheus"
 
 VOLUME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}\Z")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
-
-
-def seconds(duration: str) -> float:
-    """A Go duration (as :func:`stack_model._duration` accepts it) in seconds."""
-    return sum(float(n) * _UNITS[u] for n, u in _PART_RE.findall(duration))
-
-
 @dataclass(frozen=True)
 class Monitoring:
     """The normalized ``ai_monitoring`` section."""
@@ -173,7 +164,7 @@ def parse_monitoring(hostvars: Mapping[str, Mapping[str, Any]],
     if len(problems) != before or "host" not in values or "image" not in values:
         return None
     mon = Monitoring(**values)
-    if seconds(mon.probe_timeout) * 2 > seconds(mon.probe_interval):
+    if duration_seconds(mon.probe_timeout) * 2 > duration_seconds(mon.probe_interval):
         problems.add("%s.exporter.probe_timeout %s is more than half of probe_interval %s"
                      % (VAR, mon.probe_timeout, mon.probe_interval),
                      "a probe round must end well before the next one starts: lower the "
@@ -239,9 +230,9 @@ def exporter_document(mon: Monitoring, host_plan: Mapping[str, Any], plan_hash: 
         "port": mon.exporter_port,
         "collection_version": COLLECTION_VERSION,
         "plan_hash": plan_hash,
-        "cache_seconds": seconds(mon.cache),
-        "probe_interval_seconds": seconds(mon.probe_interval),
-        "probe_timeout_seconds": seconds(mon.probe_timeout),
+        "cache_seconds": duration_seconds(mon.cache),
+        "probe_interval_seconds": duration_seconds(mon.probe_interval),
+        "probe_timeout_seconds": duration_seconds(mon.probe_timeout),
         "units": [{"group": u["group"], "service": u["service"], "container": u["container"],
                    "healthcheck": u["healthcheck"]} for u in host_plan["units"]],
         "zmq": checks["zmq"],

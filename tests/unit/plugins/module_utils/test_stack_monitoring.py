@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import PLAN_VARS
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import PLAN_VARS, duration_seconds
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
     build_plan, plan_stack,
 )
@@ -265,9 +265,9 @@ def test_the_collection_version_is_galaxys():
 
 
 def test_seconds_of_durations():
-    assert stack_monitoring.seconds("1m30s") == 90
-    assert stack_monitoring.seconds("250ms") == 0.25
-    assert stack_monitoring.seconds("2h") == 7200
+    assert duration_seconds("1m30s") == 90
+    assert duration_seconds("250ms") == 0.25
+    assert duration_seconds("2h") == 7200
 
 
 @needs_quadlet
