@@ -47,6 +47,8 @@ UNIT_GROUP = "prometheus"
 CONTAINER_NAME = "ai-prometheus"
 
 VOLUME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}\Z")
+
+
 @dataclass(frozen=True)
 class Monitoring:
     """The normalized ``ai_monitoring`` section."""
