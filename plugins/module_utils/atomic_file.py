@@ -13,10 +13,20 @@ import os
 import tempfile
 
 
-def write_text(path: str, text: str, mode: int = 0o644, durable: bool = False) -> None:
+def fsync_directory(directory: str) -> None:
+    """Flush ``directory``'s entries (a rename into it) to disk."""
+    dir_fd = os.open(directory or ".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_text(path: str, text: str, mode: int = 0o644, durable: bool = True) -> None:
     """Write ``text`` to a temporary file beside ``path``, give it ``mode`` and
-    rename it over ``path``. With ``durable``, the data and the rename are
-    flushed to disk before returning (state that must survive a power cut)."""
+    rename it over ``path``. With ``durable`` (the default), the data is flushed
+    to disk before the rename and the directory after it, so that a power cut
+    leaves the old file or the new one, never an empty one."""
     directory = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp",
                                dir=directory)
@@ -33,8 +43,4 @@ def write_text(path: str, text: str, mode: int = 0o644, durable: bool = False) -
             os.unlink(tmp)
         raise
     if durable:
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_directory(directory)

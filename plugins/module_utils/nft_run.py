@@ -16,6 +16,7 @@ import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
+from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import fsync_directory
 from ansible_collections.ai_system.containers.plugins.module_utils.firewall_spec import OPENINGS_SPEC
 from ansible_collections.ai_system.containers.plugins.module_utils.nft_state import (
     FAMILY, compare, loaded_table, render, wanted_table,
@@ -97,6 +98,10 @@ class NftTable:
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".%s." % os.path.basename(self.path))
             with os.fdopen(fd, "wb") as handle:
                 handle.write(to_bytes(self.text))
+                # On disk before the rename, and the rename on disk after it: a
+                # power cut leaves the old file or the new one, never an empty one.
+                handle.flush()
+                os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)
         except OSError as exc:
             raise NftTableError("cannot write %s: %s" % (self.path, to_text(exc)))
@@ -106,6 +111,10 @@ class NftTable:
             raise NftTableError("nft refused the table for %s (rc=%d): %s"
                                 % (self.path, rc, err.strip() or out.strip()))
         self.module.atomic_move(tmp, self.path)
+        try:
+            fsync_directory(directory)
+        except OSError as exc:
+            raise NftTableError("cannot flush %s to disk: %s" % (directory, to_text(exc)))
 
     def load(self):
         rc, out, err = self.run(["-f", self.path])

@@ -30,6 +30,7 @@ written that way, and the loaded ones are printed that way from nft's JSON
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import re
@@ -226,7 +227,41 @@ def render(table: Table, header: Sequence[str] = ()) -> str:
             lines.append("        %s" % rule.text)
         lines.append("    }")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    return seal("\n".join(lines) + "\n")
+
+
+# The table file's last line: the SHA-256 of every byte before it. The loader
+# (ai-system-firewall-check before `nft -f`) refuses a file whose last line is
+# not this one or whose checksum differs: an empty or truncated file (a power
+# cut between the rename and the data reaching the disk) never loads as "no
+# rules" -- `nft -f` of an empty file succeeds and loads nothing.
+SEAL_PREFIX = "# ai-system-firewall-end sha256 "
+
+
+def seal(text: str) -> str:
+    """``text`` (ending in a newline) with the checksum line the loader wants."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return "%s%s%s\n" % (text, SEAL_PREFIX, digest)
+
+
+def seal_problem(text: str) -> Optional[str]:
+    """Why the loader would refuse ``text`` as a table file, or None when it is whole.
+
+    The same test as roles/stack/files/ai-system-firewall-check, in Python.
+    """
+    if not text:
+        return "the file is empty"
+    if not text.endswith("\n"):
+        return "the file is truncated: its last line is incomplete"
+    body, _, last = text[:-1].rpartition("\n")
+    body = body + "\n" if body else ""
+    if not last.startswith(SEAL_PREFIX):
+        return "the file is truncated or not written by nft_table: its last line is not the checksum line"
+    want = last[len(SEAL_PREFIX):]
+    have = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    if want != have:
+        return "the file's checksum line does not match its text (sha256 %s, the line says %s)" % (have, want)
+    return None
 
 
 # --------------------------------------------------------------------------

@@ -133,6 +133,8 @@ import unicodedata
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
+from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import fsync_directory
+
 # An octal mode as text: "644", "0644" or "0o644"; fullmatch, so no sign, blank or newline.
 _OCTAL = re.compile(r"(?:0[oO])?[0-7]+")
 _MAX_MODE = 0o777
@@ -292,12 +294,17 @@ def _write(module, full, want, mode, dir_mode):
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(want)
+            # The data on disk before the rename, the rename after it: a power
+            # cut leaves the old file or the new one, never an empty one.
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(tmp, mode)
     except OSError:
         os.unlink(tmp)
         raise
     module.atomic_move(tmp, full)
     os.chmod(full, mode)
+    fsync_directory(directory)
 
 
 def apply_file_set(module):

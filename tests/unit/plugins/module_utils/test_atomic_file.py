@@ -33,3 +33,25 @@ def test_a_failed_write_leaves_the_old_text_and_no_temporary_file(tmp_path, monk
         atomic_file.write_text(str(path), "new")
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["latest.json"]
+
+
+def test_the_data_reaches_the_disk_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
+    """A power cut must leave the old file or the new one, never an empty one."""
+    path = tmp_path / "record.json"
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        kind = "directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        events.append("fsync " + kind)
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic_file.os, "fsync", fsync)
+    monkeypatch.setattr(atomic_file.os, "replace", replace)
+    atomic_file.write_text(str(path), "new")
+    assert events == ["fsync file", "rename", "fsync directory"]
+    assert path.read_text() == "new"

@@ -12,9 +12,11 @@ skipped, with the reason, where those are missing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
+import subprocess
 import time
 
 import jinja2
@@ -468,3 +470,74 @@ def test_the_stock_restart_would_have_opened_the_containers(guarded):
     """Why the drop-in exists: `nft flush ruleset` alone (the stock ExecStop) leaves them open."""
     guarded.host.nft("flush", "ruleset")
     assert guarded.probe(guarded.outsider, net.CONTAINER, 8140) == "open"
+
+
+# --------------------------------------------------------------------------
+# The table file's checksum line, and the check the firewall unit runs first
+# --------------------------------------------------------------------------
+
+CHECK = os.path.join(REPO, "roles", "stack", "files", "ai-system-firewall-check")
+
+
+def run_check(path):
+    return subprocess.run(["sh", CHECK, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, env={"PATH": os.environ["PATH"], "LC_ALL": "C"})
+
+
+def damaged_files(text):
+    """What a power cut or an editor can leave of the table file ``text``."""
+    data = text.encode("utf-8")
+    return {
+        "empty": (b"", "the file is empty"),
+        "cut mid-line": (data[:len(data) // 2], "its last line is incomplete"),
+        "cut at a line": (data[:data.index(b"\n", len(data) // 2) + 1], "not the checksum line"),
+        "no checksum line": (data[:data.rindex(b"# ai-system-firewall-end")], "not the checksum line"),
+        "zeroed tail": (data[:-100] + b"\0" * 100, "its last line is incomplete"),
+        "a rule removed": (data.replace(b"        ip daddr", b"        # ip daddr", 1), "does not match"),
+    }
+
+
+def test_the_rendered_file_ends_with_the_checksum_of_everything_before_it():
+    text = ns.render(table(), ["header"])
+    body, last = text[:-1].rsplit("\n", 1)
+    assert last == ns.SEAL_PREFIX + hashlib.sha256((body + "\n").encode()).hexdigest()
+    assert ns.seal_problem(text) is None
+
+
+@pytest.mark.parametrize("damage", ["empty", "cut mid-line", "cut at a line", "no checksum line",
+                                    "zeroed tail", "a rule removed"])
+def test_an_empty_truncated_or_altered_file_is_refused_by_python_and_by_the_check(tmp_path, damage):
+    data, reason = damaged_files(ns.render(table(), ["header"]))[damage]
+    path = tmp_path / "firewall.nft"
+    path.write_bytes(data)
+    problem = ns.seal_problem(data.decode("utf-8", "replace"))
+    assert problem is not None and reason in problem
+    result = run_check(path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ai-system-firewall: refusing to load %s: " % path)
+    assert reason in result.stderr and "run the stack role again" in result.stderr
+
+
+def test_the_check_passes_the_written_file_and_refuses_a_missing_one(tmp_path):
+    path = tmp_path / "firewall.nft"
+    path.write_text(ns.render(table(), ["header"]))
+    result = run_check(path)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    missing = run_check(tmp_path / "absent.nft")
+    assert missing.returncode == 1 and "there is no such file" in missing.stderr
+
+
+def test_the_firewall_unit_checks_the_file_before_each_load():
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["comment"] = lambda text: "# " + text
+    with open(os.path.join(REPO, "roles", "stack", "templates", "ai-system-firewall.service.j2")) as handle:
+        text = env.from_string(handle.read()).render(
+            ansible_managed="managed", __stack_nft_file="/etc/ai-system/firewall.nft",
+            __stack_nft_table="ai_system", __stack_nft_command="/usr/sbin/nft",
+            __stack_nft_check="/usr/local/libexec/ai-system-firewall-check")
+    commands = [tuple(line.split("=", 1)) for line in text.splitlines()
+                if line.split("=", 1)[0] in ("ExecStartPre", "ExecStart", "ExecReload")]
+    check = "/usr/local/libexec/ai-system-firewall-check /etc/ai-system/firewall.nft"
+    load = "/usr/sbin/nft -f /etc/ai-system/firewall.nft"
+    # systemd runs ExecStartPre first and the ExecReload lines in order, stopping at the first failure.
+    assert commands == [("ExecStartPre", check), ("ExecStart", load), ("ExecReload", check), ("ExecReload", load)]

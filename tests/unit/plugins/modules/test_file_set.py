@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 import yaml
@@ -410,3 +411,22 @@ def test_documentation_matches_argument_spec():
     assert doc["options"]["directory_mode"]["default"] == "0755"
     yaml.safe_load(file_set.EXAMPLES)
     yaml.safe_load(file_set.RETURN)
+
+
+def test_each_file_is_flushed_before_its_rename_and_its_directory_after(tmp_path, run_module, monkeypatch):
+    """A power cut must leave the old text or the new, never an empty file."""
+    events = []
+    real_fsync = os.fsync
+
+    def fsync(fd):
+        info = os.fstat(fd)
+        events.append(("directory" if stat.S_ISDIR(info.st_mode) else "file", info.st_size))
+        real_fsync(fd)
+
+    from ansible_collections.ai_system.containers.plugins.module_utils import atomic_file
+    monkeypatch.setattr(file_set.os, "fsync", fsync)
+    monkeypatch.setattr(atomic_file.os, "fsync", fsync)
+    text = MARK + "A\n"
+    result, failed = run_module(file_set.main, {"path": str(tmp_path), "files": {"a.container": text}})
+    assert not failed and result["written"] == ["a.container"]
+    assert events == [("file", len(text)), ("directory", events[1][1])]
