@@ -13,10 +13,16 @@ version_added: "0.1.0"
 description:
   - >-
     For every directory in O(dirs), in one module call, a path that exists is left exactly as it is (owner,
-    group, mode, sticky bit; it may be a data directory the agents own) and must be a directory (a symlink to
-    one is followed); a path that does not exist is created with its owner, group and mode (missing parents
-    are created C(root:root 0755)).
-  - Fails, before creating anything, naming every path that exists but is not a directory.
+    group, mode, sticky bit; it may be a data directory the agents own) and must be a directory; a path that
+    does not exist is created with its owner, group and mode (missing parents are created C(root:root 0755)).
+  - Every path is walked from C(/) one component at a time, each opened with C(O_DIRECTORY|O_NOFOLLOW)
+    relative to its parent's descriptor; a created directory is made relative to its parent's descriptor and
+    given its owner and mode with C(fchown)/C(fchmod) on its own descriptor, never by path. A symlink swapped
+    in under a parent that a container can write cannot redirect them onto another directory.
+  - A path with a component that is a symlink (the path itself included) is refused, naming the component;
+    name the real directory (C(readlink -f)) in the volume's source.
+  - Fails, before creating anything, naming every path that exists but is not a directory or goes through
+    a symlink.
 author:
   - ai_system.containers maintainers (@ai-system)
 extends_documentation_fragment:
@@ -80,11 +86,12 @@ present:
 """
 
 import grp
-import os
 import pwd
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.ai_system.containers.plugins.module_utils import safe_dirs
 
 MODE = re.compile(r"0?[0-7]{3,4}\Z")
 
@@ -115,11 +122,14 @@ def main():
     created, present, problems, todo = [], [], [], []
     for entry in module.params["dirs"]:
         path = entry["path"]
-        if not os.path.isabs(path):
-            problems.append("%s is not an absolute path" % path)
-        elif os.path.isdir(path):
+        try:
+            found = safe_dirs.state(path)
+        except (safe_dirs.UnsafePath, OSError) as exc:
+            problems.append(str(exc))
+            continue
+        if found == "directory":
             present.append(path)
-        elif os.path.lexists(path):
+        elif found == "other":
             problems.append("%s is the source of a group's volume but not a directory; move it away or "
                             "change the volume's source in the inventory" % path)
         else:
@@ -140,13 +150,11 @@ def main():
         created.append(path)
         if module.check_mode:
             continue
-        parent = os.path.dirname(path)
-        if not os.path.isdir(parent):
-            os.makedirs(parent, mode=0o755)
-        os.mkdir(path, 0o700)
-        os.chown(path, uid, gid)
-        # chmod after chown: chown clears the set-id bits.
-        os.chmod(path, int(entry["mode"], 8))
+        try:
+            safe_dirs.make_dir(path, uid, gid, int(entry["mode"], 8))
+        except (safe_dirs.UnsafePath, OSError) as exc:
+            module.fail_json(msg=where + "cannot create %s: %s" % (path, exc), created=created[:-1],
+                             present=present)
     result = {"changed": bool(created), "created": created, "present": present}
     if module._diff and diff:
         result["diff"] = diff
