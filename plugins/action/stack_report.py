@@ -8,6 +8,7 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import build_report
+from ansible_collections.ai_system.containers.plugins.module_utils.report_model import shown
 from ansible_collections.ai_system.containers.plugins.module_utils.report_render import (
     render_markdown, render_text, report_paths, verdict, write_report,
 )
@@ -65,11 +66,11 @@ class ActionModule(ActionBase):
         )
         if report["problems"]:
             result["msg"] = "Verification %s\n%s" % (
-                verdict(report), "\n".join("- " + line for line in report["problems"]))
+                verdict(report), "\n".join("- " + shown(line) for line in report["problems"]))
             result["failed"] = bool(args["fail_on_problems"])
         elif report["degraded"]:
             result["msg"] = "Verification %s\n%s" % (
-                verdict(report), "\n".join("- " + line for line in report["degraded"]))
+                verdict(report), "\n".join("- " + shown(line) for line in report["degraded"]))
         else:
             result["msg"] = "Verification %s" % verdict(report)
         return result

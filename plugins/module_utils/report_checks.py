@@ -46,8 +46,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
     CONTAINER, DEGRADED, FAILED, HOST, MODULE, NOT_CHECKED, NOT_VERIFIED, PASSED, PHASE, SKIPPED,
-    STATUSES, Cause, Column, Edge, Item, counts, join, md_cell, mermaid_text, ratio, rtt_text,
-    status_cell, table, worst,
+    STATUSES, Cause, Column, Edge, Item, Markup, counts, join, md_cell, md_code, md_text, mermaid_text, ratio,
+    rtt_text, status_cell, table, worst,
 )
 
 FORMAT_VERSION = 1
@@ -375,14 +375,14 @@ class CudaCheck(Check):
 
 BUDGET_NOT_ENFORCED = "not_enforced"
 _BUDGET_CELLS = {"enforced": "enforced", BUDGET_NOT_ENFORCED: "NOT ENFORCED (no MPS)", "skipped": "SKIPPED",
-                 "failed": "**FAILED**"}
+                 "failed": Markup("**FAILED**")}
 
 
 def budget_cell(mib: Any, status: Optional[str]) -> str:
     """A container's VRAM budget and its verdict as a Markdown cell."""
     if mib is None:
         return "-"
-    return "%s MiB, %s" % (mib, _BUDGET_CELLS.get(status or "", "not checked"))
+    return Markup("%s MiB, %s" % (md_text(mib), _BUDGET_CELLS.get(status or "", "not checked")))
 
 
 # --------------------------------------------------------------------------
@@ -485,7 +485,7 @@ class UnitsCheck(Check):
         if not units:
             return []
         return ["", "Units that did not pass:", ""] + [
-            "- `%s`: %s %s" % (u["service"], status_cell(u["status"]), md_cell(u["reason"])) for u in units]
+            "- %s: %s %s" % (md_code(u["service"]), status_cell(u["status"]), md_cell(u["reason"])) for u in units]
 
     def diagram_label(self, group: Mapping[str, Any]) -> Optional[str]:
         if not group.get("active_state"):
@@ -837,7 +837,7 @@ class FirewallCheck(Check):
             [[item["table"], item["path"], status_cell(item["status"]), item["reason"]]])
         for label, key in (("Missing", "missing"), ("Not planned", "extra")):
             if item[key] and item["present"] is not False:
-                lines += ["", "%s:" % label, ""] + ["- `%s`" % md_cell(line) for line in item[key]]
+                lines += ["", "%s:" % label, ""] + ["- %s" % md_code(line) for line in item[key]]
         return lines
 
 
@@ -891,7 +891,7 @@ class MonitoringCheck(Check):
              for e in item["exporters"]] or [["-", "-", status_cell(item["status"]), item["reason"]]])
         if item["firing"]:
             lines += ["", "Firing alerts:", ""] + [
-                "- `%s` %s" % (md_cell(a.get("alertname")), md_cell(a.get("summary") or ""))
+                "- %s %s" % (md_code(a.get("alertname")), md_text(a.get("summary") or ""))
                 for a in item["firing"]]
         return lines
 

@@ -13,7 +13,11 @@ Pure Python, no Ansible imports.
 * :class:`Column` and :class:`Edge`, what a check contributes to the group
   tables and to the Mermaid diagram;
 * the cells every table writes (:func:`ratio`, :func:`status_cell`,
-  :func:`md_cell`, :func:`table`, :func:`mermaid_text`, :func:`rtt_text`).
+  :func:`md_cell`, :func:`table`, :func:`mermaid_text`, :func:`rtt_text`);
+* text that agents and hosts supplied, made inert: :func:`shown` (control
+  characters and terminal escape sequences visible, length capped with the
+  cut said), :func:`md_text` and :func:`md_code` (Markdown, and HTML inside
+  it, escaped). Only :class:`Markup`, the report's own Markdown, passes as is.
 """
 
 from __future__ import annotations
@@ -123,10 +127,10 @@ def ratio(status_counts: Mapping[str, int]) -> str:
     return text
 
 
-def status_cell(status: Optional[str]) -> str:
+def status_cell(status: Optional[str]) -> "Markup":
     """A status as a Markdown cell: failures bold, the rest upper case."""
-    return {PASSED: "passed", DEGRADED: "DEGRADED", FAILED: "**FAILED**",
-            SKIPPED: "SKIPPED"}.get(status or "", "-")
+    return Markup({PASSED: "passed", DEGRADED: "DEGRADED", FAILED: "**FAILED**",
+                   SKIPPED: "SKIPPED"}.get(status or "", "-"))
 
 
 def join(reason: Any, detail: Any) -> str:
@@ -134,11 +138,110 @@ def join(reason: Any, detail: Any) -> str:
     return "%s (%s)" % (reason, detail) if detail else str(reason)
 
 
+# --------------------------------------------------------------------------
+# Text from agents and hosts, made inert
+# --------------------------------------------------------------------------
+
+#: The most characters of one piece of supplied text (a reply, an error, a
+#: reason) a report line or cell shows; the JSON report holds it whole.
+MAX_TEXT = 500
+
+# C0 and C1 control characters (ESC starts a terminal escape sequence, U+009B
+# is CSI on its own), DEL, and the Unicode controls that reorder or hide text.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+class Markup(str):
+    """Markdown the report itself wrote (``**FAILED**``): cells pass it as is."""
+
+
+def _visible(match: "re.Match") -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return "\\x%02x" % code if code < 0x100 else "\\u%04x" % code
+
+
+def _cut(value: Any, limit: Optional[int]) -> Tuple[str, str]:
+    """``value`` as text of at most ``limit`` characters, and the note of the cut."""
+    text = "" if value is None else str(value)
+    if limit is None or len(text) <= limit:
+        return text, ""
+    more = len(text) - limit
+    return text[:limit], "\u2026 (%d more character%s)" % (more, "" if more == 1 else "s")
+
+
+def shown(value: Any, limit: Optional[int] = MAX_TEXT) -> str:
+    """``value`` as text that is inert on a terminal: every control character
+    (``ESC`` of an escape sequence, ``\\r``, a bidi override) written visibly as
+    ``\\x1b``, ``\\r``, ``\\u202e``, and at most ``limit`` characters, the cut
+    said: ``… (1234 more characters)``."""
+    text, note = _cut(value, limit)
+    return _CONTROL.sub(_visible, text) + note
+
+
+# What can start Markdown's inline markup (emphasis, strikethrough, code, a
+# link or image -- escaping the brackets leaves ``(``, ``!`` and ``:`` inert --
+# a table cell's end, an escape) and HTML (a tag, a comment or an autolink
+# opens with ``<``; an entity): escaped wherever they are. ``_`` between two
+# letters or digits starts nothing, nor does ``>`` once no tag can open.
+_MD_SPECIAL = re.compile(r"[\\`*~\[\]|<]|&(?=#?[A-Za-z0-9]+;)|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_HTML = {"<": "&lt;", "&": "&amp;"}
+# What starts a block at the beginning of a line: a list item, a heading, a
+# quote, a setext underline, a numbered list.
+_MD_BLOCK_START = re.compile(r"^(\s*)(?:([-+=#>])|(\d+)([.)]))")
+
+
+def _md_escape(match: "re.Match") -> str:
+    char = match.group()
+    return _HTML.get(char) or "\\" + char
+
+
+def _block_escape(match: "re.Match") -> str:
+    if match.group(2):
+        return match.group(1) + "\\" + match.group(2)
+    return match.group(1) + match.group(3) + "\\" + match.group(4)
+
+
+def md_text(value: Any, limit: Optional[int] = MAX_TEXT, line_start: bool = True) -> str:
+    """Supplied text as inert Markdown on one line: control characters shown
+    (:func:`shown`), the characters that start Markdown's inline markup and
+    HTML escaped (no link, image, tag, emphasis or code span can start), and
+    with ``line_start`` (text that begins a line or a list item) what starts a
+    block; capped at ``limit`` with the cut said."""
+    if isinstance(value, Markup):
+        return str(value)
+    text, note = _cut(value, limit)
+    # Line breaks and tabs are a space in Markdown's one line; every other
+    # control character is shown.
+    text = " ".join(re.split(r"[ \t]*[\n\t][ \t]*", text.strip(" \t\n")))
+    text = _MD_SPECIAL.sub(_md_escape, _CONTROL.sub(_visible, text))
+    if line_start:
+        text = _MD_BLOCK_START.sub(_block_escape, text)
+    return text + note
+
+
+def md_code(value: Any, limit: Optional[int] = MAX_TEXT) -> str:
+    """Supplied text as an inline code span: shown verbatim (control characters
+    visible, capped), its fence longer than any run of backticks in it."""
+    text = shown(value, limit)
+    longest = max([len(run) for run in re.findall("`+", text)] or [0])
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return "%s%s%s%s%s" % (fence, pad, text, pad, fence)
+
+
 def md_cell(value: Any) -> str:
-    """A table cell: no line breaks, pipes escaped."""
+    """A table cell: the report's own :class:`Markup` as is, any other value as
+    inert text (:func:`md_text`) with its pipes escaped."""
     if value is None or value == "":
         return "-"
-    return " ".join(str(value).split()).replace("|", "\\|")
+    if isinstance(value, Markup):
+        return str(value).replace("|", "\\|")
+    # A table cell holds inline content only: nothing there starts a block.
+    return md_text(value, line_start=False)
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> List[str]:

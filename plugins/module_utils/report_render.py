@@ -28,11 +28,14 @@ from ansible_collections.ai_system.containers.plugins.module_utils.report_checks
     AFTER_GROUPS, BEFORE_GROUPS, UNDER_GROUPS, Check, registry,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
-    DEGRADED, FAILED, NOT_VERIFIED, PASSED, SKIPPED, mermaid_text, ratio, status_cell, table,
+    DEGRADED, FAILED, NOT_VERIFIED, PASSED, SKIPPED, md_text, mermaid_text, ratio, shown, status_cell,
+    table,
 )
 
 # How many degraded agents the one-line verdict names before "+N more".
 VERDICT_NAMES = 5
+# The most characters of one terminal line (it may quote an agent's reply).
+TEXT_LINE_LIMIT = 1000
 # The least width of the terminal's GROUP column.
 GROUP_WIDTH = 26
 LIST_SECTIONS = (("Problems", "problems"), ("Degraded", "degraded"), ("Skipped", "skipped"),
@@ -107,7 +110,9 @@ def render_text(report: Mapping[str, Any], checks: Optional[Sequence[Check]] = N
         if report[key]:
             lines.append("%s (%d):" % (title, len(report[key])))
             lines.extend("  - %s" % line for line in report[key])
-    return lines
+    # Agents' replies and errors are in these lines: control characters (a
+    # terminal escape sequence) shown inert, each line capped.
+    return [shown(line, TEXT_LINE_LIMIT) for line in lines]
 
 
 # --------------------------------------------------------------------------
@@ -183,7 +188,7 @@ def render_markdown(report: Mapping[str, Any], checks: Optional[Sequence[Check]]
     if report["ok"]:
         word = "PASSED with degraded agents" if report["counts"].get(DEGRADED) else "PASSED"
     out = ["# AI system verification: %s" % word, "",
-           "Generated %s. %s." % (report["generated_at"], verdict(report)), ""]
+           "Generated %s. %s." % (report["generated_at"], md_text(verdict(report))), ""]
     out += table(["Host", "Verified"] + [c.heading for c in checks] + ["Result"],
                  [[name, "yes" if host["verified"] else "**no**"]
                   + [ratio(host["checks"][c.name]) for c in checks] + [status_cell(host["status"])]
@@ -191,7 +196,8 @@ def render_markdown(report: Mapping[str, Any], checks: Optional[Sequence[Check]]
     for title, key in LIST_SECTIONS:
         if report[key]:
             out += ["", "## %s" % title, ""]
-            out += ["- %s" % " ".join(line.split()) for line in report[key]]
+            # Lines that quote agents' replies and errors: inert Markdown, capped.
+            out += ["- %s" % md_text(line) for line in report[key]]
     out += ["", "## Topology", ""]
     legend = " ".join(c.diagram_legend for c in checks if c.diagram_legend)
     if legend:

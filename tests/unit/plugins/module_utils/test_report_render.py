@@ -16,11 +16,13 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from markdown_it import MarkdownIt
 
 from ansible_collections.ai_system.containers.plugins.module_utils import report_checks as rc
 from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
-    FAILED, PASSED, Column, Edge, md_cell, mermaid_text, ratio, status_cell, table,
+    FAILED, MAX_TEXT, PASSED, Column, Edge, md_cell, md_code, md_text, mermaid_text, ratio, shown, status_cell,
+    table,
 )
 from support.verify_results import (
     DEGRADED_SAYS, LAB_SKIP, NOW, degrade, degraded_health_socket, endpoint_result, fail_unit,
@@ -553,3 +555,104 @@ def test_a_new_check_class_renders_without_touching_the_renderers(plan, results)
     plain = rr.render_markdown(rc.build_report(plan, results, now=NOW))
     assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Monitoring | Result |" in plain
     assert "Disk" not in plain
+
+
+# --------------------------------------------------------------------------
+# Hostile agent text: inert in the Markdown and on the terminal, capped
+# --------------------------------------------------------------------------
+
+HOSTILE = {
+    "script": "<script>alert(document.cookie)</script>",
+    "javascript link": "[click here](javascript:alert(1))",
+    "remote image": "![x](http://remote.example/pixel.png)",
+    "autolink": "<http://remote.example/>",
+    "html comment": "<!-- hide the rest",
+    "entity": "&lt;b&gt;bold&lt;/b&gt;",
+    "emphasis and code": "**all** _good_ `rm -rf /` ~~gone~~",
+    "table break": "ok | injected | cells",
+    "heading": "# PASSED",
+    "terminal escapes": "\x1b[2J\x1b[1;1H\x1b]0;owned\x07all passed\r\x9b31m",
+    "bidi": "abc\u202edcba",
+}
+
+def markdown_html(text, inline=True):
+    """``text`` as a CommonMark renderer with GFM tables and strikethrough
+    turns it into HTML (raw HTML allowed, as on most Markdown viewers)."""
+    md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    return md.renderInline(text) if inline else md.render(text)
+
+
+def assert_inert(text, inline=True):
+    """No tag at all in ``text``'s HTML (beyond a list item's), and no raw control character."""
+    html = markdown_html(text, inline)
+    if not inline:
+        assert html.startswith("<ul>\n<li>") and html.endswith("</li>\n</ul>\n"), html
+        html = html[len("<ul>\n<li>"):-len("</li>\n</ul>\n")]
+    assert "<" not in html, (text, html)
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", html), (text, html)
+
+
+def hostile_report(plan, results, message):
+    dummy, endpoint = endpoint_result(results, "pc2", "pc2-memory-system", "SystemDigitalTwin", "main")
+    endpoint.update(ok=False, verdict="failing", message=message, failed_stage="status",
+                    reason='status "error": ' + message, detail=None,
+                    reply={"status": "error", "error": message})
+    return rc.build_report(plan, results, now=NOW)
+
+
+def reply_cell(md):
+    row = next(line for line in md.splitlines() if line.startswith("| pc2-memory-system | SystemDigitalTwin |"))
+    return re.split(r"(?<!\\)\|", row)[-2].strip()
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_a_hostile_reply_is_inert_in_the_markdown(plan, results, name):
+    md = rr.render_markdown(hostile_report(plan, results, HOSTILE[name]))
+    cell = reply_cell(md)
+    problem = next(line for line in md.splitlines() if line.startswith("- pc2: link pc2-memory-system"))
+    assert_inert(cell)
+    assert_inert(problem, inline=False)
+    # The table keeps its columns: the reply stays in its cell.
+    row = next(line for line in md.splitlines() if line.startswith("| pc2-memory-system | SystemDigitalTwin |"))
+    assert len(re.split(r"(?<!\\)\|", row)) == 11
+
+
+def test_the_escaped_reply_still_reads_as_what_the_agent_sent(plan, results):
+    md = rr.render_markdown(hostile_report(plan, results, HOSTILE["script"] + " " + HOSTILE["remote image"]))
+    assert reply_cell(md) == ('status "error": &lt;script>alert(document.cookie)&lt;/script> '
+                              '!\\[x\\](http://remote.example/pixel.png)')
+
+
+def test_terminal_escapes_are_shown_not_sent_to_the_terminal(plan, results):
+    report = hostile_report(plan, results, HOSTILE["terminal escapes"] + HOSTILE["bidi"])
+    text = "\n".join(rr.render_text(report))
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", text)
+    assert "\\x1b[2J\\x1b[1;1H\\x1b]0;owned\\x07all passed\\r\\x9b31mabc\\u202edcba" in text
+    md = rr.render_markdown(report)
+    assert "\\\\x1b\\[2J\\\\x1b\\[1;1H\\\\x1b\\]0;owned\\\\x07all passed\\\\r\\\\x9b31mabc\\\\u202edcba" in md
+
+
+def test_a_long_reply_is_capped_and_the_cut_said(plan, results):
+    message = "A" * 5000
+    report = hostile_report(plan, results, message)
+    md = rr.render_markdown(report)
+    cell = reply_cell(md)
+    assert len(cell) < 600
+    assert cell.endswith("A\u2026 (%d more characters)" % (len('status "error": ') + 5000 - MAX_TEXT))
+    line = next(t for t in rr.render_text(report) if "A" * 100 in t)
+    assert len(line) < rr.TEXT_LINE_LIMIT + 40 and re.search("\u2026 \\(\\d+ more characters\\)$", line)
+    # The JSON report keeps the whole reply.
+    assert message in rr.render_json(report)
+
+
+def test_a_newline_in_a_reply_cannot_start_a_line_of_its_own():
+    assert md_text("ok\n# FAILED\n- x") == "ok # FAILED - x"
+    assert md_text("# FAILED") == "\\# FAILED"
+    assert md_text("- x") == "\\- x" and md_text("1. x") == "1\\. x" and md_text("> q") == "\\> q"
+    assert shown("ok\nFAILED: 0 passed") == "ok\\nFAILED: 0 passed"
+
+
+def test_a_code_span_holds_any_backticks():
+    assert md_code("a`b``c") == "```a`b``c```"
+    assert md_code("`x") == "`` `x ``"
+    assert md_code("<b>\x1b") == "`<b>\\x1b`"
