@@ -19,6 +19,13 @@ fact ``ai_system_phase_chain`` (``{token, converged}``); a fact left from
 another run has another token and is ignored. Otherwise, and whenever the
 reading says there is work, the check asks the host as usual (which also
 removes the stale record).
+
+Secret values enter the digest as keyed digests (HMAC-SHA256 under a key kept
+on the controller, plugin_utils.secret_digest): the task names the secrets
+(``secrets``) and the variable that holds their values (``secrets_var``,
+default ``ai_secrets``); this plugin reads the values, digests them and drops
+both arguments, so no module argument or result carries a secret or a digest
+of one.
 """
 
 from __future__ import annotations
@@ -32,6 +39,9 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import inputs_digest, judge
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
+from ansible_collections.ai_system.containers.plugins.plugin_utils.secret_digest import (
+    DEFAULT_KEY_FILE, KEY_FILE_VAR, KeyFileError, load_key, secret_digests,
+)
 
 PLUGINS = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 _TREE_CACHE = {}
@@ -94,6 +104,8 @@ class ActionModule(ActionBase):
         if "digest" in args:
             raise AnsibleActionFail("phase_state: digest is computed by the action plugin; do not set it")
         reads = args.pop("reads", None)
+        secret_names = args.pop("secrets", None)
+        secrets_var = args.pop("secrets_var", None) or "ai_secrets"
         if args.get("state") == "read":
             result.update(self._execute_module(module_name="ai_system.containers.phase_state",
                                                module_args=args, task_vars=task_vars))
@@ -101,7 +113,7 @@ class ActionModule(ActionBase):
                 result["token"] = uuid.uuid4().hex
                 result["phases_order"] = list(args.get("phases") or [])
             return result
-        args["digest"] = self._digest(args, task_vars)
+        args["digest"] = self._digest(args, task_vars, self._secrets(secret_names, secrets_var, task_vars))
         phase = args.get("phase")
         reading = usable_reading(reads, phase, task_vars) if args.get("state", "check") == "check" else None
         if reading is not None and judge(reading, args["digest"])["converged"]:
@@ -120,7 +132,25 @@ class ActionModule(ActionBase):
             result["ansible_facts"] = facts
         return result
 
-    def _digest(self, args, task_vars):
+    def _secrets(self, names, var, task_vars):
+        """The keyed digests of the named secrets' values (None without ``secrets``)."""
+        if names is None:
+            return None
+        names = self._templar.template(names)
+        if isinstance(names, str) or not isinstance(names, (list, tuple)) \
+                or not all(isinstance(n, str) and n for n in names):
+            raise AnsibleActionFail("phase_state: secrets must be a list of secret names")
+        source = self._templar.template(task_vars.get(var)) if var in task_vars else {}
+        if not isinstance(source, dict):
+            raise AnsibleActionFail("phase_state: %s must be a mapping of secret name to value" % var)
+        key_file = self._templar.template(task_vars.get(KEY_FILE_VAR) or DEFAULT_KEY_FILE)
+        try:
+            key = load_key(key_file)
+        except KeyFileError as exc:
+            raise AnsibleActionFail("phase_state: %s" % exc)
+        return secret_digests(key, {name: source.get(name) for name in names})
+
+    def _digest(self, args, task_vars, secrets=None):
         prefixes = args.get("prefixes") or []
         if isinstance(prefixes, str) or not all(isinstance(p, str) and p for p in prefixes):
             raise AnsibleActionFail("phase_state: prefixes must be a list of non-empty strings")
@@ -137,4 +167,6 @@ class ActionModule(ActionBase):
             "role": tree_digest(role_path) if role_path else None,
             "plugins": tree_digest(PLUGINS),
         }
+        if secrets is not None:
+            parts["secrets"] = secrets
         return inputs_digest(parts)

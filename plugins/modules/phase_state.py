@@ -69,6 +69,20 @@ options:
     description:
       - More data the phase depends on (for example values handed over by the play), part of the digest.
     type: raw
+  secrets:
+    description:
+      - Names of secrets whose values are inputs of the phase. The action plugin reads each value from the
+        variable O(secrets_var) and digests it on the controller with HMAC-SHA256 under a key that stays there
+        (the file C(~/.ansible/ai_system/secrets-digest.key), made once with mode 0600, or the inventory's
+        C(ai_secrets_digest_key_file)); the digests enter the inputs digest. Neither the values nor their
+        digests are sent to the host or returned.
+    type: list
+    elements: str
+  secrets_var:
+    description:
+      - The variable that maps each secret's name to its value.
+    type: str
+    default: ai_secrets
   files:
     description:
       - With O(state=record), paths or glob patterns whose state is recorded; for a file its sha256, mode and
@@ -208,6 +222,8 @@ ARGUMENT_SPEC = dict(
     reads=dict(type="raw"),
     prefixes=dict(type="list", elements="str", default=[]),
     inputs=dict(type="raw"),
+    secrets=dict(type="list", elements="str", no_log=False),
+    secrets_var=dict(type="str", default="ai_secrets"),
     files=dict(type="list", elements="str", default=[]),
     packages=dict(type="list", elements="str", default=[]),
     units=dict(type="list", elements="str", default=[]),

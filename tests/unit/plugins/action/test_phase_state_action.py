@@ -171,3 +171,140 @@ def test_a_phase_found_converged_by_the_host_extends_the_chain():
     result = plugin.run(task_vars=task_vars)
     assert len(calls) == 1
     assert result["ansible_facts"]["ai_system_phase_chain"] == {"token": "t1", "converged": ["podman"]}
+
+
+# -- secrets: keyed digests made on the controller, never sent ------------------------
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import stat  # noqa: E402
+
+from ansible_collections.ai_system.containers.plugins.plugin_utils import secret_digest  # noqa: E402
+
+SECRET = "hunter2"
+
+
+def _sent(task_vars, args):
+    """What the module receives, and the result, for a stack-like check."""
+    task = Task()
+    task.args = dict({"phase": "stack", "prefixes": ["stack_"], "inputs": {"plan": {"secrets": ["db"]}}}, **args)
+    loader = DataLoader()
+    plugin = action.ActionModule(task, MagicMock(), PlayContext(), loader, Templar(loader=loader), None)
+    sent = {}
+
+    def execute(module_name, module_args, task_vars):
+        sent.update(module_args)
+        return {"converged": False, "changed": False, "differences": ["inputs changed"]}
+
+    plugin._execute_module = execute
+    result = plugin.run(task_vars=task_vars)
+    return sent, result
+
+
+def _vars(tmp_path, value=SECRET, **more):
+    return dict({"ai_secrets": {"db": value, "unused": "other"},
+                 "ai_secrets_digest_key_file": str(tmp_path / "keys" / "secrets-digest.key")}, **more)
+
+
+def test_no_argument_or_result_carries_the_secret_or_a_digest_of_it(tmp_path):
+    sent, result = _sent(_vars(tmp_path), {"secrets": ["db"]})
+    text = json.dumps([sent, result])
+    key = secret_digest.load_key(str(tmp_path / "keys" / "secrets-digest.key"))
+    for needle in (SECRET, hashlib.sha256(SECRET.encode()).hexdigest(),
+                   hashlib.sha256(SECRET.encode()).hexdigest()[:12],
+                   secret_digest.secret_digests(key, {"db": SECRET})["db"]):
+        assert needle not in text
+    assert "secrets" not in sent and "secrets_var" not in sent and "ai_secrets" not in text
+    assert set(sent) == {"phase", "prefixes", "inputs", "digest"}
+
+
+def test_a_changed_secret_changes_the_digest_and_the_same_one_does_not(tmp_path):
+    first, _ = _sent(_vars(tmp_path), {"secrets": ["db"]})
+    again, _ = _sent(_vars(tmp_path), {"secrets": ["db"]})
+    changed, _ = _sent(_vars(tmp_path, value="hunter3"), {"secrets": ["db"]})
+    assert first["digest"] == again["digest"] != changed["digest"]
+    # A secret the phase does not name is no input.
+    other, _ = _sent(dict(_vars(tmp_path), ai_secrets={"db": SECRET, "unused": "changed"}), {"secrets": ["db"]})
+    assert other["digest"] == first["digest"]
+
+
+def test_the_secrets_variable_can_be_named(tmp_path):
+    plain_vars = _vars(tmp_path)
+    named = dict(plain_vars, vault_values={"db": "hunter3"})
+    a, _ = _sent(plain_vars, {"secrets": ["db"]})
+    b, _ = _sent(named, {"secrets": ["db"], "secrets_var": "vault_values"})
+    assert a["digest"] != b["digest"] and "vault_values" not in json.dumps(b)
+
+
+def test_the_key_is_made_once_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "keys" / "secrets-digest.key"
+    first, _ = _sent(_vars(tmp_path), {"secrets": ["db"]})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    key = path.read_bytes()
+    _sent(_vars(tmp_path), {"secrets": ["db"]})
+    assert path.read_bytes() == key and os.listdir(path.parent) == ["secrets-digest.key"]
+    # Another key (another controller): another digest, so the phase runs once more.
+    path.write_text("ab" * 32 + "\n")
+    assert _sent(_vars(tmp_path), {"secrets": ["db"]})[0]["digest"] != first["digest"]
+
+
+def test_the_same_secret_under_another_key_cannot_be_matched(tmp_path):
+    one = secret_digest.secret_digests(b"k" * 32, {"db": SECRET})["db"]
+    two = secret_digest.secret_digests(b"l" * 32, {"db": SECRET})["db"]
+    assert one != two and hashlib.sha256(SECRET.encode()).hexdigest() not in (one, two)
+
+
+@pytest.mark.parametrize("setup, message", [
+    (lambda p: (p.write_text("ab" * 32), p.chmod(0o644)), "is readable by others (mode 0644): chmod 600"),
+    (lambda p: (p.write_text("short"), p.chmod(0o600)), "holds no key of at least 16 bytes"),
+    (lambda p: p.mkdir(), "is not a regular file"),
+])
+def test_a_bad_key_file_is_refused_naming_it(tmp_path, setup, message):
+    path = tmp_path / "keys" / "secrets-digest.key"
+    path.parent.mkdir(mode=0o700)
+    setup(path)
+    with pytest.raises(Exception, match="phase_state: %s .*%s" % (path, message.split(":")[0].replace("(", r"\("
+                                                                                                   ).replace(")", r"\)"))):
+        _sent(_vars(tmp_path), {"secrets": ["db"]})
+
+
+def test_forks_making_the_key_at_once_agree(tmp_path):
+    path = str(tmp_path / "secrets-digest.key")
+    pids = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                key = secret_digest.load_key(path)
+                with open("%s.%d" % (path, os.getpid()), "w") as out:
+                    out.write(key.hex())
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    seen = {open("%s.%d" % (path, pid)).read() for pid in pids}
+    assert seen == {secret_digest.load_key(path).hex()}
+
+
+def test_without_secrets_no_key_is_made(tmp_path):
+    sent, _ = _sent(_vars(tmp_path), {})
+    assert not (tmp_path / "keys").exists()
+    assert len(sent["digest"]) == 64
+
+
+def test_the_stack_role_names_its_secrets_instead_of_hashing_them():
+    """The stack's inputs carry no hash of a secret; both of its phase_state tasks name the secrets."""
+    from ansible.parsing.utils.yaml import from_yaml
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "stack")
+    with open(os.path.join(root, "vars", "main.yml")) as handle:
+        inputs = from_yaml(handle.read())["__stack_inputs"]
+    assert set(inputs) == {"plan"} and "hash" not in json.dumps(inputs) and "ai_secrets" not in json.dumps(inputs)
+    tasks = []
+    for name in ("validate.yml", "main.yml"):
+        with open(os.path.join(root, "tasks", name)) as handle:
+            tasks += [t["ai_system.containers.phase_state"] for t in from_yaml(handle.read())
+                      if "ai_system.containers.phase_state" in t]
+    assert len(tasks) == 2
+    assert all(t["secrets"] == "{{ __stack_host.secrets }}" for t in tasks)
