@@ -122,19 +122,23 @@ def reachable_ports(listeners: Sequence[Listener]) -> List[int]:
     return ports_of(item for item in listeners if not item.loopback_only)
 
 
-def silent_agents(agents: Mapping[str, Mapping[str, Any]], listeners: Sequence[Listener],
-                  loopback_ok: bool = False) -> Dict[str, List[int]]:
+def silent_agents(agents: Mapping[str, Mapping[str, Any]], listeners: Sequence[Listener]) -> Dict[str, List[int]]:
     """{agent: [declared ports nothing listens on]} for an endpoint map's ``agents``
-    (``{name: {port, health_port}}``). A port bound to loopback only counts as
-    silent unless ``loopback_ok``."""
-    heard = set(ports_of(listeners) if loopback_ok else reachable_ports(listeners))
+    (``{name: {port, health_port}}``). A main port (``port``, which peers reach)
+    bound to loopback only counts as silent; a health port (probed inside the
+    container, on 127.0.0.1) does not."""
+    reachable = set(reachable_ports(listeners))
+    anywhere = set(ports_of(listeners))
     out = {}
     for name in sorted(agents):
         spec = agents[name]
         if not isinstance(spec, Mapping):
             continue
-        declared = [spec.get(key) for key in ("port", "health_port")]
-        missing = [p for p in declared if isinstance(p, int) and not isinstance(p, bool) and p not in heard]
+        missing = []
+        for key, heard in (("port", reachable), ("health_port", anywhere)):
+            port = spec.get(key)
+            if isinstance(port, int) and not isinstance(port, bool) and port not in heard:
+                missing.append(port)
         if missing:
             out[name] = missing
     return out

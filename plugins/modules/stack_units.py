@@ -325,6 +325,18 @@ logs:
   returned: when the wait failed
   type: dict
   sample: {core-services: ["Error: image not known"]}
+listening:
+  description:
+    - For each group that did not become healthy while its container runs and has an endpoint map, what
+      the container listens on, read from its network namespace (C(/proc/<PID>/net/tcp) and C(tcp6) of
+      the container's process, so any image, distroless too), and its agents' declared ports that nothing
+      listens on (a main port bound to loopback only counts as silent). The message says it as
+      C(SystemDigitalTwin: nothing on 8120; the container listens on 7120, 7121).
+  returned: when the wait failed
+  type: dict
+  sample: {core-services: {ports: [7121, 8121], listeners: [{address: 0.0.0.0, port: 7121}],
+           silent: {SystemDigitalTwin: [7120, 8120]}, error: null,
+           lines: ["SystemDigitalTwin: nothing on 7120, 8120; the container listens on 7121, 8121"]}}
 """
 
 import errno
@@ -336,6 +348,9 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import write_text
+from ansible_collections.ai_system.containers.plugins.module_utils.listen_ports import (
+    as_result, container_listeners, endpoint_agents, silent_agents, silent_text,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import MANAGED_MARKER
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
     MANAGED_LABEL, MANAGED_VALUE, judge_poll, names_problem, orphan_containers, orphan_units,
@@ -594,16 +609,48 @@ def wait_healthy(ctl, units, deadline, restarted_after, first=None, until=None, 
         time.sleep(POLL_SECONDS)
 
 
+def listening_of(ctl, unit, entry):
+    """For a unit whose container runs but is not healthy: what the container
+    listens on and which declared ports of its agents (its endpoint map) are
+    silent, as RV(listening) holds it; None when there is nothing to read."""
+    if entry.get("health") == "absent" or entry.get("active") != "active":
+        return None
+    agents = {}
+    for name in unit.get("config_files") or ():
+        if os.path.basename(name) == "endpoints.json":
+            try:
+                with open(os.path.join(ctl.params["config_dir"], name), encoding="utf-8") as handle:
+                    agents.update(endpoint_agents(handle.read()))
+            except (IOError, OSError, UnicodeError):
+                continue
+    if not agents:
+        return None
+    listeners, why = container_listeners(ctl.runner, ctl.podman, unit["container"])
+    found = as_result(listeners, why)
+    found["silent"] = silent_agents(agents, listeners) if listeners is not None else {}
+    found["lines"] = ([silent_text(agent, ports, listeners) for agent, ports in found["silent"].items()]
+                      if listeners is not None else ["the declared ports could not be checked: %s" % why])
+    return found
+
+
 def fail_unhealthy(ctl, result, bad, timeout, log_lines):
-    """Fail naming each unit that is not ok, with its journal; ``result`` goes along."""
+    """Fail naming each unit that is not ok, with its journal; ``result`` goes along.
+
+    A running container whose agents' declared ports are silent says which
+    ports it does listen on (read from its network namespace)."""
     lines = ["%d group(s) did not become healthy within %d s:" % (len(bad), timeout)]
-    logs = {}
+    logs, listening = {}, {}
+    units = {u["service"]: u for u in ctl.params["units"]}
     for entry in bad:
         lines.append("- %s (%s): %s" % (entry["group"], entry["service"], entry["problem"]))
+        found = listening_of(ctl, units.get(entry["service"]) or {}, entry)
+        if found is not None:
+            listening[entry["group"]] = found
+            lines.extend("    %s" % line for line in found["lines"])
         logs[entry["group"]] = ctl.journal(entry["service"], log_lines)
         lines.extend("    | %s" % line for line in logs[entry["group"]])
     ctl.module.fail_json(msg="\n".join(lines), logs=logs, unhealthy=[e["group"] for e in bad],
-                         **result)
+                         listening=listening, **result)
 
 
 def options_problem(p):

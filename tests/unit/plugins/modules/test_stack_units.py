@@ -1059,3 +1059,72 @@ def test_a_converged_host_is_asked_once_by_systemd_per_poll(host, run_module):
     assert not failed and not result["changed"]
     planned = sorted(u["service"] for u in UNITS)
     assert sum(1 for names in calls if sorted(names) == planned) == 1
+
+
+# --------------------------------------------------------------------------
+# A silent declared port: the message says what the container listens on
+# --------------------------------------------------------------------------
+
+def test_an_unhealthy_group_says_which_ports_its_container_really_listens_on(host, run_module):
+    """The app's agent binds another port than its endpoint map declares: the
+    failure names the silent ports and those the container listens on, read
+    from the container process's /proc/PID/net/tcp (this test's own sockets)."""
+    import socket
+    host.write_config("groups/app/endpoints.json", json.dumps(
+        {"group": "app", "agents": {"SystemDigitalTwin": {"port": 1, "health_port": 2}}}))
+    sockets = []
+    for address in ("0.0.0.0", "127.0.0.1"):
+        sock = socket.socket()
+        sock.bind((address, 0))
+        sock.listen()
+        sockets.append(sock)
+    wide, local = (s.getsockname()[1] for s in sockets)
+    host.health = {"app": "unhealthy"}
+    real = host.run_command
+    pids = []
+
+    def run_command(argv, **kwargs):
+        if argv[1:5] == ["container", "inspect", "--format", "{{.State.Pid}}"]:
+            pids.append(names_after_dashes(argv))
+            return 0, "%d\n" % os.getpid(), ""
+        return real(argv, **kwargs)
+
+    host.run_command = run_command
+    try:
+        result, failed = run_module(stack_units.main, host.args(timeout=0))
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert failed and result["unhealthy"] == ["app"] and pids == [["app"]]
+    lines = result["msg"].splitlines()
+    said = lines[[i for i, line in enumerate(lines) if line.startswith("- app (ai-app.service): ")][0] + 1]
+    assert said.startswith("    SystemDigitalTwin: nothing on 1, 2; the container listens on ")
+    assert str(wide) in said and "%d (127.0.0.1 only)" % local in said
+    found = result["listening"]["app"]
+    assert found["silent"] == {"SystemDigitalTwin": [1, 2]} and wide in found["ports"]
+    assert found["error"] is None
+
+
+def test_a_group_whose_ports_all_listen_says_nothing_more(host, run_module):
+    import socket
+    sock = socket.socket()
+    sock.bind(("0.0.0.0", 0))
+    sock.listen()
+    port = sock.getsockname()[1]
+    host.write_config("groups/app/endpoints.json", json.dumps(
+        {"agents": {"A": {"port": port, "health_port": port}}}))
+    host.health = {"app": "starting"}
+    real = host.run_command
+
+    def run_command(argv, **kwargs):
+        if argv[1:5] == ["container", "inspect", "--format", "{{.State.Pid}}"]:
+            return 0, "%d\n" % os.getpid(), ""
+        return real(argv, **kwargs)
+
+    host.run_command = run_command
+    try:
+        result, failed = run_module(stack_units.main, host.args(timeout=0))
+    finally:
+        sock.close()
+    assert failed and result["listening"]["app"]["silent"] == {}
+    assert "nothing on" not in result["msg"]
