@@ -100,21 +100,23 @@ def ports_text(listeners: Sequence[Listener]) -> str:
     return ", ".join(parts)
 
 
-def listens_text(listeners: Optional[Sequence[Listener]]) -> str:
+def listens_text(listeners: Optional[Sequence[Listener]], who: str = "the container") -> str:
     """``the container listens on 7120, 7121`` (or on no TCP port)."""
     if listeners is None:
-        return "what the container listens on could not be read"
+        return "what %s listens on could not be read" % who
     if not listeners:
-        return "the container listens on no TCP port"
-    return "the container listens on %s" % ports_text(listeners)
+        return "%s listens on no TCP port" % who
+    return "%s listens on %s" % (who, ports_text(listeners))
 
 
-def silent_text(agent: Optional[str], silent: Sequence[int], listeners: Optional[Sequence[Listener]]) -> str:
-    """``SystemDigitalTwin: nothing on 8120; the container listens on 7120, 7121``."""
+def silent_text(agent: Optional[str], silent: Sequence[int], listeners: Optional[Sequence[Listener]],
+                who: str = "the container") -> str:
+    """``SystemDigitalTwin: nothing on 8120; the container listens on 7120, 7121``
+    (``who`` names another container: ``container core-services listens on``)."""
     head = "nothing on %s" % ", ".join(str(p) for p in sorted(set(silent)))
     if agent:
         head = "%s: %s" % (agent, head)
-    return "%s; %s" % (head, listens_text(listeners))
+    return "%s; %s" % (head, listens_text(listeners, who))
 
 
 def reachable_ports(listeners: Sequence[Listener]) -> List[int]:

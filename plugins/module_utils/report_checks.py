@@ -615,6 +615,11 @@ class ZmqCheck(Check):
                     reply_status=reply.get("status") if isinstance(reply, Mapping) else None,
                     verdict=found.get("verdict"), message=None if message in (None, "") else str(message))
         item.update(self._verdict(entry, found, item))
+        listening = found.get("listening")
+        if item["status"] == FAILED and isinstance(listening, Mapping) and listening.get("text"):
+            # Nothing answered on the declared port: what the container listens on instead.
+            item["listening"] = {"container": listening.get("container"), "ports": listening.get("ports")}
+            item["reason"] = "%s; %s" % (item["reason"], listening["text"])
         return item
 
     @staticmethod

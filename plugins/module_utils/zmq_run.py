@@ -23,6 +23,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ansible.module_utils.basic import missing_required_lib
 
+from ansible_collections.ai_system.containers.plugins.module_utils.listen_ports import (
+    SILENT_REASONS,
+    as_result,
+    container_listeners,
+    silent_text,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     HAS_ZMQ,
     ZMQ_IMPORT_ERROR,
@@ -358,7 +364,9 @@ def _checked(
     params = module.params
     if container:
         document = {"endpoints": endpoints, "timeout": params["timeout"], "attempts": params["attempts"]}
-        result = _run_in_container(module, podman or _podman(module), container, document)
+        podman = podman or _podman(module)
+        result = _run_in_container(module, podman, container, document)
+        _add_listening(module, podman, container, result)
     else:
         if not HAS_ZMQ:
             raise ZmqCheckError(missing_required_lib("pyzmq"), exception=ZMQ_IMPORT_ERROR)
@@ -372,6 +380,54 @@ def _checked(
         "summary": result["summary"],
         "elapsed_s": round(time.monotonic() - started, 3),
     }
+
+
+_LOOPBACK = re.compile(r"\A(127\.\d+\.\d+\.\d+|::1|localhost|::ffff:127\.\d+\.\d+\.\d+)\Z")
+_CONTAINER_NAME = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_IP = re.compile(r"\A[\d.]+\Z|:")
+
+
+def _silent_target(container: str, endpoint: Dict[str, Any]) -> Optional[str]:
+    """The container whose port ``endpoint`` is, when nothing answered there
+    (refused, timed out) and it is a container of this host: the checking
+    container itself for a loopback address, the container of that name for
+    a same-host link (addressed by container name); else None."""
+    if endpoint.get("failed_stage") != "tcp" or endpoint.get("reason") not in SILENT_REASONS:
+        return None
+    address = str(endpoint.get("address") or "")
+    if _LOOPBACK.match(address):
+        return container
+    if _CONTAINER_NAME.match(address) and not _IP.search(address):
+        return address
+    return None
+
+
+def _add_listening(module: Any, podman: str, container: str, result: Dict[str, Any]) -> None:
+    """Add ``listening`` to each endpoint that nothing answered on, in a container
+    of this host: what that container listens on (read once per container from
+    its process's /proc/PID/net/tcp and tcp6), and a summary line
+    ``<agent>: nothing on <port>; the container listens on ...``. Where that
+    cannot be read (no such container here: a peer on another host), nothing is added."""
+    read: Dict[str, Dict[str, Any]] = {}
+
+    def runner(argv: List[str]) -> Tuple[int, str, str]:
+        return module.run_command(argv, environ_update=PODMAN_ENV, expand_user_and_vars=False)
+
+    for endpoint in result.get("endpoints") or []:
+        target = _silent_target(container, endpoint) if isinstance(endpoint, dict) else None
+        if target is None:
+            continue
+        if target not in read:
+            listeners, why = container_listeners(runner, podman, target)
+            read[target] = dict(as_result(listeners, why), container=target)
+            read[target]["_listeners"] = listeners
+        found = read[target]
+        if found["_listeners"] is None:
+            continue  # not a container of this host, or gone: nothing to add
+        who = "the container" if target == container else "container %s" % target
+        text = silent_text(endpoint.get("name"), [endpoint.get("port")], found["_listeners"], who)
+        endpoint["listening"] = dict({k: v for k, v in found.items() if k != "_listeners"}, text=text)
+        result.setdefault("summary", []).append(text)
 
 
 def run_zmq_check(module: Any) -> Dict[str, Any]:

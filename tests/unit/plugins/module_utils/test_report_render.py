@@ -656,3 +656,21 @@ def test_a_code_span_holds_any_backticks():
     assert md_code("a`b``c") == "```a`b``c```"
     assert md_code("`x") == "`` `x ``"
     assert md_code("<b>\x1b") == "`<b>\\x1b`"
+
+
+def test_a_silent_port_says_what_the_container_listens_on(plan, results):
+    """zmq_check found nothing on the declared port and read the container's listeners."""
+    text = "SystemDigitalTwin: nothing on 8120; the container listens on 7190, 8190"
+    dummy, endpoint = endpoint_result(results, "mainpc", "core-services", "SystemDigitalTwin", "health")
+    endpoint.update(ok=False, verdict=None, failed_stage="tcp", reason="connection refused", rtt_ms=None,
+                    reply=None, zmtp=None, message=None, detail=None,
+                    listening={"container": "core-services", "ports": [7190, 8190], "listeners": [],
+                               "error": None, "text": text})
+    report = rc.build_report(plan, results, now=NOW)
+    item = next(i for i in report["hosts"]["mainpc"]["health"] if i["name"] == "SystemDigitalTwin")
+    assert item["reason"] == "connection refused; " + text
+    assert item["listening"] == {"container": "core-services", "ports": [7190, 8190]}
+    assert "mainpc: health socket core-services/SystemDigitalTwin 127.0.0.1:8120 (health): tcp failed: " \
+        "connection refused; " + text in report["problems"]
+    assert any(line.endswith(text) for line in rr.render_text(report))
+    assert "| connection refused; %s |" % text in rr.render_markdown(report)

@@ -13,6 +13,7 @@ script that drops ``exec -i -- CONTAINER`` and runs the rest locally.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -443,11 +444,14 @@ def test_container_runs_the_check_source_with_podman_exec(
     assert rep.requests == [{"action": "health_check"}]
     assert loading.requests == [{"action": "ping"}]
 
-    [command] = module.commands
+    # The exec, then podman inspect for the silent port's container (this fake has none: nothing added).
+    command = module.commands[0]
+    assert "listening" not in result["endpoints"][1]
     source = Path(zmq_health.__file__).read_text(encoding="utf-8")
     assert command == [podman, "exec", "-i", "--", "model-manager", sys.executable, "-c", source, "--stdin-json"]
     recorded = (tmp_path / "podman.args").read_text(encoding="utf-8")
-    assert recorded.startswith("exec\n-i\n--\nmodel-manager\n")
+    # The last call: podman inspect of the container whose port was silent.
+    assert recorded.startswith("container\ninspect\n--format\n{{.State.Pid}}\n--\nmodel-manager\n")
 
 
 def test_container_without_pyzmq(
@@ -1150,3 +1154,44 @@ def test_main_needs_endpoints_or_containers(capsys: pytest.CaptureFixture[str]) 
     output = run_main({"timeout": 1.0}, capsys)
     assert output["failed"] is True
     assert "one of the following is required: endpoints, containers" in output["msg"]
+
+
+def test_a_silent_port_names_what_the_container_listens_on(
+    monkeypatch: pytest.MonkeyPatch, peer: Callable[..., RepPeer], fake_podman: Callable[[str], str]
+) -> None:
+    """The container's process is this test's (podman inspect answers its PID): its
+    /proc/PID/net/tcp holds the peers' sockets, which the message names."""
+    monkeypatch.setattr(zmq_run, "HAS_ZMQ", False)
+    rep = peer()
+    refused = closed_port()
+    podman = fake_podman('exec "$@"')
+    # The fake shifts 4 arguments (exec -i -- NAME); podman container inspect --format X -- NAME has 6.
+    with open(podman, encoding="utf-8") as handle:
+        text = handle.read()
+    text = text.replace("shift 4\n", 'case "$2" in inspect) echo %d; exit 0;; esac\nshift 4\n' % os.getpid())
+    with open(podman, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    module = FakeModule(
+        {
+            "endpoints": [
+                {"name": "Agent", "address": "127.0.0.1", "port": rep.port, "kind": "health"},
+                {"name": "SystemDigitalTwin", "address": "127.0.0.1", "port": refused, "kind": "health"},
+            ],
+            "timeout": 1.5,
+            "attempts": 1,
+            "container": "core-services",
+            "container_python": sys.executable,
+            "podman_path": podman,
+        }
+    )
+    result = run_zmq_check(module)
+    silent = result["endpoints"][1]
+    assert silent["failed_stage"] == "tcp" and silent["reason"] == "connection refused"
+    listening = silent["listening"]
+    assert listening["container"] == "core-services" and rep.port in listening["ports"]
+    assert refused not in listening["ports"]
+    assert listening["text"].startswith("SystemDigitalTwin: nothing on %d; the container listens on " % refused)
+    assert "%d (127.0.0.1 only)" % rep.port in listening["text"]
+    assert result["summary"][-1] == listening["text"]
+    assert "listening" not in result["endpoints"][0]
+    assert module.commands[1] == [podman, "container", "inspect", "--format", "{{.State.Pid}}", "--", "core-services"]
