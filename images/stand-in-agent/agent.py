@@ -74,6 +74,12 @@ Other settings:
   reply carry that status (and, where the reply has them, ``ready`` and
   ``initialized`` false), whatever the profile: for fault tests.
 * ``AI_SYSTEM_BIND_ADDRESS``: the interface to bind (default ``*``).
+* ``AI_SYSTEM_STANDIN_BIND_PORTS``: ``Agent=port:health_port,...``: these
+  agents bind the ports given here instead of their declared ones, as real
+  agents that ignore their configuration do (for tests of "nothing on the
+  declared port; the container listens on ..."). Entries for agents this
+  container does not serve are ignored; a malformed entry is a
+  configuration error.
 
 Prints one line per agent (its sockets and profile). Exits 0 on SIGTERM or
 SIGINT, 2 on a configuration error and 1 when a port cannot be bound.
@@ -235,6 +241,30 @@ def parse_profiles(value: str) -> Dict[str, str]:
             )
         result[name] = profile
     return result
+
+
+def parse_bind_ports(value: str) -> Dict[str, Tuple[int, int]]:
+    """``Agent=port:health_port,...`` from ``AI_SYSTEM_STANDIN_BIND_PORTS``."""
+    result: Dict[str, Tuple[int, int]] = {}
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, ports = (part.strip() for part in item.partition("="))
+        port, colon, health = ports.partition(":")
+        if not sep or not name or not colon:
+            raise ConfigError(f"AI_SYSTEM_STANDIN_BIND_PORTS: {item!r} is not Agent=port:health_port")
+        result[name] = (
+            _port(port, f"AI_SYSTEM_STANDIN_BIND_PORTS: {name} port"),
+            _port(health, f"AI_SYSTEM_STANDIN_BIND_PORTS: {name} health port"),
+        )
+    return result
+
+
+def rebind(agents: List[Agent], ports: Dict[str, Tuple[int, int]]) -> List[Agent]:
+    """``agents`` with the ports of those named in ``ports`` replaced."""
+    return [agent._replace(port=ports[agent.name][0], health_port=ports[agent.name][1])
+            if agent.name in ports else agent for agent in agents]
 
 
 def parse_degrade_after(value: Optional[str]) -> Optional[float]:
@@ -436,6 +466,7 @@ class StandIn:
 def main() -> int:
     try:
         agents, context, source = load_agents(dict(os.environ))
+        agents = rebind(agents, parse_bind_ports(os.environ.get("AI_SYSTEM_STANDIN_BIND_PORTS", "")))
         profiles = parse_profiles(os.environ.get("AI_SYSTEM_STANDIN_PROFILES", ""))
         degrade_after = parse_degrade_after(os.environ.get("AI_SYSTEM_STANDIN_DEGRADE_AFTER"))
     except ConfigError as exc:

@@ -637,3 +637,41 @@ def test_bad_profile_settings_exit_2(tmp_path, variables, error):
     assert result.stderr.startswith("stand-in-agent: AI_SYSTEM_STANDIN_")
     assert error in result.stderr
     assert result.stdout == ""
+
+
+def test_bind_ports_makes_an_agent_listen_elsewhere_than_declared(start_stand_in, zmq_context, tmp_path):
+    """AI_SYSTEM_STANDIN_BIND_PORTS: the agent binds other ports than its endpoint map declares."""
+    declared, declared_health, other, other_health, kept, kept_health = free_ports(6)
+    config = tmp_path / "endpoints.json"
+    config.write_text(json.dumps({"agents": {
+        "SystemDigitalTwin": {"port": declared, "health_port": declared_health},
+        "RequestCoordinator": {"port": kept, "health_port": kept_health}}}))
+    env = {"AI_SYSTEM_CONFIG": str(config),
+           "AI_SYSTEM_STANDIN_BIND_PORTS": f"SystemDigitalTwin={other}:{other_health},NotHere=1:2"}
+    stand_in = start_stand_in(env, expect_agents=2)
+    assert f"SystemDigitalTwin: serving tcp://127.0.0.1:{other} (main) and tcp://127.0.0.1:{other_health} (health), " \
+        "profile base" in stand_in.lines
+    assert_health_reply(request(zmq_context, other_health, b"{}"), "SystemDigitalTwin")
+    assert_health_reply(request(zmq_context, kept_health, b"{}"), "RequestCoordinator")
+    for port in (declared, declared_health):
+        probe = socket.socket()
+        try:
+            assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing listens on the declared ports
+        finally:
+            probe.close()
+
+
+@pytest.mark.parametrize("value, error", [
+    ("SystemDigitalTwin=7120", "'SystemDigitalTwin=7120' is not Agent=port:health_port"),
+    ("=7120:8120", "'=7120:8120' is not Agent=port:health_port"),
+    ("A=x:8120", "AI_SYSTEM_STANDIN_BIND_PORTS: A port: expected a port number, got 'x'"),
+    ("A=7120:70000", "AI_SYSTEM_STANDIN_BIND_PORTS: A health port: port 70000 is outside 1-65535"),
+])
+def test_bad_bind_ports_exit_2(tmp_path, value, error):
+    port, health = free_ports(2)
+    env = {"AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"), "AI_SYSTEM_AGENTS": f"A:{port}:{health}",
+           "AI_SYSTEM_STANDIN_BIND_PORTS": value}
+    result = run_to_exit(env)
+    assert result.returncode == 2
+    assert result.stderr.startswith("stand-in-agent: AI_SYSTEM_STANDIN_BIND_PORTS: ")
+    assert error in result.stderr
