@@ -443,6 +443,20 @@ endpoints:
       returned: always
       type: float
       sample: 4.2
+    listening:
+      description:
+        - When nothing answered on the port (C(tcp) failed, C(connection refused) or C(timed out)) and it is a
+          port of a container of this host (a loopback address in the checking container, or a same-host peer
+          addressed by container name), what that container listens on, read from its process's
+          C(/proc/<PID>/net/tcp) and C(tcp6) on the host; also a line of RV(summary).
+      returned: when nothing answered on a port of a container of this host
+      type: dict
+      sample:
+        container: core-services
+        ports: [7121, 8121]
+        listeners: [{address: 0.0.0.0, port: 7121}, {address: "::", port: 8121}]
+        error: null
+        text: "SystemDigitalTwin: nothing on 8120; the container listens on 7121, 8121"
 containers:
   description:
     - With O(containers), per container what a call with that O(container) and its endpoints returns
