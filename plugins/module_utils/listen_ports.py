@@ -68,7 +68,7 @@ def parse_proc_net_tcp(text: str) -> List[Listener]:
         local, state = fields[1], fields[3]
         if state.upper() != LISTEN or ":" not in local:
             continue
-        address, _, port = local.rpartition(":")
+        address, port = local.rsplit(":", 1)
         try:
             number = int(port, 16)
             if len(address) == 8:

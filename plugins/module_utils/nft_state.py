@@ -253,8 +253,8 @@ def seal_problem(text: str) -> Optional[str]:
         return "the file is empty"
     if not text.endswith("\n"):
         return "the file is truncated: its last line is incomplete"
-    body, _, last = text[:-1].rpartition("\n")
-    body = body + "\n" if body else ""
+    body, newline, last = text[:-1].rpartition("\n")
+    body += newline
     if not last.startswith(SEAL_PREFIX):
         return "the file is truncated or not written by nft_table: its last line is not the checksum line"
     want = last[len(SEAL_PREFIX):]

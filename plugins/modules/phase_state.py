@@ -223,7 +223,7 @@ ARGUMENT_SPEC = dict(
     prefixes=dict(type="list", elements="str", default=[]),
     inputs=dict(type="raw"),
     secrets=dict(type="list", elements="str", no_log=False),
-    secrets_var=dict(type="str", default="ai_secrets"),
+    secrets_var=dict(type="str", default="ai_secrets", no_log=False),
     files=dict(type="list", elements="str", default=[]),
     packages=dict(type="list", elements="str", default=[]),
     units=dict(type="list", elements="str", default=[]),

@@ -327,7 +327,8 @@ logs:
   sample: {core-services: ["Error: image not known"]}
 listening:
   description:
-    - For each group that did not become healthy while its container runs and has an endpoint map, what
+    - >-
+      For each group that did not become healthy while its container runs and has an endpoint map, what
       the container listens on, read from its network namespace (C(/proc/<PID>/net/tcp) and C(tcp6) of
       the container's process, so any image, distroless too), and its agents' declared ports that nothing
       listens on (a main port bound to loopback only counts as silent). The message says it as
@@ -336,7 +337,7 @@ listening:
   type: dict
   sample: {core-services: {ports: [7121, 8121], listeners: [{address: 0.0.0.0, port: 7121}],
            silent: {SystemDigitalTwin: [7120, 8120]}, error: null,
-           lines: ["SystemDigitalTwin: nothing on 7120, 8120; the container listens on 7121, 8121"]}}
+           lines: ['SystemDigitalTwin: nothing on 7120, 8120; the container listens on 7121, 8121']}}
 """
 
 import errno
