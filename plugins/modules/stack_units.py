@@ -614,7 +614,9 @@ def listening_of(ctl, unit, entry):
     """For a unit whose container runs but is not healthy: what the container
     listens on and which declared ports of its agents (its endpoint map) are
     silent, as RV(listening) holds it; None when there is nothing to read."""
-    if entry.get("health") == "absent" or entry.get("active") != "active":
+    # With Notify=healthy the unit stays "activating" until its container is
+    # healthy: what counts is that the container exists.
+    if entry.get("health") == "absent" or entry.get("active") not in ("active", "activating", "reloading"):
         return None
     agents = {}
     for name in unit.get("config_files") or ():

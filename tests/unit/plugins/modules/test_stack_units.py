@@ -1065,11 +1065,23 @@ def test_a_converged_host_is_asked_once_by_systemd_per_poll(host, run_module):
 # A silent declared port: the message says what the container listens on
 # --------------------------------------------------------------------------
 
-def test_an_unhealthy_group_says_which_ports_its_container_really_listens_on(host, run_module):
+@pytest.mark.parametrize("unit_state", ["active", "activating"])
+def test_an_unhealthy_group_says_which_ports_its_container_really_listens_on(host, run_module, unit_state):
     """The app's agent binds another port than its endpoint map declares: the
     failure names the silent ports and those the container listens on, read
-    from the container process's /proc/PID/net/tcp (this test's own sockets)."""
+    from the container process's /proc/PID/net/tcp (this test's own sockets).
+    With Notify=healthy the unit stays activating while its container runs."""
     import socket
+    real_show = host.show
+
+    def show(names, props):
+        text = real_show(names, props)
+        if unit_state == "activating" and "ActiveEnterTimestampMonotonic" in props:
+            text = text.replace("Id=ai-app.service\nLoadState=loaded\nActiveState=active\n",
+                                "Id=ai-app.service\nLoadState=loaded\nActiveState=activating\n")
+        return text
+
+    host.show = show
     host.write_config("groups/app/endpoints.json", json.dumps(
         {"group": "app", "agents": {"SystemDigitalTwin": {"port": 1, "health_port": 2}}}))
     sockets = []
@@ -1096,6 +1108,7 @@ def test_an_unhealthy_group_says_which_ports_its_container_really_listens_on(hos
         for sock in sockets:
             sock.close()
     assert failed and result["unhealthy"] == ["app"] and pids == [["app"]]
+    assert [u["active"] for u in result["units"]] == ["active", unit_state]
     lines = result["msg"].splitlines()
     said = lines[[i for i, line in enumerate(lines) if line.startswith("- app (ai-app.service): ")][0] + 1]
     assert said.startswith("    SystemDigitalTwin: nothing on 1, 2; the container listens on ")
