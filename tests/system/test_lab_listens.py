@@ -55,7 +55,7 @@ def rebound(groups):
     group["env"] = dict(group.get("env") or {}, AI_SYSTEM_STANDIN_BIND_PORTS="%s=%d:%d" % ((AGENT,) + BOUND))
     # A long start period keeps the container running (health "starting") through the
     # wait and verify, instead of being killed for its failing health check.
-    group["health"] = dict(group.get("health") or {}, start_period="30m")
+    group["health"] = dict(group.get("health") or {}, start_period="20m")
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,9 @@ def deployed(lab, listens_archive):
     inventory = lab.edited_inventory("listens", rebound)
     extravars = {
         "stack_health_timeout": 180,
+        # With Notify=healthy the unit is "activating" until healthy: systemd must not
+        # give up on it (default 300 s) before verify has run.
+        "ai_start_timeout": 1500,
         "stack_image_archives": {
             "localhost/ai-system/stand-in-agent:latest": os.path.join(LAB_IMAGES, "stand-in-agent.tar"),
             "localhost/ai-system/lab-redis:latest": os.path.join(LAB_IMAGES, "lab-redis.tar"),
