@@ -145,3 +145,57 @@ def wsl_spec_problems(spec, driver_store=WSL_DRIVER_STORE, dxg=WSL_DXG):
     if not any(m.startswith(prefix) and m.endswith("/libcuda.so.1.1") for m in spec["mounts"]):
         problems.append("it mounts no libcuda.so.1.1 from %s" % driver_store)
     return problems
+
+
+ARGUMENT_SPEC = {
+    "platform": {"type": "str", "default": "auto", "choices": ["auto", "wsl", "linux"]},
+    "root": {"type": "path", "default": "/"},
+}
+
+
+def _read(path):
+    try:
+        with open(path, "r") as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return ""
+
+
+def gather(platform="auto", root="/", read=_read, exists=os.path.exists, entries=driver_store_entries):
+    """Everything wsl_facts reports: (facts, error message or None).
+
+    ``root`` prefixes WSL's paths (library directory, driver store, /dev/dxg):
+    ``/`` on a real host, the stand-in's directory on a lab host that
+    simulates WSL's GPU layout. The Linux driver's paths are always the real ones.
+    """
+    def under(path):
+        return os.path.join(root, path.lstrip("/"))
+
+    osrelease = read(OSRELEASE).strip()
+    facts = {
+        "platform": None, "evidence": None, "osrelease": osrelease or None,
+        "wsl_version": wsl_version(osrelease), "root": root,
+        "lib_dir": under(WSL_LIB_DIR), "lib_dir_exists": exists(under(WSL_LIB_DIR)),
+        "nvml_library": None, "dxg": under(WSL_DXG), "dxg_exists": exists(under(WSL_DXG)),
+        "driver_store": under(WSL_DRIVER_STORE), "driver_store_files": 0, "driver_store_digest": None,
+        "nvidia_driver_dirs": [], "linux_driver": linux_driver_evidence(exists),
+    }
+    try:
+        facts["platform"], facts["evidence"] = decide_platform(platform, osrelease)
+    except ValueError as exc:
+        return facts, str(exc)
+    nvml = os.path.join(facts["lib_dir"], "libnvidia-ml.so.1")
+    facts["nvml_library"] = nvml if exists(nvml) else None
+    if facts["platform"] == "wsl":
+        listing = entries(facts["driver_store"])
+        facts.update(driver_store_files=len(listing), driver_store_digest=driver_store_digest(listing),
+                     nvidia_driver_dirs=nvidia_driver_dirs(listing))
+    return facts, None
+
+
+def run(module):
+    """What the wsl_facts module does, as its result."""
+    facts, error = gather(module.params["platform"], module.params["root"])
+    if error:
+        return dict(facts, failed=True, changed=False, msg=error)
+    return dict(facts, changed=False, ansible_facts={"ai_wsl_facts": facts})

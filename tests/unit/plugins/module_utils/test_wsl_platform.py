@@ -144,3 +144,28 @@ def test_no_driver_under_wsl_points_at_the_windows_driver():
     assert "modprobe nvidia" in nvml_facts.unavailable_message(facts, wsl=False)
     assert nvml_facts.under_wsl(exists={"/dev/dxg"}.__contains__)
     assert not nvml_facts.under_wsl(exists=lambda _p: False)
+
+
+def test_gather_under_wsl_reads_the_layout_under_root(tmp_path):
+    root = tmp_path / "standin"
+    (root / "usr/lib/wsl/lib").mkdir(parents=True)
+    (root / "usr/lib/wsl/lib/libnvidia-ml.so.1").write_bytes(b"")
+    inf = root / "usr/lib/wsl/drivers/nv_dispi.inf_amd64_8b6a0e4a1f2c3d4e"
+    inf.mkdir(parents=True)
+    (inf / "libcuda.so.1.1").write_bytes(b"x")
+    (root / "dev").mkdir()
+    (root / "dev/dxg").write_bytes(b"")
+    texts = {wsl.OSRELEASE: fixture("osrelease-wsl2")}
+    facts, error = wsl.gather("auto", str(root), read=lambda p: texts.get(p, ""))
+    assert error is None
+    assert (facts["platform"], facts["wsl_version"], facts["dxg_exists"]) == ("wsl", 2, True)
+    assert facts["nvml_library"] == str(root / "usr/lib/wsl/lib/libnvidia-ml.so.1")
+    assert facts["nvidia_driver_dirs"] == ["nv_dispi.inf_amd64_8b6a0e4a1f2c3d4e"]
+    assert facts["driver_store_files"] == 1 and len(facts["driver_store_digest"]) == 64
+    # A Debian kernel is Linux unless the setting forces WSL.
+    texts[wsl.OSRELEASE] = fixture("osrelease-debian-12")
+    assert wsl.gather("auto", str(root), read=lambda p: texts.get(p, ""))[0]["driver_store_digest"] is None
+    assert wsl.gather("wsl", str(root), read=lambda p: texts.get(p, ""))[0]["platform"] == "wsl"
+    texts[wsl.OSRELEASE] = fixture("osrelease-wsl1")
+    facts, error = wsl.gather("auto", str(root), read=lambda p: texts.get(p, ""))
+    assert facts["platform"] is None and "WSL1" in error
