@@ -106,8 +106,8 @@ def hyperv_script(host: str, openings: Sequence[Mapping[str, Any]], linux_path: 
             "-Protocol %s -LocalPorts %d -RemoteAddresses %s -Action Allow | Out-Null" % (
                 _quote(rule["name"]), _quote(rule["display_name"]), rule["proto"], rule["port"],
                 ", ".join(_quote(s) for s in rule["sources"])),
-            "Write-Output %s" % _quote("allowed %s/%d from %s" % (rule["proto"], rule["port"],
-                                                                   ", ".join(rule["sources"]))),
+            "Write-Output %s" % _quote("allowed %s/%d from %s" % (
+                rule["proto"], rule["port"], ", ".join(rule["sources"]))),
         ]
     return "\n".join(out) + "\n"
 

@@ -703,8 +703,8 @@ class LinksCheck(ZmqCheck):
                    entry: Mapping[str, Any]) -> Item:
         item = super()._judge_one(host, by_container, entry)
         if blocked_before_host(item, host.peer(item.get("to_host"))):
-            item["reason"] = "%s; %s: %s's own table admits it" % (item["reason"], BLOCKED_BEFORE_HOST,
-                                                                    item["to_host"])
+            item["reason"] = "%s; %s: %s's own table admits it" % (
+                item["reason"], BLOCKED_BEFORE_HOST, item["to_host"])
         return item
 
     def base(self, entry: Mapping[str, Any]) -> Dict[str, Any]:

@@ -17,12 +17,11 @@ from __future__ import annotations
 import hashlib
 import os
 
-# The library search (cuda_probe.library_candidates) lives in cuda_probe,
-# which runs alone inside containers too.
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import (  # noqa: F401
-    WSL_LIB_DIR,
-    library_candidates,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe
+
+# The library search lives in cuda_probe, which runs alone inside containers too.
+WSL_LIB_DIR = cuda_probe.WSL_LIB_DIR
+library_candidates = cuda_probe.library_candidates
 #: The Windows driver store, as WSL mounts it.
 WSL_DRIVER_STORE = "/usr/lib/wsl/drivers"
 #: The GPU as WSL2 exposes it (DirectX kernel interface).

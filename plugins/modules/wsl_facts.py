@@ -13,7 +13,7 @@ version_added: "0.2.0"
 description:
   - Decides the platform the GPU roles act for. V(auto) reads C(/proc/sys/kernel/osrelease) (WSL2's kernels
     say C(microsoft-standard) and, since 5.10, C(WSL2)); O(platform=wsl) or O(platform=linux) force the
-    decision. WSL1 (C(4.4.0-<build>-Microsoft)) fails: it has no GPU access.
+    decision. WSL1 (C(4.4.0-<build>-Microsoft)) fails, since it has no GPU access.
   - Under WSL2 the NVIDIA driver is the Windows driver. The module reports WSL's library directory
     (C(/usr/lib/wsl/lib)), C(/dev/dxg), and a SHA-256 digest of the driver store C(/usr/lib/wsl/drivers)
     (every file's name, size and modification time), which changes when the Windows driver is updated.

@@ -12,7 +12,10 @@ import pytest
 
 HOST = "mainpc"
 ROOT = "/srv/ai-system-lab-wsl"
-WSL = {"nvidia_toolkit_lab_wsl": True}
+# The lab variable selects the GPU stand-in; ai_wsl makes the stack role
+# write the Windows side of the firewall as for a WSL2 host.
+WSL = {"nvidia_toolkit_lab_wsl": True, "ai_wsl": True}
+SCRIPT = "/etc/ai-system/hyperv-firewall.ps1"
 STATE = "/etc/cdi/.ai-system-driver-version"
 
 
@@ -25,7 +28,7 @@ def debug_lines(run):
 def wsl_deploy(lab):
     run = lab.playbook(limit=HOST, tags=["podman", "nvidia_toolkit", "stack"], extravars=WSL)
     yield run
-    lab.exec(HOST, "rm", "-rf", ROOT, STATE)
+    lab.exec(HOST, "rm", "-rf", ROOT, STATE, SCRIPT)
 
 
 def test_the_toolkit_takes_the_wsl_branch_and_says_what_it_skips(lab, wsl_deploy):
@@ -40,9 +43,23 @@ def test_the_toolkit_takes_the_wsl_branch_and_says_what_it_skips(lab, wsl_deploy
     assert lab.exec(HOST, "cat", ROOT + "/dev/dxg").stdout.startswith("LAB ONLY - NOT A GPU")
 
 
+def test_the_stack_writes_the_hyperv_script_and_says_to_run_it_on_windows(lab, lab_plan, wsl_deploy):
+    said = "\n".join(debug_lines(wsl_deploy))
+    assert "%s is a WSL2 host" % HOST in said and "PowerShell as administrator" in said and SCRIPT in said
+    script = lab.exec(HOST, "cat", SCRIPT).stdout
+    rules = [line for line in script.splitlines() if line.startswith("New-NetFirewallHyperVRule")]
+    planned = lab_plan["hosts"][HOST]["firewall"]
+    assert len(rules) == len({o["port"] for o in planned}) > 0
+    for opening in planned:
+        assert any("-LocalPorts %d -RemoteAddresses '%s'" % (opening["port"], opening["source"]) in r
+                   for r in rules), opening
+
+
 def test_the_wsl_branch_is_idempotent_and_follows_a_driver_store_change(lab, wsl_deploy):
     again = lab.playbook(limit=HOST, tags=["nvidia_toolkit"], extravars=WSL)
     assert again.rc == 0 and again.count("changed", HOST) == 0
+    checked = lab.playbook(limit=HOST, tags=["nvidia_toolkit", "stack"], extravars=WSL, check=True, diff=True)
+    assert checked.rc == 0 and checked.count("changed", HOST) == 0
     before = lab.exec(HOST, "cat", STATE).stdout
     update = ROOT + "/usr/lib/wsl/drivers/nv_lab_update.inf_amd64_1111111111111111"
     lab.exec(HOST, "mkdir", "-p", update)

@@ -50,7 +50,7 @@ def expected_openings():
             for name in group.get("connects_to") or []:
                 # "pc2/AuthenticationAgent" names the host; a bare name is the
                 # consumer's own agent where it has one, else the other host's.
-                owner, _, agent = name.rpartition("/")
+                owner, _sep, agent = name.rpartition("/")
                 if not owner:
                     owner = consumer if agent in ports[consumer] else next(
                         h for h in hosts if agent in ports[h])

@@ -120,7 +120,9 @@ def test_the_loader_falls_back_to_the_wsl_directory(tmp_path):
             raise OSError("libcuda.so.1: cannot open shared object file: No such file or directory")
         return "handle:" + path
 
-    candidates = lambda name: ["libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1"]  # noqa: E731
+    def candidates(name):
+        return [name, "/usr/lib/wsl/lib/" + name]
+
     assert cuda_probe.default_loader("libcuda.so.1", cdll, candidates) == "handle:/usr/lib/wsl/lib/libcuda.so.1"
     assert opened == ["libcuda.so.1", "/usr/lib/wsl/lib/libcuda.so.1"]
     # Where neither works, the dynamic linker's own error is the one raised.
