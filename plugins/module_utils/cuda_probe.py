@@ -40,6 +40,8 @@ PROBE_VERSION = 1
 
 NVML_LIBRARY = "libnvidia-ml.so.1"
 CUDA_LIBRARY = "libcuda.so.1"
+#: WSL2's library directory: the Windows driver's libcuda.so.1 and libnvidia-ml.so.1.
+WSL_LIB_DIR = "/usr/lib/wsl/lib"
 
 # Set by the lab-only CDI spec (roles/nvidia_toolkit, lab mode). A container
 # that has it was given a stand-in device, not a GPU.
@@ -169,9 +171,31 @@ CUDA_SIGNATURES = {
 MIB = 1024 * 1024
 
 
-def default_loader(name):
-    """Load a shared library the way the dynamic linker finds it (ldconfig cache)."""
-    return ctypes.CDLL(name)
+def library_candidates(name, lib_dir=WSL_LIB_DIR, exists=os.path.exists):
+    """Where a driver library is opened from, in order: the dynamic linker's
+    own search (``name``), then WSL2's library directory when it holds the
+    library (the Windows driver's libcuda.so.1 and libnvidia-ml.so.1 are
+    there, and not every distribution puts it in the ldconfig cache). The one
+    place the collection adds WSL to the library search."""
+    out = [name]
+    if lib_dir and os.sep not in name:
+        path = os.path.join(lib_dir, name)
+        if exists(path):
+            out.append(path)
+    return out
+
+
+def default_loader(name, cdll=None, candidates=None):
+    """Load a shared library the way the dynamic linker finds it (ldconfig
+    cache), else from WSL2's library directory; the first error when neither works."""
+    cdll = cdll or ctypes.CDLL
+    first = None
+    for path in (candidates or library_candidates)(name):
+        try:
+            return cdll(path)
+        except OSError as exc:
+            first = first or exc
+    raise first
 
 
 def _decode(raw):

@@ -16,6 +16,7 @@ import os
 from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import (
     MIB,
     NVML_LIBRARY,
+    WSL_LIB_DIR,
     CtypesNvml,
     cuda_version_string,
 )
@@ -49,9 +50,23 @@ class VramBudgetError(Exception):
         self.check = check or {}
 
 
-def load_nvml():
-    """(binding, name): pynvml when installed, else the ctypes binding."""
-    if _pynvml is not None:
+WSL_INSTALL_HINT = (
+    "Under WSL2 the driver is the Windows NVIDIA driver: install or update it on Windows (never a Linux "
+    "NVIDIA driver inside the distribution), run 'wsl --shutdown' and start the distribution again; "
+    "%s must then hold libnvidia-ml.so.1 and libcuda.so.1, and /dev/dxg must exist." % WSL_LIB_DIR
+)
+
+
+def load_nvml(wsl_nvml=None):
+    """(binding, name): pynvml when installed, else the ctypes binding.
+
+    Where WSL2's library directory holds libnvidia-ml.so.1 the ctypes binding
+    is used, since it also searches that directory (cuda_probe.library_candidates)
+    and pynvml only the dynamic linker's cache.
+    """
+    if wsl_nvml is None:
+        wsl_nvml = os.path.exists(os.path.join(WSL_LIB_DIR, NVML_LIBRARY))
+    if _pynvml is not None and not wsl_nvml:
         return _pynvml, "pynvml"
     return CtypesNvml(), "ctypes"
 
@@ -216,9 +231,19 @@ def collect_gpu_facts(nvml, binding="pynvml", kernel_driver=None, process_name=N
     return facts
 
 
-def unavailable_message(facts):
+def under_wsl(exists=os.path.exists):
+    """Whether this system has WSL2's GPU layout (its library directory or /dev/dxg)."""
+    return exists(WSL_LIB_DIR) or exists("/dev/dxg")
+
+
+def unavailable_message(facts, wsl=False):
     """The fail message for ``required: true`` on a host without a usable driver."""
     reason = facts.get("reason") or "NVML unavailable"
+    if wsl:
+        return (
+            "An NVIDIA GPU driver is required on this host but is not usable: %s. gpu_facts looked for the "
+            "NVML library %s in the dynamic linker's cache and in %s (WSL2). %s" % (
+                reason, NVML_LIBRARY, WSL_LIB_DIR, WSL_INSTALL_HINT))
     kernel = facts.get("kernel_module")
     if kernel:
         found = "The nvidia kernel module is loaded (%s)" % kernel
@@ -291,7 +316,7 @@ def check_vram_budgets(gpus, budgets, reserve_mib=0, gpu_index=None):
     return check
 
 
-def gather(params, loader=None, kernel_driver=None, process_name=None):
+def gather(params, loader=None, kernel_driver=None, process_name=None, wsl=None):
     """Everything gpu_facts does: (facts, error message or None)."""
     nvml, binding = (loader or load_nvml)()
     try:
@@ -302,7 +327,7 @@ def gather(params, loader=None, kernel_driver=None, process_name=None):
         return facts, str(exc)
     if not facts["available"]:
         if params.get("required"):
-            return facts, unavailable_message(facts)
+            return facts, unavailable_message(facts, under_wsl() if wsl is None else wsl)
         if params.get("vram_budgets"):
             facts["vram_check"] = {"checked": False, "reason": "no GPU: %s" % facts["reason"]}
         return facts, None

@@ -89,6 +89,13 @@ class HostInput:
     name: str
     plan: Mapping[str, Any]
     results: Optional[Mapping[str, Any]]
+    #: Every host's results (host name -> results), for checks that look at a peer.
+    peers: Optional[Mapping[str, Any]] = None
+
+    def peer(self, name: Any) -> Optional[Mapping[str, Any]]:
+        """Another host's results, or None when it returned none."""
+        value = (self.peers or {}).get(str(name)) if name is not None else None
+        return value if isinstance(value, Mapping) else None
 
     @property
     def verified(self) -> bool:
@@ -664,6 +671,25 @@ LINK_EDGE_STYLES = (
 )
 
 
+BLOCKED_BEFORE_HOST = "blocked before the host (Windows / Hyper-V firewall?)"
+
+
+def blocked_before_host(item: Mapping[str, Any], peer: Optional[Mapping[str, Any]]) -> bool:
+    """Whether a failed cross-host link was most likely dropped before the
+    target host: its TCP connect timed out, the target is a WSL2 host (whose
+    LAN traffic passes Windows' Hyper-V firewall first) and the target's own
+    nftables table is loaded as planned, so it admits the link."""
+    if item.get("status") != FAILED or item.get("failed_stage") != "tcp" or not item.get("cross_host"):
+        return False
+    if not str(item.get("reason") or "").startswith("timed out"):
+        return False
+    if not peer or not peer.get("wsl"):
+        return False
+    firewall = peer.get("firewall")
+    return (isinstance(firewall, Mapping) and firewall.get("matches") is True
+            and firewall.get("file_matches") is not False)
+
+
 class LinksCheck(ZmqCheck):
     """Every agent a group ``connects_to`` answers, from inside the consuming
     container (``checks.links`` of the plan); an edge of the diagram each."""
@@ -677,6 +703,14 @@ class LinksCheck(ZmqCheck):
         "answered the health request with something else, orange and `degraded` when it said it "
         "is degraded). Dotted: broken (the stage that failed) or not checked. Orange groups run "
         "a degraded agent or link to one.")
+
+    def _judge_one(self, host: HostInput, by_container: Optional[Dict[str, Mapping[str, Any]]],
+                   entry: Mapping[str, Any]) -> Item:
+        item = super()._judge_one(host, by_container, entry)
+        if blocked_before_host(item, host.peer(item.get("to_host"))):
+            item["reason"] = "%s; %s: %s's own table admits it" % (
+                item["reason"], BLOCKED_BEFORE_HOST, item["to_host"])
+        return item
 
     def base(self, entry: Mapping[str, Any]) -> Dict[str, Any]:
         return {"from_group": entry.get("from_group"), "container": entry.get("container"),
@@ -1049,7 +1083,8 @@ def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[s
             continue
         host_results = results.get(name)
         report = _host_report(HostInput(name, plan_hosts[name],
-                                        host_results if isinstance(host_results, Mapping) else None), checks)
+                                        host_results if isinstance(host_results, Mapping) else None,
+                                        results), checks)
         host_reports[name] = report
         problems.extend(report["problems"])
         degraded.extend(report["degraded"])

@@ -843,3 +843,40 @@ def test_monitoring_shows_in_the_text_and_markdown(monitored_plan, results):
     md = rr.render_markdown(report)
     assert "| pc2 | 192.168.100.17:9464 | passed | scraped |" in md
     assert "- `AiSystemLinkSlow` slow" in md
+
+
+# --------------------------------------------------------------------------
+# A link to a WSL2 host that times out although the host's table admits it
+# --------------------------------------------------------------------------
+
+def _timed_out_link_to_mainpc(results):
+    entry, endpoint = endpoint_result(results, "pc2", "pc2-memory-system", "SystemDigitalTwin")
+    endpoint.update(ok=False, verdict=None, stage_reached="tcp", failed_stage="tcp", reason="timed out",
+                    detail="no TCP connection within 3s", rtt_ms=None, reply=None, zmtp=None)
+    entry["failed_count"] = 1
+
+
+def _link(report):
+    return next(i for i in report["hosts"]["pc2"]["links"] if i["from_group"] == "pc2-memory-system")
+
+
+def test_timeout_to_a_wsl_host_whose_table_admits_it_says_blocked_before_the_host(plan, results):
+    _timed_out_link_to_mainpc(results)
+    results["mainpc"]["wsl"] = True
+    link = _link(rc.build_report(plan, results, now=NOW))
+    assert (link["status"], link["failed_stage"]) == ("failed", "tcp")
+    assert link["reason"] == ("timed out; blocked before the host (Windows / Hyper-V firewall?): "
+                              "mainpc's own table admits it")
+
+
+@pytest.mark.parametrize("change", ["not wsl", "table differs", "refused"])
+def test_no_windows_hint_where_the_host_is_not_wsl_or_its_table_does_not_admit_it(plan, results, change):
+    _timed_out_link_to_mainpc(results)
+    results["mainpc"]["wsl"] = change != "not wsl"
+    if change == "table differs":
+        results["mainpc"]["firewall"] = dict(results["mainpc"]["firewall"], matches=False,
+                                             missing=["tcp dport 7120 accept"])
+    if change == "refused":
+        endpoint_result(results, "pc2", "pc2-memory-system", "SystemDigitalTwin")[1]["reason"] = \
+            "connection refused"
+    assert "Hyper-V" not in _link(rc.build_report(plan, results, now=NOW))["reason"]
