@@ -181,7 +181,7 @@ def run(module, now=None, nvml_loader=None):
         items=items,
         platform=platform,
         failing=hp.failure_lines(name, items),
-        warnings=hp.failure_lines(name, [i for i in items if i["status"] == hp.WARNING], warnings=True),
+        warning_lines=hp.failure_lines(name, [i for i in items if i["status"] == hp.WARNING], warnings=True),
         text=hp.text_lines(name, items),
         markdown=hp.markdown(name, items),
     )

@@ -177,7 +177,7 @@ failing:
   returned: always
   type: list
   elements: str
-warnings:
+warning_lines:
   description: One line per warning, in the same form.
   returned: always
   type: list
