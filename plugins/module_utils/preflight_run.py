@@ -52,6 +52,10 @@ class Host(object):
         except (IOError, OSError, UnicodeDecodeError):
             return None
 
+    def unpath(self, path):
+        """A path under ``root`` as the host names it."""
+        return "/" + os.path.relpath(path, self.root).lstrip("./") if self.root != "/" else path
+
     def exists(self, path):
         return os.path.exists(self.path(path))
 
@@ -156,7 +160,7 @@ def read_items(module, host, now=None, nvml_loader=None):
     items.append(hp.check_ports(ports, listeners, params["lan_address"], owners))
     graphroot = hp.parse_graphroot(host.read("/etc/containers/storage.conf"))
     path, free = free_space(host.path(graphroot))
-    items.append(hp.check_disk(graphroot, path, free, params["min_free_gib"]))
+    items.append(hp.check_disk(graphroot, host.unpath(path), free, params["min_free_gib"]))
     items.append(hp.check_clock(host_time, params.get("controller_time"), params["max_clock_offset_s"]))
     facts, linux_driver, wsl_nvml = gpu_reading(host, nvml_loader)
     items.append(hp.check_gpu(params.get("gpu"), facts, wsl, params["lab"], linux_driver, wsl_nvml,
