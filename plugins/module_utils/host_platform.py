@@ -153,7 +153,10 @@ def _hex_address(text: str) -> str:
     """An address of /proc/net/tcp{,6}: little-endian 32-bit words in hex."""
     raw = bytes.fromhex(text)
     words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    return str(ipaddress.ip_address(words))
+    address = ipaddress.ip_address(words)
+    mapped = getattr(address, "ipv4_mapped", None)
+    # One spelling on every Python: ::ffff:192.0.2.1, not ::ffff:c000:201.
+    return "::ffff:%s" % mapped if mapped else str(address)
 
 
 def parse_proc_net_tcp(text: str) -> List[Dict[str, Any]]:
