@@ -80,9 +80,15 @@ def socket_owners(inodes, services, proc="/proc"):
             continue
         fd_dir = os.path.join(proc, pid, "fd")
         try:
-            links = [os.readlink(os.path.join(fd_dir, fd)) for fd in os.listdir(fd_dir)]
+            fds = os.listdir(fd_dir)
         except OSError:
             continue
+        links = []
+        for fd in fds:
+            try:
+                links.append(os.readlink(os.path.join(fd_dir, fd)))
+            except OSError:  # closed since the listing
+                continue
         for link in links:
             if link in wanted:
                 inode = int(link[len("socket:["):-1])
