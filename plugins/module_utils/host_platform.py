@@ -253,8 +253,8 @@ UBUNTU_UPGRADE = (
 UBUNTU_WSL_UPGRADE = (
     "Install Ubuntu 24.04 as a new WSL distribution beside this one, in Windows PowerShell: "
     "`wsl --install -d Ubuntu-24.04`; in it turn systemd on (/etc/wsl.conf `[boot]` `systemd=true`, "
-    "then `wsl --shutdown`) and point this host's inventory entry at it; the old distribution stays "
-    "as it is until you remove it (`wsl --unregister Ubuntu-22.04`). Upgrading in place inside WSL "
+    "then `wsl --shutdown`), install openssh-server in it and point this host's inventory entry at "
+    "it; the old distribution stays as it is until you remove it (`wsl --unregister Ubuntu-22.04`). Upgrading in place inside WSL "
     "also works: `sudo do-release-upgrade`.")
 UBUNTU_OPT_IN = (
     " Not supported by Ubuntu, but possible: set podman_repository to a package repository that "
@@ -359,8 +359,8 @@ def check_cgroup(version: Optional[str]) -> Dict[str, Any]:
         return item("cgroup", title, READY, "cgroup v2 (unified) at /sys/fs/cgroup")
     if version in ("v1", "hybrid"):
         return item("cgroup", title, READY,
-                    "cgroup %s at /sys/fs/cgroup: Podman 5 still runs on it (deprecated upstream); the podman "
-                    "role chooses the OCI runtime that works on it" % version)
+                    "cgroup %s at /sys/fs/cgroup: Podman runs on it (cgroup v1 is deprecated upstream); the "
+                    "podman role chooses the OCI runtime that works on it" % version)
     return item("cgroup", title, NOT_READY, "no cgroup file system mounted at /sys/fs/cgroup",
                 "Mount the cgroup file system (systemd does so at boot); containers cannot be limited without it.")
 
