@@ -173,7 +173,7 @@ platform:
            kernel: 5.15.167.4-microsoft-standard-WSL2, podman_version: null,
            graphroot: /var/lib/containers/storage, driver_version: "566.36"}
 failing:
-  description: One line per not-ready item, C(host: item NOT READY: evidence -- fix: ...).
+  description: "One line per not-ready item: C(<host>: <item> NOT READY: <evidence> -- fix: <fix>)."
   returned: always
   type: list
   elements: str
