@@ -123,7 +123,7 @@ def parse_ini(text: str) -> Dict[str, Dict[str, str]]:
         if "=" not in line:
             continue
         key, value = line.split("=", 1)
-        value = re.split(r"\s[#;]", value, 1)[0].strip().strip("\"'")
+        value = re.split(r"\s[#;]", value, maxsplit=1)[0].strip().strip("\"'")
         out.setdefault(section, {})[key.strip().lower()] = value
     return out
 
@@ -595,14 +595,14 @@ def markdown(host: str, items: Sequence[Mapping[str, Any]]) -> str:
     lines = ["## %s: %s" % (host, verdict(items)), "",
              "| Item | Status | Evidence | Fix |", "| --- | --- | --- | --- |"]
     for it in items:
-        lines.append("| %s | %s | %s | %s |" % (_cell(it["title"]), _cell(_status_word(it)),
-                                               _cell(it["evidence"]), _cell(it.get("fix") or "")))
+        cells = (it["title"], _status_word(it), it["evidence"], it.get("fix") or "")
+        lines.append("| %s |" % " | ".join(_cell(c) for c in cells))
     return "\n".join(lines) + "\n"
 
 
 def failure_lines(host: str, items: Sequence[Mapping[str, Any]], warnings: bool = False) -> List[str]:
     """One line per not-ready item (and warning, with ``warnings``): host, item, evidence, fix."""
     wanted = (NOT_READY, WARNING) if warnings else (NOT_READY,)
-    return ["%s: %s %s: %s -- fix: %s" % (host, it["name"], it["status"].upper(), it["evidence"],
-                                         (it.get("fix") or "").replace("\n", " / "))
-            for it in items if it["status"] in wanted]
+    return ["%s: %s %s: %s -- fix: %s" % (
+        host, it["name"], it["status"].upper(), it["evidence"], (it.get("fix") or "").replace("\n", " / "))
+        for it in items if it["status"] in wanted]
