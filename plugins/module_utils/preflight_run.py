@@ -162,7 +162,10 @@ def read_items(module, host, now=None, nvml_loader=None):
     ports = hp.planned_ports(params["published"], params.get("monitoring"))
     numbers = set(p["port"] for p in ports)
     candidates = [lst["inode"] for lst in listeners if lst["port"] in numbers]
-    owners = socket_owners(candidates, params["services"], host.path("/proc")) if candidates else {}
+    monitoring = params.get("monitoring") or {}
+    services = list(params["services"]) + [monitoring[k] for k in ("exporter_service", "prometheus_service")
+                                           if monitoring.get(k)]
+    owners = socket_owners(candidates, services, host.path("/proc")) if candidates else {}
     items.append(hp.check_ports(ports, listeners, params["lan_address"], owners))
     graphroot = hp.parse_graphroot(host.read("/etc/containers/storage.conf"))
     path, free = free_space(host.path(graphroot))

@@ -53,7 +53,10 @@ options:
       - The plan's C(monitoring) of this host (C(exporter_port), C(prometheus), C(prometheus_port)), or null.
     type: dict
   services:
-    description: The systemd services of the plan's units on this host; their listeners are not in the way.
+    description:
+      - The systemd services of the plan's units on this host; their listeners (Podman's C(conmon) holds each
+        published port of a running container) are not in the way.
+      - The exporter's and Prometheus's services of O(monitoring) count as well.
     type: list
     elements: str
     default: []
