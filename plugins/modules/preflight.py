@@ -116,7 +116,7 @@ EXAMPLES = r"""
     monitoring: "{{ stack_host_plan.monitoring }}"
     services: "{{ stack_host_plan.units | map(attribute='service') }}"
     gpu: "{{ stack_host_plan.gpu }}"
-    controller_time: "{{ now(utc=true).timestamp() }}"
+    controller_time: "{{ now().timestamp() }}"
   register: preflight
 
 - name: Stop when it is not
