@@ -262,8 +262,10 @@ def prometheus_document(mon: Monitoring, hosts: Mapping[str, Host]) -> str:
         "    static_configs:",
     ]
     for hname in sorted(hosts):
-        lines.append("      - targets: ['%s:%d']" % (hosts[hname].lan_address, mon.exporter_port))
-        lines.append("        labels: {host: %s}" % hname)
+        # JSON strings are YAML strings: a name is one quoted scalar, whatever it holds.
+        lines.append("      - targets: [%s]" % json.dumps("%s:%d" % (hosts[hname].lan_address,
+                                                                    mon.exporter_port)))
+        lines.append("        labels: {host: %s}" % json.dumps(hname))
     return "\n".join(lines) + "\n"
 
 

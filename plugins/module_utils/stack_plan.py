@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.ai_system.containers.plugins.module_utils import mps_units, quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, load_hosts,
+    CONTAINER_CONFIG, CONTAINER_PROBE, FIREWALL_UNIT, Group, Host, Problem, load_hosts,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
     Link, check_all, gpu_warnings, host_dirs, mps_gpu_index, network_file, start_order, unit_file,
@@ -503,6 +503,10 @@ class _HostRenderer:
             ("Description", group.description or "AI system group %s (%d agents)"
              % (group.name, len(group.agents))),
         ]
+        # Fail closed at boot: no group starts while its firewall is not loaded.
+        if cfg.firewall_required:
+            unit.append(("Requires", FIREWALL_UNIT))
+            unit.append(("After", FIREWALL_UNIT))
         deps = [d for d in group.depends_on if d in self.host.groups]
         for dep in deps:
             unit.append(("Requires", quadlet.service_name(self.unit_file(dep))))
