@@ -273,6 +273,10 @@ class MonitoringPlan(_PlanData):
     prometheus_config: Optional[str]  # path under config_dir, on the Prometheus host
     rules_file: Optional[str]  # path under config_dir, on the Prometheus host
     scrape_targets: Tuple[str, ...]  # "host=address:port" of every exporter
+    # Where verify asks Prometheus: http://127.0.0.1:port, or with viewers
+    # https://<LAN address>:port (TLS and basic auth).
+    prometheus_url: str = ""
+    prometheus_viewers: Tuple[str, ...] = ()  # who may reach it from the LAN
 
 
 @dataclass(frozen=True)
@@ -791,8 +795,10 @@ def summary_lines(plan: HostPlan) -> List[str]:
         lines.append("  exporter: %s:%d (firewalled to %s %s)" % (
             plan.lan_address, mon.exporter_port, mon.prometheus_host, mon.prometheus_address))
         if mon.prometheus:
-            lines.append("  prometheus: %s on %s:%d, scraping %s" % (
-                mon.prometheus_image, plan.lan_address, mon.prometheus_port,
+            lines.append("  prometheus: %s at %s (%s), scraping %s" % (
+                mon.prometheus_image, mon.prometheus_url,
+                "TLS and basic auth, firewalled to %s" % ", ".join(mon.prometheus_viewers)
+                if mon.prometheus_viewers else "this host only",
                 ", ".join(mon.scrape_targets)))
     return lines
 
@@ -870,6 +876,8 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
     if on_prometheus:
         quadlet_files.update(stack_monitoring.prometheus_files(mon, host))
         config[stack_monitoring.PROMETHEUS_CONFIG] = stack_monitoring.prometheus_document(mon, hosts)
+        if mon.viewers:
+            config[stack_monitoring.WEB_CONFIG] = stack_monitoring.web_document(mon)
         unit_file = stack_monitoring.container_file_name(host)
         prometheus_service = quadlet.service_name(unit_file)
         # A unit of the plan like the groups': stack_units starts it, restarts
@@ -878,7 +886,8 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
             group=stack_monitoring.UNIT_GROUP, unit_file=unit_file, service=prometheus_service,
             container=stack_monitoring.CONTAINER_NAME, image=mon.image, build=False, depends_on=(),
             gpu=False, cdi_devices=(), vram_mib=None, secrets=(),
-            config_files=(stack_monitoring.PROMETHEUS_CONFIG, stack_monitoring.RULES_FILE),
+            config_files=(stack_monitoring.PROMETHEUS_CONFIG, stack_monitoring.RULES_FILE)
+            + ((stack_monitoring.WEB_CONFIG,) if mon.viewers else ()),
             restart_on_change=(), healthcheck=False, agents=()),)
         order += (stack_monitoring.UNIT_GROUP,)
     openings = tuple(FirewallOpening(**o) for o in
@@ -902,6 +911,10 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
         rules_file=stack_monitoring.RULES_FILE if on_prometheus else None,
         scrape_targets=tuple("%s=%s:%d" % (h, hosts[h].lan_address, mon.exporter_port)
                              for h in sorted(hosts)),
+        prometheus_url="%s://%s:%d" % ("https" if mon.viewers else "http",
+                                       stack_monitoring.listen_address(mon, hosts[mon.host]),
+                                       mon.port),
+        prometheus_viewers=mon.viewers,
     )
     checks = dataclasses.replace(plan.checks, units=tuple(
         UnitCheck(service=u.service, container=u.container, healthcheck=u.healthcheck) for u in units))
