@@ -495,9 +495,12 @@ class _HostRenderer:
             return False
         return bool(group.health.cmd or group.probed_agents)
 
-    def mount_options(self, options: Tuple[str, ...], private: bool) -> str:
+    def mount_options(self, options: Tuple[str, ...], private: bool, label: bool = True) -> str:
+        """``label``: the path is one the collection creates (its files, a
+        volume's host directory, a named volume), so ai_selinux relabels it;
+        any other host path keeps its own label."""
         opts = list(options)
-        if self.host.selinux and not any(o in ("z", "Z") for o in opts):
+        if label and self.host.selinux and not any(o in ("z", "Z") for o in opts):
             opts.append("Z" if private else "z")
         return ",".join(opts)
 
@@ -555,7 +558,8 @@ class _HostRenderer:
             box.append(("Volume", "%s:%s%s" % (source, mount.target, ":" + opts if opts else "")))
         for mount in group.readonly_mounts:
             box.append(("Volume", "%s:%s:%s" % (mount.source, mount.target,
-                                                self.mount_options(mount.options, False))))
+                                                self.mount_options(mount.options, False,
+                                                                   label=False))))
         if mps_index is not None:
             for source, target, opt in mps_units.client_volumes(mps_index):
                 opts = self.mount_options((opt,) if opt else (), False)
