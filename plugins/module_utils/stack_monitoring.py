@@ -356,8 +356,8 @@ def prometheus_document(mon: Monitoring, hosts: Mapping[str, Host]) -> str:
     ]
     for hname in sorted(hosts):
         # JSON strings are YAML strings: a name is one quoted scalar, whatever it holds.
-        lines.append("      - targets: [%s]" % json.dumps("%s:%d" % (hosts[hname].lan_address,
-                                                                    mon.exporter_port)))
+        target = "%s:%d" % (hosts[hname].lan_address, mon.exporter_port)
+        lines.append("      - targets: [%s]" % json.dumps(target))
         lines.append("        labels: {host: %s}" % json.dumps(hname))
     return "\n".join(lines) + "\n"
 

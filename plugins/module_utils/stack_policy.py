@@ -72,7 +72,7 @@ _TMPFS_OPTION = re.compile(r"(?:ro|rw|noexec|nosuid|nodev|size=\d{1,12}[kmgKMG%]
 
 
 def _tmpfs(text: str) -> bool:
-    path, _, options = text.partition(":")
+    path, dummy, options = text.partition(":")
     if not _abs_path(path) or path == "/":
         return False
     return all(_TMPFS_OPTION.match(o) for o in options.split(",")) if options else True
@@ -303,8 +303,8 @@ def option_problems(section: str, key: str, values: Sequence[Any]) -> List[Findi
                  "quadlet_options never take keys that run commands or start units")]
     allowed = ALLOWED_KEYS.get(section, {})
     if key not in allowed:
-        why = REFUSED_WHY.get((section, key), "is not on the list of keys quadlet_options "
-                                                "may set")
+        why = REFUSED_WHY.get((section, key),
+                              "is not on the list of keys quadlet_options may set")
         names = ", ".join(sorted(allowed)) or "none"
         return [("%s %s" % (key, why), "keys allowed in [%s]: %s (docs/inventory.md)"
                  % (section, names))]

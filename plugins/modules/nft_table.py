@@ -40,7 +40,7 @@ options:
     description:
       - The Podman network whose containers the table guards (C(network.name) of the plan). When
         given, its real IPv4 subnets (C(podman network inspect)) must be exactly O(subnet), else the
-        module fails: a table for a subnet the containers do not use guards nothing. A network
+        module fails, since a table for a subnet the containers do not use guards nothing. A network
         that does not exist yet passes (Quadlet creates it with O(subnet)).
     type: str
     default: ""
