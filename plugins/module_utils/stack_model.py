@@ -800,6 +800,11 @@ def _parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
                          "write it as %s" % posixpath.normpath(target).replace("$", ""),
                          field=what, **where)
             continue
+        if not stack_policy.container_target_ok(target):
+            problems.add("%s target %s covers the container's root or its /proc, /sys or /dev"
+                         % (what, target), "mount it on a directory of the application, e.g. "
+                         "/app/data", field=what, **where)
+            continue
         opts = tuple(str(o) for o in options if o)
         found = stack_policy.mount_problems(source, opts, readonly, own_trees)
         for message, fix in found:
@@ -1013,6 +1018,12 @@ def _parse_security(raw: Any, defaults: Security, problems: Problems, **where: s
         if key in spec:
             caps = _string_list(spec[key], problems, "security.%s" % key,
                                 field="security.%s" % key, **where)
+            if key == "add_capabilities":
+                found = stack_policy.capability_problems(caps)
+                for message, fix in found:
+                    problems.add(message, fix, field="security.%s" % key, **where)
+                if found:
+                    continue
             values[key] = tuple(c.upper() for c in caps)
     if "userns" in spec:
         values["userns"] = str(spec["userns"] or "")
@@ -1075,6 +1086,13 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
                          "write e.g. build: {context: /srv/ai-system/src}", field="build.context",
                          **where)
         elif _host_path(str(b["context"]), problems, "build.context", **where):
+            context = str(b["context"])
+            if stack_policy.under(context, stack_policy.NEVER_TREES + tuple(own_trees)) \
+                    or context in stack_policy.SYSTEM_PATHS:
+                problems.add("build.context %s is a system directory or one of the collection's "
+                             "own: the build could copy any file under it into the image"
+                             % context, "keep the sources in a directory of their own, e.g. "
+                             "/srv/ai-system/src", field="build.context", **where)
             group.build = Build(context=str(b["context"]), file=str(b.get("file") or ""),
                                 tag=str(b.get("tag") or ""))
     image = spec.get("image")
@@ -1279,6 +1297,11 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
                      "set e.g. ai_network_subnet: 172.20.0.0/16", host=name,
                      field="ai_network_subnet")
         subnet = ""
+    if subnet:
+        for why in stack_policy.subnet_problems(ipaddress.IPv4Network(subnet), [lan]):
+            problems.add("ai_network_subnet %s %s" % (subnet, why),
+                         "choose a private range of its own, e.g. 172.20.0.0/16", host=name,
+                         field="ai_network_subnet")
     selinux = hostvars.get("ai_selinux", False)
     host = Host(name=name, lan_address=lan, subnet=subnet,
                 gpu=_parse_host_gpu(hostvars.get("ai_gpu"), problems, name),

@@ -14,6 +14,7 @@ adds host, group and field.
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 from typing import Any, Callable, Dict, List, Sequence, Tuple
@@ -37,7 +38,21 @@ _ULIMIT = re.compile(r"(?:core|cpu|data|fsize|locks|memlock|msgqueue|nice|nofile
                      r"(?::(?:-1|\d{1,12}|unlimited))?\Z")
 # Annotations and labels are data for Podman: '%' and '$' are written %% and
 # $$ (quadlet.format_value) and reach Podman as they are.
-_KEYVAL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,127}=[A-Za-z0-9_.,:@+/=%%$-]{0,256}\Z")
+_KEYVAL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}=[A-Za-z0-9_.,:@+/=%%$-]{0,256}\Z")
+# Keys that Podman, the OCI runtime, CDI or the plan itself act on.
+RESERVED_KEY_PREFIXES = ("io.ai-system.", "podman_", "io.podman.", "io.containers.", "run.oci.",
+                         "org.opencontainers.", "org.systemd.", "io.kubernetes.", "cdi.",
+                         "nvidia.", "com.nvidia.", "io.crun.", "module.wasm.")
+
+
+def _keyval(text: str) -> bool:
+    if _KEYVAL_RE.match(text) is None:
+        return False
+    key = text.split("=", 1)[0].lower()
+    return not key.startswith(RESERVED_KEY_PREFIXES)
+
+
+_KEYVAL = _keyval
 _SIGNAL = re.compile(r"(?:SIG)?[A-Z][A-Z0-9+]{1,10}\Z|\d{1,2}\Z")
 _TZ = re.compile(r"(?:local|[A-Za-z][A-Za-z0-9_+/-]{0,63})\Z")
 _NAME = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\Z|\d{1,10}\Z")
@@ -73,7 +88,7 @@ _TMPFS_OPTION = re.compile(r"(?:ro|rw|noexec|nosuid|nodev|size=\d{1,12}[kmgKMG%]
 
 def _tmpfs(text: str) -> bool:
     path, dummy, options = text.partition(":")
-    if not _abs_path(path) or path == "/":
+    if not _abs_path(path) or not container_target_ok(path):
         return False
     return all(_TMPFS_OPTION.match(o) for o in options.split(",")) if options else True
 
@@ -106,8 +121,8 @@ ALLOWED_KEYS: Dict[str, Dict[str, Tuple[Check, str]]] = {
         "Ulimit": (_re(_ULIMIT), "nofile=4096:4096"),
         "ShmSize": (_re(_SIZE), "1g"),
         "PidsLimit": (_re(_NUM), "512"),
-        "Annotation": (_re(_KEYVAL), "key=value"),
-        "Label": (_re(_KEYVAL), "key=value"),
+        "Annotation": (_KEYVAL, "key=value (not a key Podman, the runtime or CDI act on)"),
+        "Label": (_KEYVAL, "key=value (not a key Podman or the plan act on)"),
         "LogDriver": (_one_of("journald", "k8s-file", "none", "passthrough"), "journald"),
         "LogOpt": (_log_opt, "max-size=10m (not path=)"),
         "StopSignal": (_re(_SIGNAL), "SIGTERM"),
@@ -224,8 +239,8 @@ PODMAN_FLAGS: Dict[str, Tuple[Any, str]] = {
     "--tz": (_re(_TZ), "local"),
     "--log-opt": (_log_opt, "max-size=10m"),
     "--log-driver": (_one_of("journald", "k8s-file", "none", "passthrough"), "journald"),
-    "--annotation": (_re(_KEYVAL), "key=value"),
-    "--label": (_re(_KEYVAL), "key=value"),
+    "--annotation": (_KEYVAL, "key=value"),
+    "--label": (_KEYVAL, "key=value"),
     "--dns": (_re(_IP), "192.168.1.1"),
     "--dns-search": (_re(_DOMAIN), "lan"),
     "--add-host": (_re(_ADDHOST), "db.lan:192.168.1.20"),
@@ -430,3 +445,49 @@ def device_problems(spec: str) -> List[Finding]:
         return [("device %s permissions %r are not r, w or rw (m, mknod, is refused)"
                  % (host, parts[2]), "write rw")]
     return []
+
+
+# Container paths no mount may cover: the container's root, and the kernel's
+# interfaces the runtime sets up (a mount there can be turned against the host).
+CONTAINER_TARGET_TREES = ("/proc", "/sys", "/dev")
+
+
+def container_target_ok(target: str) -> bool:
+    return target != "/" and not under(target, CONTAINER_TARGET_TREES)
+
+
+# Capabilities a group may add back after dropping them all; the rest (SYS_ADMIN,
+# SYS_MODULE, SYS_RAWIO, SYS_PTRACE, DAC_READ_SEARCH, NET_ADMIN, BPF, ALL, ...)
+# open ways out of the container or into the host.
+CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+                "SETPCAP", "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "SYS_NICE",
+                "SYS_RESOURCE", "IPC_LOCK", "AUDIT_WRITE", "MKNOD", "SETFCAP", "WAKE_ALARM",
+                "BLOCK_SUSPEND", "LEASE")
+
+
+def capability_problems(caps: Sequence[str]) -> List[Finding]:
+    out = []
+    for cap in caps:
+        name = cap.upper()
+        name = name[4:] if name.startswith("CAP_") else name
+        if name not in CAPABILITIES:
+            out.append(("capability %s is not one a group may add: it opens a way out of the "
+                        "container or into the host" % cap,
+                        "allowed: %s" % ", ".join(CAPABILITIES)))
+    return out
+
+
+def subnet_problems(subnet: "ipaddress.IPv4Network", lan_addresses: Sequence[str]) -> List[str]:
+    """Why a container subnet cannot be one (the host's routing and LAN stay intact)."""
+    out = []
+    shared = ipaddress.ip_network("100.64.0.0/10")
+    private = subnet.is_private or (subnet.version == 4 and subnet.subnet_of(shared))
+    if not private or subnet.is_loopback or subnet.is_link_local \
+            or subnet.is_multicast or subnet.is_unspecified or subnet.is_reserved:
+        out.append("is not a private IPv4 range (10/8, 172.16/12, 192.168/16, 100.64/10)")
+    if not 8 <= subnet.prefixlen <= 28:
+        out.append("has a prefix of /%d: use /8 to /28" % subnet.prefixlen)
+    for addr in lan_addresses:
+        if addr and ipaddress.ip_address(addr) in subnet:
+            out.append("holds the LAN address %s" % addr)
+    return out

@@ -442,3 +442,64 @@ def test_the_real_subnet_is_read_from_podman():
         assert network_run.attached(ps) == []
     finally:
         subprocess.run(["podman", "network", "rm", name], capture_output=True, timeout=60)
+
+
+# -- further classes: labels the runtime acts on, capabilities, targets, builds, subnets --
+
+@pytest.mark.parametrize("options", [
+    {"Container": {"Annotation": "run.oci.keep_original_groups=1"}},
+    {"Container": {"Annotation": "cdi.k8s.io/gpu=nvidia.com/gpu=all"}},
+    {"Container": {"Annotation": "io.podman.annotations.label=disable"}},
+    {"Container": {"Label": "io.ai-system.group=other"}},
+    {"Container": {"Label": "PODMAN_SYSTEMD_UNIT=ai-other.service"}},
+    {"Container": {"PodmanArgs": "--annotation run.oci.seccomp_fail_unknown_syscall=0"}},
+    {"Container": {"Tmpfs": "/proc/sys"}},
+    {"Container": {"Tmpfs": "/dev/shm:exec"}},
+])
+def test_keys_podman_the_runtime_or_the_plan_act_on_are_refused(inventory, options):
+    core(inventory)["quadlet_options"] = options
+    section, keys = next(iter(options.items()))
+    refused(inventory, "quadlet_options.%s.%s" % (section, next(iter(keys))))
+
+
+@pytest.mark.parametrize("caps", [["SYS_ADMIN"], ["ALL"], ["cap_sys_module"], ["SYS_PTRACE"],
+                                  ["DAC_READ_SEARCH"], ["NET_ADMIN"], ["BPF"], ["SYS_RAWIO"]])
+def test_capabilities_that_open_the_host_are_refused(inventory, caps):
+    core(inventory)["security"] = {"add_capabilities": caps}
+    refused(inventory, "security.add_capabilities")
+
+
+def test_ordinary_capabilities_pass(inventory):
+    core(inventory)["security"] = {"add_capabilities": ["setuid", "SETGID", "CHOWN"]}
+    text = unit_of(inventory)
+    assert "AddCapability=SETUID" in text and "AddCapability=CHOWN" in text
+
+
+@pytest.mark.parametrize("volume", ["/srv/ai/data:/", "/srv/ai/data:/proc/sys", "/srv/ai/x:/sys",
+                                    "/srv/ai/x:/dev/shm"])
+def test_mounts_over_the_containers_root_or_kernel_interfaces_are_refused(inventory, volume):
+    core(inventory)["volumes"] = [volume]
+    refused(inventory, "volumes")
+
+
+@pytest.mark.parametrize("context", ["/", "/etc", "/root", "/etc/ai-system", "/home"])
+def test_a_build_context_of_the_systems_files_is_refused(inventory, context):
+    core(inventory)["build"] = {"context": context}
+    refused(inventory, "build.context")
+
+
+@pytest.mark.parametrize("subnet", ["0.0.0.0/0", "8.8.8.0/24", "127.0.0.0/8", "169.254.0.0/16",
+                                    "224.0.0.0/8", "10.0.0.0/8", "172.20.0.0/30"])
+def test_container_subnets_that_would_break_routing_are_refused(inventory, subnet):
+    inventory["mainpc"]["ai_network_subnet"] = subnet
+    result = build_plan(inventory)
+    found = [p for p in result["problems"] if p["field"] == "ai_network_subnet"]
+    assert result["hosts"] == {} and found and found[0]["host"] == "mainpc", result["errors"]
+
+
+def test_a_subnet_holding_another_hosts_lan_address_is_refused(inventory):
+    inventory["pc2"]["ai_network_subnet"] = "10.0.0.0/28"  # mainpc is 10.0.0.16, pc2 .17
+    inventory["mainpc"]["ai_lan_address"] = "10.0.0.5"
+    result = build_plan(inventory)
+    found = [p for p in result["problems"] if p["field"] == "ai_network_subnet"]
+    assert [(p["host"], "10.0.0.5" in p["message"]) for p in found] == [("pc2", True)]
