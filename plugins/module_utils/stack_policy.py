@@ -355,7 +355,9 @@ MOUNT_OPTION_WHY = {
 NEVER_TREES = ("/dev", "/proc", "/sys", "/boot", "/root", "/run", "/var/run", "/etc/ssh",
                "/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/etc/sudoers.d",
                "/etc/containers", "/var/lib/containers", "/etc/systemd", "/usr/lib/systemd",
-               "/lib/systemd", "/var/lib/ai-system")
+               "/lib/systemd", "/var/lib/ai-system", "/etc/ssl/private", "/etc/pki/tls/private")
+# Path components that hold keys and credentials, wherever they are.
+SECRET_COMPONENTS = (".ssh", ".gnupg", ".aws", ".kube", ".docker", ".password-store")
 # Host paths never mounted read-write: the system's programs and configuration.
 READ_ONLY_TREES = ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
                    "/opt", "/var/lib", "/var/spool", "/var/log", "/var/cache", "/var/mail",
@@ -389,6 +391,10 @@ def mount_problems(source: str, options: Sequence[str], readonly: bool,
         found.append(("host path %s is part of the system or of this collection's own "
                       "directories" % source,
                       "mount a directory of its own, e.g. /srv/ai-system/<name>"))
+    elif any(p in SECRET_COMPONENTS for p in parts[1:]):
+        found.append(("host path %s holds keys or credentials (%s)"
+                      % (source, ", ".join(p for p in parts[1:] if p in SECRET_COMPONENTS)),
+                      "mount a directory of its own; give a group a secret through secrets:"))
     elif any(p.startswith(".") for p in parts[1:]) and rw:
         found.append(("host path %s holds a hidden directory (e.g. .ssh, .config) and is "
                       "mounted read-write" % source, "mount a directory of its own read-write, "

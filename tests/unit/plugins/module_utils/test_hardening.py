@@ -241,7 +241,8 @@ def test_hostile_mounts_are_refused(inventory, volume):
     refused(inventory, "volumes")
 
 
-@pytest.mark.parametrize("source", ["/etc/ai-system", "/root/.ssh", "/etc/ssh", "/run/podman"])
+@pytest.mark.parametrize("source", ["/etc/ai-system", "/root/.ssh", "/etc/ssh", "/run/podman",
+                                    "/home/ai/.ssh", "/srv/backup/.gnupg", "/etc/ssl/private"])
 def test_readonly_mounts_of_secrets_and_the_collections_own_are_refused(inventory, source):
     core(inventory)["readonly_mounts"] = ["%s:/x" % source]
     refused(inventory, "readonly_mounts")
