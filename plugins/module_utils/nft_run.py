@@ -10,12 +10,14 @@ ai_system.containers.host_checks calls :func:`run` in check mode for its
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import tempfile
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
+from ansible_collections.ai_system.containers.plugins.module_utils import network_run
 from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import fsync_directory
 from ansible_collections.ai_system.containers.plugins.module_utils.firewall_spec import OPENINGS_SPEC
 from ansible_collections.ai_system.containers.plugins.module_utils.nft_state import (
@@ -56,6 +58,8 @@ class NftTable:
         self.diff = module._diff if diff is None else diff
         self.path = p["path"]
         self.name = p["table"]
+        self.network = p.get("network") or ""
+        self.subnet = p["subnet"]
         try:
             self.wanted = wanted_table(self.name, p["lan_address"], p["subnet"], p["openings"])
         except (ValueError, KeyError) as exc:
@@ -121,12 +125,35 @@ class NftTable:
         if rc != 0:
             raise NftTableError("nft -f %s failed (rc=%d): %s" % (self.path, rc, err.strip() or out.strip()))
 
+    def check_network(self):
+        """The table guards the subnet the containers really use: the network's
+        real IPv4 subnets must be the plan's (absent: Quadlet creates it so)."""
+        try:
+            real = network_run.real_subnets(self.module, self.network)
+        except (RuntimeError, ValueError) as exc:
+            raise NftTableError("cannot read the container network %s: %s"
+                                % (self.network, to_text(exc)))
+        wanted = str(self.wanted_subnet())
+        if real is not None and real != [wanted]:
+            raise NftTableError(
+                "the container network %s has %s on this host, but the table guards %s: the "
+                "containers are on a subnet no rule covers; run the stack phase, which recreates "
+                "the network with the plan's subnet (or set ai_network_subnet to the network's)"
+                % (self.network, ", ".join(real) or "no IPv4 subnet", wanted),
+                {"network_subnets": real})
+        return real
+
+    def wanted_subnet(self):
+        return ipaddress.IPv4Network(str(self.subnet), strict=False)
+
     def result(self):
+        network_subnets = self.check_network() if self.network else None
         before_text = self.read_file()
         file_matches = before_text == self.text
         rules = self.wanted.keys()
         result = {"changed": False, "table": "%s %s" % (FAMILY, self.name), "path": self.path,
-                  "rules": rules, "file_matches": file_matches, "file_written": False, "loaded": False}
+                  "rules": rules, "file_matches": file_matches, "file_written": False, "loaded": False,
+                  "network_subnets": network_subnets}
         if self.nft is None:
             if not self.check_mode:
                 raise NftTableError("nft is not installed: install the nftables package", result)
@@ -167,6 +194,8 @@ ARGUMENT_SPEC = dict(
     subnet={"type": "str", "required": True},
     table={"type": "str", "default": "ai_system"},
     path={"type": "path", "default": "/etc/ai-system/firewall.nft"},
+    # The Podman network whose real subnets must be O(subnet) ('' skips the check).
+    network={"type": "str", "default": ""},
 )
 
 

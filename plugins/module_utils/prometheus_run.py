@@ -22,6 +22,9 @@ from ansible.module_utils.urls import open_url
 
 ARGUMENT_SPEC = dict(
     url=dict(type="str", required=True),
+    # Basic auth, for a Prometheus opened to viewers (TLS and passwords).
+    url_username=dict(type="str", default=""),
+    url_password=dict(type="str", default="", no_log=True),
     exporters=dict(type="list", elements="str", required=True),
     timeout=dict(type="float", default=10.0),
     wait=dict(type="float", default=60.0),
@@ -31,8 +34,11 @@ ARGUMENT_SPEC = dict(
 Fetch = Callable[[str, float], Any]
 
 
-def fetch_json(url: str, timeout: float) -> Any:
-    reply = open_url(url, timeout=timeout, validate_certs=False, follow_redirects="none")
+def fetch_json(url: str, timeout: float, username: str = "", password: str = "") -> Any:
+    auth: Dict[str, Any] = {}
+    if username:
+        auth = dict(url_username=username, url_password=password, force_basic_auth=True)
+    reply = open_url(url, timeout=timeout, validate_certs=False, follow_redirects="none", **auth)
     return json.loads(reply.read().decode("utf-8"))
 
 
@@ -79,6 +85,11 @@ def check(params: Mapping[str, Any], fetch: Fetch = fetch_json,
     except ValueError as exc:
         return {"failed": True, "changed": False, "msg": str(exc)}
     timeout = float(params["timeout"])
+    if params.get("url_username") and fetch is fetch_json:
+        user, password = params["url_username"], params.get("url_password") or ""
+
+        def fetch(url: str, timeout: float) -> Any:  # pylint: disable=function-redefined
+            return fetch_json(url, timeout, user, password)
     deadline = monotonic() + max(0.0, float(params["wait"]))
     while True:
         data, error = _data(fetch, base + "/api/v1/targets?state=active", timeout)

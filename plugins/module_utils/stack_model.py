@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils import stack_policy
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import line_problem
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     HealthPolicy, merge_policies, policy_problems,
@@ -97,9 +98,12 @@ QUADLET_OWNED = {
     ("Service", "TimeoutStartSec"): "ai_start_timeout",
     ("Service", "RestartSec"): "ai_restart_sec",
 }
-# PodmanArgs flags that would undo the plan's network, ports or isolation.
-PODMAN_ARGS_REFUSED = ("--publish", "-p", "--network", "--net", "--privileged", "--pod",
-                       "--publish-all", "-P", "--name", "--cap-add", "--security-opt")
+# The unit the stack role installs to load the firewall table at boot.
+FIREWALL_UNIT = "ai-system-firewall.service"
+
+# The collection's own directories on a host (besides ai_config_dir and
+# ai_quadlet_dir): no volume may mount them, read-write or read-only.
+OWN_TREES = ("/etc/ai-system", "/var/lib/ai-system", "/etc/containers/systemd")
 
 PORT_MIN = 1024
 PORT_MAX = 65535
@@ -109,14 +113,6 @@ PORT_MAX = 65535
 CONTAINER_CONFIG = "/etc/ai-system/endpoints.json"
 CONTAINER_PROBE = "/usr/local/lib/ai-system/zmq_health.py"
 
-# Host paths a volume may not mount: the system itself, shared scratch space
-# and Podman's own storage (and, for the second set, anything below them).
-SYSTEM_PATHS = frozenset((
-    "/", "/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/root",
-    "/run", "/sbin", "/srv", "/tmp", "/usr", "/var", "/var/lib", "/var/log", "/var/tmp",
-))
-SYSTEM_TREES = ("/dev", "/proc", "/sys", "/boot", "/etc/containers", "/run/containers",
-                "/var/lib/containers", "/etc/systemd", "/usr/lib/systemd")
 # A Go duration as Podman reads it: 30s, 1m30s, 500ms.
 DURATION_RE = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|\u00b5s|ms|s|m|h))+\Z")
 # An image reference: no option-like or white-space tricks; Quadlet reads a
@@ -126,6 +122,9 @@ IMAGE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*\Z")
 # A group name becomes a container name, a DNS name on the host network and
 # (with the unit prefix) a systemd unit name: keep it a DNS label.
 GROUP_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+# An inventory host name: it goes into paths, unit descriptions, environment
+# variables and Prometheus labels.
+HOST_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 AGENT_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}\Z")
 SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}\Z")
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -368,6 +367,10 @@ class Settings:
     notify_healthy: bool = True
     start_timeout: int = 300
     restart_sec: int = 5
+    # Every container unit requires the unit that loads the host's firewall
+    # table (FIREWALL_UNIT) and starts after it; false only where the
+    # firewall is left to the user (stack_firewall_backend: none).
+    firewall_required: bool = True
     secret_names: Tuple[str, ...] = ()
 
 
@@ -379,6 +382,7 @@ SETTINGS_VARS = {
     "ai_notify_healthy": "notify_healthy",
     "ai_start_timeout": "start_timeout",
     "ai_restart_sec": "restart_sec",
+    "ai_firewall_required": "firewall_required",
 }
 
 # The per-host variables parse_host reads besides SETTINGS_VARS.
@@ -750,7 +754,7 @@ def _parse_gpu(raw: Any, problems: Problems, host: str, group: str) -> Optional[
 
 
 def _parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
-                  **where: str) -> Tuple[Mount, ...]:
+                  own_trees: Sequence[str] = (), **where: str) -> Tuple[Mount, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, (list, tuple)):
@@ -791,18 +795,22 @@ def _parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
         if source.startswith("/"):
             if not _host_path(source, problems, what, **where):
                 continue
-            if source in SYSTEM_PATHS or any(source == t or source.startswith(t + "/")
-                                             for t in SYSTEM_TREES):
-                problems.add("%s entry mounts the system directory %s" % (what, source),
-                             "mount a directory of its own, e.g. /srv/ai-system/<name>",
-                             field=what, **where)
-                continue
         if posixpath.normpath(target) != target or "$" in target:
             problems.add("%s target %r is not a normalised path" % (what, target),
                          "write it as %s" % posixpath.normpath(target).replace("$", ""),
                          field=what, **where)
             continue
+        if not stack_policy.container_target_ok(target):
+            problems.add("%s target %s covers the container's root or its /proc, /sys or /dev"
+                         % (what, target), "mount it on a directory of the application, e.g. "
+                         "/app/data", field=what, **where)
+            continue
         opts = tuple(str(o) for o in options if o)
+        found = stack_policy.mount_problems(source, opts, readonly, own_trees)
+        for message, fix in found:
+            problems.add("%s entry %s: %s" % (what, source, message), fix, field=what, **where)
+        if found:
+            continue
         if readonly and "ro" not in opts:
             opts = ("ro",) + tuple(o for o in opts if o != "rw")
         created = _directory_options(spec, problems, what, readonly or not source.startswith("/"),
@@ -978,14 +986,11 @@ def _parse_quadlet_options(raw: Any, problems: Problems,
                              % field_, "write e.g. Ulimit: [nofile=4096:4096, nproc=512]",
                              field=field_, **where)
                 continue
-            if key == "PodmanArgs":
-                flags = [w.split("=", 1)[0] for v in values for w in str(v).split()]
-                bad = sorted(set(flags) & set(PODMAN_ARGS_REFUSED))
-                if bad:
-                    problems.add("%s passes %s, which would undo the plan's network, ports or "
-                                 "isolation" % (field_, ", ".join(bad)),
-                                 "use the group's own fields for these", field=field_, **where)
-                    continue
+            found = stack_policy.option_problems(section, key, values)
+            for message, fix in found:
+                problems.add(message, fix, field=field_, **where)
+            if found:
+                continue
             pairs.extend((key, v) for v in values)
         if pairs:
             out.append((section, tuple(pairs)))
@@ -1013,6 +1018,12 @@ def _parse_security(raw: Any, defaults: Security, problems: Problems, **where: s
         if key in spec:
             caps = _string_list(spec[key], problems, "security.%s" % key,
                                 field="security.%s" % key, **where)
+            if key == "add_capabilities":
+                found = stack_policy.capability_problems(caps)
+                for message, fix in found:
+                    problems.add(message, fix, field="security.%s" % key, **where)
+                if found:
+                    continue
             values[key] = tuple(c.upper() for c in caps)
     if "userns" in spec:
         values["userns"] = str(spec["userns"] or "")
@@ -1036,7 +1047,9 @@ def _merge_defaults(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Dict
 
 
 def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
-                problems: Problems) -> Optional[Group]:
+                problems: Problems, own_trees: Sequence[str] = OWN_TREES) -> Optional[Group]:
+    """One group; ``own_trees``: the collection's directories on the host,
+    which no volume may mount."""
     where = dict(host=host, group=str(name))
     if not isinstance(name, str) or not GROUP_NAME_RE.match(name):
         problems.add("group name %r is not a valid container/unit name" % (name,),
@@ -1073,6 +1086,13 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
                          "write e.g. build: {context: /srv/ai-system/src}", field="build.context",
                          **where)
         elif _host_path(str(b["context"]), problems, "build.context", **where):
+            context = str(b["context"])
+            if stack_policy.under(context, stack_policy.NEVER_TREES + tuple(own_trees)) \
+                    or context in stack_policy.SYSTEM_PATHS:
+                problems.add("build.context %s is a system directory or one of the collection's "
+                             "own: the build could copy any file under it into the image"
+                             % context, "keep the sources in a directory of their own, e.g. "
+                             "/srv/ai-system/src", field="build.context", **where)
             group.build = Build(context=str(b["context"]), file=str(b.get("file") or ""),
                                 tag=str(b.get("tag") or ""))
     image = spec.get("image")
@@ -1112,9 +1132,10 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
                          field="env", **where)
         else:
             group.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    group.volumes = _parse_mounts(spec.get("volumes"), problems, "volumes", False, **where)
+    group.volumes = _parse_mounts(spec.get("volumes"), problems, "volumes", False, own_trees,
+                                  **where)
     group.readonly_mounts = _parse_mounts(spec.get("readonly_mounts"), problems,
-                                          "readonly_mounts", True, **where)
+                                          "readonly_mounts", True, own_trees, **where)
     for mount in group.readonly_mounts:
         if mount.named_volume:
             problems.add("readonly_mounts entry %r must be a host path" % mount.source,
@@ -1128,15 +1149,22 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
                              "give each mount its own container path", field=what, **where)
             targets.setdefault(mount.target, "%s %s" % (what, mount.source))
     devices = _string_list(spec.get("devices"), problems, "devices", field="devices", **where)
+    allowed_devices = []
     for dev in devices:
         if "nvidia" in dev:
             problems.add("device %s passes a raw NVIDIA device" % dev,
                          "remove it and declare 'gpu:' instead; the GPU is given through CDI",
                          field="devices", **where)
-        elif not dev.startswith("/dev/"):
+        elif not dev.startswith("/dev"):
             problems.add("device %r is not a path under /dev" % dev, "", field="devices",
                          **where)
-    group.devices = tuple(d for d in devices if d.startswith("/dev/") and "nvidia" not in d)
+        else:
+            found = stack_policy.device_problems(dev)
+            for message, fix in found:
+                problems.add(message, fix, field="devices", **where)
+            if not found:
+                allowed_devices.append(dev)
+    group.devices = tuple(allowed_devices)
     group.secrets = _parse_secrets(spec.get("secrets"), problems, **where)
 
     default_health = Health(cmd=None)
@@ -1269,6 +1297,11 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
                      "set e.g. ai_network_subnet: 172.20.0.0/16", host=name,
                      field="ai_network_subnet")
         subnet = ""
+    if subnet:
+        for why in stack_policy.subnet_problems(ipaddress.IPv4Network(subnet), [lan]):
+            problems.add("ai_network_subnet %s %s" % (subnet, why),
+                         "choose a private range of its own, e.g. 172.20.0.0/16", host=name,
+                         field="ai_network_subnet")
     selinux = hostvars.get("ai_selinux", False)
     host = Host(name=name, lan_address=lan, subnet=subnet,
                 gpu=_parse_host_gpu(hostvars.get("ai_gpu"), problems, name),
@@ -1309,7 +1342,9 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
         if gname in overrides and isinstance(graw, Mapping) and \
                 isinstance(overrides[gname], Mapping):
             graw = _merge_defaults(overrides[gname], graw)
-        group = parse_group(name, gname, graw, defaults, problems)
+        group = parse_group(name, gname, graw, defaults, problems,
+                            own_trees=OWN_TREES + (host.settings.config_dir,
+                                                   host.settings.quadlet_dir))
         if group is not None and max_cpus is not None and group.cpus is not None:
             group.cpus = min(group.cpus, max_cpus)
         if group is not None:
@@ -1324,6 +1359,13 @@ def load_hosts(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str,
     """
     problems = Problems()
     hosts = {}
-    for name in sorted(all_hostvars):
+    for name in sorted(all_hostvars, key=str):
+        if not isinstance(name, str) or not HOST_NAME_RE.match(name):
+            shown = ascii(name)
+            problems.add("inventory host name %s is not valid: it names files, units and "
+                         "labels on every host" % shown,
+                         "rename the host in the inventory: letters, digits, '.', '_' and '-', "
+                         "at most 63, starting with a letter or digit", host=shown)
+            continue
         hosts[name] = parse_host(name, all_hostvars[name] or {}, problems)
     return hosts, problems

@@ -16,14 +16,16 @@ configuration and alert rules.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    IMAGE_RE, Host, Problems, _check_keys, _duration, _suggest, duration_seconds, parse_port,
+    FIREWALL_UNIT, IMAGE_RE, Host, Problems, _check_keys, _duration, _host_path, _suggest, duration_seconds,
+    parse_port,
 )
 
 # The collection's version, as galaxy.yml has it (a unit test keeps the two equal).
@@ -31,12 +33,21 @@ COLLECTION_VERSION = "0.1.0"
 
 VAR = "ai_monitoring"
 MONITORING_KEYS = ("prometheus", "exporter")
-PROMETHEUS_KEYS = ("host", "image", "port", "scrape_interval", "retention", "volume")
+PROMETHEUS_KEYS = ("host", "image", "port", "scrape_interval", "retention", "volume", "viewers",
+                   "web")
+# Prometheus' own web configuration (--web.config.file), required with viewers.
+WEB_KEYS = ("tls_cert", "tls_key", "users")
+# A bcrypt hash, as Prometheus' basic_auth_users wants it.
+BCRYPT_RE = re.compile(r"\$2[aby]?\$\d\d\$[./A-Za-z0-9]{53}\Z")
+USER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}\Z")
 EXPORTER_KEYS = ("port", "probe_interval", "probe_timeout", "cache", "gpu")
 
 # Where the exporter's configuration and the rules live, under ai_config_dir.
 EXPORTER_CONFIG = "monitoring/exporter.json"
 PROMETHEUS_CONFIG = "monitoring/prometheus.yml"
+WEB_CONFIG = "monitoring/web.yml"
+# Where the Prometheus container reads the TLS certificate and key.
+CONTAINER_TLS_DIR = "/etc/prometheus/tls"
 RULES_FILE = "monitoring/ai-system-alerts.yml"
 # Where the Prometheus container reads them.
 CONTAINER_CONFIG_DIR = "/etc/prometheus/ai-system"
@@ -64,6 +75,12 @@ class Monitoring:
     probe_timeout: str = "2s"
     cache: str = "5s"
     gpu: bool = True  # read NVML (false where the GPU is a stand-in, as in the lab)
+    # Who may reach Prometheus from the LAN (IPv4 addresses); none: it listens
+    # on 127.0.0.1 only. With viewers, TLS and basic auth (web) are required.
+    viewers: Tuple[str, ...] = ()
+    tls_cert: str = ""  # host path on the Prometheus host
+    tls_key: str = ""
+    users: Tuple[Tuple[str, str], ...] = ()  # (user, bcrypt hash)
 
 
 def _section(hostvars: Mapping[str, Mapping[str, Any]], problems: Problems) -> Any:
@@ -163,6 +180,7 @@ def parse_monitoring(hostvars: Mapping[str, Mapping[str, Any]],
                          "use letters, digits, '_', '.' and '-'", field=VAR + ".prometheus.volume")
         else:
             values["volume"] = volume
+    values.update(_parse_exposure(prom, problems))
     if len(problems) != before or "host" not in values or "image" not in values:
         return None
     mon = Monitoring(**values)
@@ -173,6 +191,81 @@ def parse_monitoring(hostvars: Mapping[str, Mapping[str, Any]],
                      "timeout or raise the interval", field=VAR + ".exporter.probe_timeout")
         return None
     return mon
+
+
+def _parse_exposure(prom: Mapping[str, Any], problems: Problems) -> Dict[str, Any]:
+    """viewers and web: who may reach Prometheus from the LAN, and how it
+    proves itself (TLS) and them (basic auth)."""
+    values: Dict[str, Any] = {}
+    where = VAR + ".prometheus"
+    raw = prom.get("viewers")
+    if raw in (None, []):
+        viewers: List[str] = []
+    elif not isinstance(raw, list):
+        problems.add("%s.viewers must be a list of IPv4 addresses" % where,
+                     "write e.g. viewers: [192.168.1.50], or leave it out to keep Prometheus "
+                     "on 127.0.0.1", field=where + ".viewers")
+        return values
+    else:
+        viewers = []
+        for item in raw:
+            try:
+                addr = ipaddress.ip_address(str(item))
+            except ValueError:
+                addr = None
+            if addr is None or addr.version != 4 or addr.is_unspecified or addr.is_multicast \
+                    or addr.is_loopback or str(addr) == "255.255.255.255":
+                problems.add("%s.viewers entry %r is not one IPv4 host address" % (where, item),
+                             "name each machine that may see Prometheus by its LAN address "
+                             "(no networks, no 0.0.0.0)", field=where + ".viewers")
+            elif str(addr) not in viewers:
+                viewers.append(str(addr))
+    web = prom.get("web")
+    if not viewers:
+        if web is not None:
+            problems.add("%s.web is set but there are no viewers: Prometheus listens on "
+                         "127.0.0.1 only" % where, "add viewers, or remove web",
+                         field=where + ".web")
+        return values
+    if not isinstance(web, Mapping):
+        problems.add("%s.viewers is set but %s.web is not: Prometheus would be reachable "
+                     "from the LAN without TLS and passwords" % (where, where),
+                     "add web: {tls_cert: /path/cert.pem, tls_key: /path/key.pem, "
+                     "users: {name: <bcrypt hash>}} (docs/monitoring.md)", field=where + ".web")
+        return values
+    _check_keys(web, WEB_KEYS, problems, where + ".web")
+    for key in ("tls_cert", "tls_key"):
+        path = web.get(key)
+        field_ = "%s.web.%s" % (where, key)
+        if not isinstance(path, str) or not path:
+            problems.add("%s is missing" % field_, "give the path of the PEM file on the "
+                         "Prometheus host", field=field_)
+        elif _host_path(path, problems, field_) and not re.match(r"[A-Za-z0-9_.@+/-]+\Z", path):
+            problems.add("%s %r holds characters a mount cannot" % (field_, path),
+                         "use letters, digits, '.', '_', '-', '@', '+' and '/'", field=field_)
+        else:
+            values[key] = path
+    users = web.get("users")
+    field_ = where + ".web.users"
+    if not isinstance(users, Mapping) or not users:
+        problems.add("%s must map at least one user name to a bcrypt hash" % field_,
+                     "e.g. users: {grafana: '$2b$12$...'} (htpasswd -nbB or "
+                     "python3 -c 'import bcrypt; ...')", field=field_)
+    else:
+        pairs = []
+        for user, digest in users.items():
+            if not isinstance(user, str) or not USER_RE.match(user):
+                problems.add("%s user name %r is not valid" % (field_, user),
+                             "use letters, digits, '.', '_', '@' and '-'", field=field_)
+            elif not isinstance(digest, str) or not BCRYPT_RE.match(digest):
+                problems.add("%s.%s is not a bcrypt hash" % (field_, user),
+                             "give the bcrypt hash of the password ($2b$...), never the "
+                             "password itself", field="%s.%s" % (field_, user))
+            else:
+                pairs.append((user, digest))
+        values["users"] = tuple(sorted(pairs))
+    values["viewers"] = tuple(viewers)
+    return values
 
 
 def check_monitoring(mon: Monitoring, hosts: Mapping[str, Host], problems: Problems) -> None:
@@ -262,34 +355,74 @@ def prometheus_document(mon: Monitoring, hosts: Mapping[str, Host]) -> str:
         "    static_configs:",
     ]
     for hname in sorted(hosts):
-        lines.append("      - targets: ['%s:%d']" % (hosts[hname].lan_address, mon.exporter_port))
-        lines.append("        labels: {host: %s}" % hname)
+        # JSON strings are YAML strings: a name is one quoted scalar, whatever it holds.
+        target = "%s:%d" % (hosts[hname].lan_address, mon.exporter_port)
+        lines.append("      - targets: [%s]" % json.dumps(target))
+        lines.append("        labels: {host: %s}" % json.dumps(hname))
+    return "\n".join(lines) + "\n"
+
+
+def listen_address(mon: Monitoring, host: Host) -> str:
+    """127.0.0.1 unless viewers are named; then the host's LAN address."""
+    return host.lan_address if mon.viewers else "127.0.0.1"
+
+
+def web_document(mon: Monitoring) -> str:
+    """web.yml (--web.config.file): TLS with the given certificate and key,
+    basic auth for the given users. Every value a JSON (so YAML) string."""
+    lines = [
+        "# Generated by ai_system.containers from the inventory's ai_monitoring.",
+        "tls_server_config:",
+        "  cert_file: %s" % json.dumps("%s/cert.pem" % CONTAINER_TLS_DIR),
+        "  key_file: %s" % json.dumps("%s/key.pem" % CONTAINER_TLS_DIR),
+        "basic_auth_users:",
+    ]
+    lines += ["  %s: %s" % (json.dumps(user), json.dumps(digest)) for user, digest in mon.users]
     return "\n".join(lines) + "\n"
 
 
 def prometheus_unit(mon: Monitoring, host: Host, volume_file: str) -> str:
     """The Prometheus container: host network (it scrapes the exporters on
     the LAN addresses, so the firewall sees the host's own address), listening
-    on the LAN address only, data on a named volume."""
+    on 127.0.0.1, or with viewers on the LAN address behind TLS and basic
+    auth; data on a named volume; hardened like the groups."""
     config_dir = "%s/monitoring" % host.settings.config_dir
+    # Only what the collection creates is relabelled: its volume and config folder.
     relabel = ",z" if host.selinux else ""
+    box: List[Tuple[str, quadlet.Value]] = [
+        ("ContainerName", CONTAINER_NAME),
+        ("Image", mon.image),
+        ("Network", "host"),
+        ("Volume", "%s:%s%s" % (volume_file, CONTAINER_DATA_DIR, "" if not relabel else ":Z")),
+        ("Volume", "%s:%s:ro%s" % (config_dir, CONTAINER_CONFIG_DIR, relabel)),
+    ]
+    args = [
+        "--config.file=%s/prometheus.yml" % CONTAINER_CONFIG_DIR,
+        "--storage.tsdb.path=%s" % CONTAINER_DATA_DIR,
+        "--storage.tsdb.retention.time=%s" % mon.retention,
+        "--web.listen-address=%s:%d" % (listen_address(mon, host), mon.port),
+    ]
+    if mon.viewers:
+        box.append(("Volume", "%s:%s/cert.pem:ro" % (mon.tls_cert, CONTAINER_TLS_DIR)))
+        box.append(("Volume", "%s:%s/key.pem:ro" % (mon.tls_key, CONTAINER_TLS_DIR)))
+        args.append("--web.config.file=%s/%s" % (CONTAINER_CONFIG_DIR,
+                                                 WEB_CONFIG.rsplit("/", 1)[1]))
+    box += [
+        ("Label", "io.ai-system.managed-by=ai_system.containers"),
+        ("NoNewPrivileges", True),
+        ("DropCapability", "ALL"),
+        ("ReadOnly", True),
+        ("ReadOnlyTmpfs", True),
+        ("Exec", " ".join(args)),
+    ]
+    unit: List[Tuple[str, quadlet.Value]] = [
+        ("Description", "Prometheus of the AI system (scrapes every host's exporter)"),
+        ("Wants", "network-online.target"), ("After", "network-online.target")]
+    if host.settings.firewall_required:
+        unit += [("Requires", FIREWALL_UNIT), ("After", FIREWALL_UNIT)]
     return quadlet.render([
-        ("Unit", [("Description", "Prometheus of the AI system (scrapes every host's exporter)"),
-                  ("Wants", "network-online.target"), ("After", "network-online.target")]),
-        ("Container", [
-            ("ContainerName", CONTAINER_NAME),
-            ("Image", mon.image),
-            ("Network", "host"),
-            ("Volume", "%s:%s%s" % (volume_file, CONTAINER_DATA_DIR, "" if not relabel else ":Z")),
-            ("Volume", "%s:%s:ro%s" % (config_dir, CONTAINER_CONFIG_DIR, relabel)),
-            ("Label", "io.ai-system.managed-by=ai_system.containers"),
-            ("Exec", " ".join([
-                "--config.file=%s/prometheus.yml" % CONTAINER_CONFIG_DIR,
-                "--storage.tsdb.path=%s" % CONTAINER_DATA_DIR,
-                "--storage.tsdb.retention.time=%s" % mon.retention,
-                "--web.listen-address=%s:%d" % (host.lan_address, mon.port),
-            ])),
-        ]),
+        ("Unit", unit),
+        ("Container", box),
         ("Service", [("Restart", "always"), ("RestartSec", host.settings.restart_sec)]),
         ("Install", [("WantedBy", "multi-user.target")]),
     ])
@@ -311,11 +444,17 @@ def plan_hash(host_plan: Mapping[str, Any]) -> str:
 
 
 def firewall_openings(mon: Monitoring, hosts: Mapping[str, Host]) -> Dict[str, List[Dict[str, Any]]]:
-    """host -> the exporter port opened to the Prometheus host's address."""
+    """host -> the exporter port opened to the Prometheus host's address, and
+    on the Prometheus host its port opened to each viewer (none by default)."""
     source = hosts[mon.host].lan_address
-    return {hname: [{"port": mon.exporter_port, "proto": "tcp", "source": source,
-                     "source_host": mon.host, "group": "monitoring", "agent": "exporter"}]
-            for hname in hosts}
+    out = {hname: [{"port": mon.exporter_port, "proto": "tcp", "source": source,
+                    "source_host": mon.host, "group": "monitoring", "agent": "exporter"}]
+           for hname in hosts}
+    if mon.host in out:
+        out[mon.host] += [{"port": mon.port, "proto": "tcp", "source": viewer,
+                           "source_host": "viewer", "group": "monitoring", "agent": "prometheus"}
+                          for viewer in mon.viewers]
+    return out
 
 
 def prometheus_files(mon: Monitoring, host: Host) -> Dict[str, str]:

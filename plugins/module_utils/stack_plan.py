@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.ai_system.containers.plugins.module_utils import mps_units, quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, load_hosts,
+    CONTAINER_CONFIG, CONTAINER_PROBE, FIREWALL_UNIT, Group, Host, Problem, load_hosts,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
     Link, check_all, gpu_warnings, host_dirs, mps_gpu_index, network_file, start_order, unit_file,
@@ -273,6 +273,10 @@ class MonitoringPlan(_PlanData):
     prometheus_config: Optional[str]  # path under config_dir, on the Prometheus host
     rules_file: Optional[str]  # path under config_dir, on the Prometheus host
     scrape_targets: Tuple[str, ...]  # "host=address:port" of every exporter
+    # Where verify asks Prometheus: http://127.0.0.1:port, or with viewers
+    # https://<LAN address>:port (TLS and basic auth).
+    prometheus_url: str = ""
+    prometheus_viewers: Tuple[str, ...] = ()  # who may reach it from the LAN
 
 
 @dataclass(frozen=True)
@@ -491,9 +495,12 @@ class _HostRenderer:
             return False
         return bool(group.health.cmd or group.probed_agents)
 
-    def mount_options(self, options: Tuple[str, ...], private: bool) -> str:
+    def mount_options(self, options: Tuple[str, ...], private: bool, label: bool = True) -> str:
+        """``label``: the path is one the collection creates (its files, a
+        volume's host directory, a named volume), so ai_selinux relabels it;
+        any other host path keeps its own label."""
         opts = list(options)
-        if self.host.selinux and not any(o in ("z", "Z") for o in opts):
+        if label and self.host.selinux and not any(o in ("z", "Z") for o in opts):
             opts.append("Z" if private else "z")
         return ",".join(opts)
 
@@ -503,6 +510,10 @@ class _HostRenderer:
             ("Description", group.description or "AI system group %s (%d agents)"
              % (group.name, len(group.agents))),
         ]
+        # Fail closed at boot: no group starts while its firewall is not loaded.
+        if cfg.firewall_required:
+            unit.append(("Requires", FIREWALL_UNIT))
+            unit.append(("After", FIREWALL_UNIT))
         deps = [d for d in group.depends_on if d in self.host.groups]
         for dep in deps:
             unit.append(("Requires", quadlet.service_name(self.unit_file(dep))))
@@ -547,7 +558,8 @@ class _HostRenderer:
             box.append(("Volume", "%s:%s%s" % (source, mount.target, ":" + opts if opts else "")))
         for mount in group.readonly_mounts:
             box.append(("Volume", "%s:%s:%s" % (mount.source, mount.target,
-                                                self.mount_options(mount.options, False))))
+                                                self.mount_options(mount.options, False,
+                                                                   label=False))))
         if mps_index is not None:
             for source, target, opt in mps_units.client_volumes(mps_index):
                 opts = self.mount_options((opt,) if opt else (), False)
@@ -787,8 +799,10 @@ def summary_lines(plan: HostPlan) -> List[str]:
         lines.append("  exporter: %s:%d (firewalled to %s %s)" % (
             plan.lan_address, mon.exporter_port, mon.prometheus_host, mon.prometheus_address))
         if mon.prometheus:
-            lines.append("  prometheus: %s on %s:%d, scraping %s" % (
-                mon.prometheus_image, plan.lan_address, mon.prometheus_port,
+            lines.append("  prometheus: %s at %s (%s), scraping %s" % (
+                mon.prometheus_image, mon.prometheus_url,
+                "TLS and basic auth, firewalled to %s" % ", ".join(mon.prometheus_viewers)
+                if mon.prometheus_viewers else "this host only",
                 ", ".join(mon.scrape_targets)))
     return lines
 
@@ -866,6 +880,8 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
     if on_prometheus:
         quadlet_files.update(stack_monitoring.prometheus_files(mon, host))
         config[stack_monitoring.PROMETHEUS_CONFIG] = stack_monitoring.prometheus_document(mon, hosts)
+        if mon.viewers:
+            config[stack_monitoring.WEB_CONFIG] = stack_monitoring.web_document(mon)
         unit_file = stack_monitoring.container_file_name(host)
         prometheus_service = quadlet.service_name(unit_file)
         # A unit of the plan like the groups': stack_units starts it, restarts
@@ -874,7 +890,8 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
             group=stack_monitoring.UNIT_GROUP, unit_file=unit_file, service=prometheus_service,
             container=stack_monitoring.CONTAINER_NAME, image=mon.image, build=False, depends_on=(),
             gpu=False, cdi_devices=(), vram_mib=None, secrets=(),
-            config_files=(stack_monitoring.PROMETHEUS_CONFIG, stack_monitoring.RULES_FILE),
+            config_files=(stack_monitoring.PROMETHEUS_CONFIG, stack_monitoring.RULES_FILE)
+            + ((stack_monitoring.WEB_CONFIG,) if mon.viewers else ()),
             restart_on_change=(), healthcheck=False, agents=()),)
         order += (stack_monitoring.UNIT_GROUP,)
     openings = tuple(FirewallOpening(**o) for o in
@@ -898,6 +915,10 @@ def with_monitoring(plan: HostPlan, mon: "stack_monitoring.Monitoring",
         rules_file=stack_monitoring.RULES_FILE if on_prometheus else None,
         scrape_targets=tuple("%s=%s:%d" % (h, hosts[h].lan_address, mon.exporter_port)
                              for h in sorted(hosts)),
+        prometheus_url="%s://%s:%d" % ("https" if mon.viewers else "http",
+                                       stack_monitoring.listen_address(mon, hosts[mon.host]),
+                                       mon.port),
+        prometheus_viewers=mon.viewers,
     )
     checks = dataclasses.replace(plan.checks, units=tuple(
         UnitCheck(service=u.service, container=u.container, healthcheck=u.healthcheck) for u in units))

@@ -10,6 +10,7 @@ nothing stops at the first one.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from dataclasses import dataclass
 from typing import Dict, List, Mapping, Optional, Tuple
 
@@ -334,6 +335,16 @@ def check_secrets(host: Host, problems: Problems) -> None:
 
 
 def check_lan_addresses(hosts: Mapping[str, Host], problems: Problems) -> None:
+    for hname in sorted(hosts):
+        subnet = hosts[hname].subnet
+        for other in sorted(hosts):
+            addr = hosts[other].lan_address
+            if other != hname and subnet and addr and \
+                    ipaddress.ip_address(addr) in ipaddress.ip_network(subnet):
+                problems.add("ai_network_subnet %s holds the LAN address %s of host %s"
+                             % (subnet, addr, other),
+                             "choose a container subnet apart from the LAN", host=hname,
+                             field="ai_network_subnet")
     owner: Dict[str, str] = {}
     for hname in sorted(hosts):
         addr = hosts[hname].lan_address

@@ -59,7 +59,7 @@ options:
     type: dict
   prometheus:
     description:
-      - The options of M(ai_system.containers.prometheus_check) (C(url), C(exporters), C(timeout), C(wait)).
+      - The options of M(ai_system.containers.prometheus_check) (C(url), C(url_username), C(url_password), C(exporters), C(timeout), C(wait)).
         Leave it out to skip the check.
     type: dict
 attributes:

@@ -36,6 +36,14 @@ options:
     description: The host's container subnet (C(network.subnet) of the plan).
     type: str
     required: true
+  network:
+    description:
+      - The Podman network whose containers the table guards (C(network.name) of the plan). When
+        given, its real IPv4 subnets (C(podman network inspect)) must be exactly O(subnet), else the
+        module fails, since a table for a subnet the containers do not use guards nothing. A network
+        that does not exist yet passes (Quadlet creates it with O(subnet)).
+    type: str
+    default: ""
   table:
     description: Name of the table, in the C(inet) family.
     type: str
@@ -103,6 +111,12 @@ reason:
   returned: always
   type: str
   sample: table inet ai_system is loaded as planned (2 chains, 7 rules)
+network_subnets:
+  description: The real IPv4 subnets of O(network); V(null) when O(network) is not given or does not exist.
+  returned: always
+  type: list
+  elements: str
+  sample: ["172.20.0.0/16"]
 file_matches:
   description: Whether O(path) held the plan's table when the module started.
   returned: always

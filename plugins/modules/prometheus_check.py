@@ -28,6 +28,16 @@ options:
     description: Base URL of the Prometheus server, for example V(http://192.168.100.16:9090).
     type: str
     required: true
+  url_username:
+    description:
+      - User for basic auth, where Prometheus is opened to viewers (C(ai_monitoring.prometheus.viewers),
+        TLS and passwords); empty for none.
+    type: str
+    default: ""
+  url_password:
+    description: Password of O(url_username).
+    type: str
+    default: ""
   exporters:
     description:
       - The exporters Prometheus must scrape, each as C(host=address:port) (the plan's

@@ -20,7 +20,8 @@ from support.ansible_run import REPO
 from support.lab import LAB_IMAGES
 
 MONITORING_VARS = os.path.join(REPO, "inventory", "lab-monitoring.yml")
-PROMETHEUS = "http://10.89.100.16:9090"
+# Prometheus listens on 127.0.0.1 of its host (no viewers in the lab inventory).
+PROMETHEUS = "http://127.0.0.1:9090"
 MAINPC_EXPORTER = ("10.89.100.16", 9464)
 LEAF_GROUP = "pc2-ai-monitoring"  # nothing depends on it and no other host consumes it
 LEAF_SERVICE = "ai-%s.service" % LEAF_GROUP

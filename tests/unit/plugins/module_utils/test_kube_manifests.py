@@ -375,13 +375,13 @@ def test_a_raw_device_is_refused_for_kube_only(inventory):
 def test_what_a_cluster_cannot_express_is_refused_located(inventory):
     groups = inventory["mainpc"]["ai_groups"]
     groups["core"]["quadlet_options"] = {"Service": {"TimeoutStopSec": 30}}
-    groups["core"]["volumes"] = ["/srv/x:/x:U"]
+    groups["core"]["volumes"] = ["/srv/x:/x:nosuid"]
     groups["models"]["security"] = {"userns": "keep-id"}
     assert plan_stack(inventory).ok
     problems = {(p.group, p.field): p.message for p in kube_stack(inventory, PROBE).problems}
     assert problems[("core", "quadlet_options")].startswith(
         "quadlet_options (Service.TimeoutStopSec) have no Kubernetes equivalent")
-    assert problems[("core", "volumes")] == "mount option(s) U of /x have no Kubernetes equivalent"
+    assert problems[("core", "volumes")] == "mount option(s) nosuid of /x have no Kubernetes equivalent"
     assert problems[("models", "security.userns")].startswith("security.userns 'keep-id'")
     assert len(problems) == 3
 

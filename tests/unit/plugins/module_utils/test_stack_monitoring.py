@@ -109,7 +109,7 @@ def test_other_bad_values_are_each_located(inventory):
     texts = sorted(p["text"] for p in problems_of(inventory))
     assert texts == sorted([
         "field colour: unknown key 'colour' in ai_monitoring.prometheus -- allowed keys: "
-        "host, image, port, retention, scrape_interval, volume",
+        "host, image, port, retention, scrape_interval, viewers, volume, web",
         "field ai_monitoring.prometheus.port: port 80 is privileged/reserved -- "
         "use a port between 1024 and 65535",
         "field ai_monitoring.exporter.port: port 'x' is not a whole number -- "
@@ -188,7 +188,8 @@ def test_every_host_gets_an_exporter_and_the_prometheus_host_prometheus(inventor
         {"targets": ["10.0.0.17:9464"], "labels": {"host": "pc2"}},
     ]
     assert prom["rule_files"] == ["/etc/prometheus/ai-system/ai-system-alerts.yml"]
-    assert "prometheus: %s on 10.0.0.16:9090" % IMAGE in "\n".join(main.as_dict()["summary"])
+    assert "prometheus: %s at http://127.0.0.1:9090 (this host only)" % IMAGE \
+        in "\n".join(main.as_dict()["summary"])
 
 
 def test_prometheus_is_a_unit_of_its_host_restarted_by_its_configuration(inventory):
@@ -278,7 +279,7 @@ def test_quadlet_accepts_the_prometheus_units(inventory, tmp_path):
     service = generated_service(files, tmp_path, "ai-prometheus.service")
     assert "--network host" in service
     assert "-v ai-prometheus-data:/var/lib/prometheus" in service
-    assert "--web.listen-address=10.0.0.16:9090" in service
+    assert "--web.listen-address=127.0.0.1:9090" in service
     assert "Requires=ai-prometheus-data-volume.service" in service
 
 

@@ -78,8 +78,8 @@ def test_mps_clients_get_their_budget_the_daemon_and_its_directories(inventory):
     assert env["CUDA_MPS_ACTIVE_THREAD_PERCENTAGE"] == "40"
     assert env["CUDA_MPS_PIPE_DIRECTORY"] == "/run/nvidia-mps"
     assert env["CUDA_MPS_LOG_DIRECTORY"] == "/run/nvidia-mps-log"
-    assert keys(models, "Requires") == ["ai-core.service", "ai-system-mps-gpu0.service"]
-    assert keys(models, "After") == ["ai-core.service", "ai-system-mps-gpu0.service"]
+    assert keys(models, "Requires") == ["ai-system-firewall.service", "ai-core.service", "ai-system-mps-gpu0.service"]
+    assert keys(models, "After") == ["ai-system-firewall.service", "ai-core.service", "ai-system-mps-gpu0.service"]
     volumes = keys(models, "Volume")
     assert "/run/ai-system/mps/0/pipe:/run/nvidia-mps" in volumes
     assert "/run/ai-system/mps/0/log:/run/nvidia-mps-log:ro" in volumes
@@ -105,7 +105,7 @@ def test_without_mps_nothing_of_it_is_rendered(inventory):
     plan = plan_of(inventory)["mainpc"]
     models = plan["quadlet"]["ai-models.container"]
     assert "CUDA_MPS" not in models and "/run/ai-system/mps" not in models
-    assert keys(models, "Requires") == ["ai-core.service"]
+    assert keys(models, "Requires") == ["ai-system-firewall.service", "ai-core.service"]
     assert plan["gpu"]["mps_units"] == {} and plan["gpu"]["mps_lab_units"] == {}
     assert plan["checks"]["cuda_budgets"] == {"models": 8000}
     assert plan["checks"]["vram_enforced"] is False
@@ -145,7 +145,7 @@ def test_mps_daemon_per_gpu_on_a_two_gpu_host(inventory):
     assert sorted(plan["gpu"]["mps_units"]) == ["ai-system-mps-gpu0.service",
                                                 "ai-system-mps-gpu1.service"]
     core = plan["quadlet"]["ai-core.container"]
-    assert keys(core, "Requires") == ["ai-system-mps-gpu1.service"]
+    assert keys(core, "Requires") == ["ai-system-firewall.service", "ai-system-mps-gpu1.service"]
     assert "/run/ai-system/mps/1/shm:/dev/shm" in keys(core, "Volume")
     daemon1 = plan["gpu"]["mps_units"]["ai-system-mps-gpu1.service"]
     assert "CUDA_VISIBLE_DEVICES=1" in keys(daemon1, "Environment")
@@ -164,10 +164,10 @@ def test_mps_lab_unit_passes_systemd_analyze(inventory, tmp_path):
 
 def test_depends_on_becomes_requires_and_after(inventory):
     unit = plan_of(inventory)["mainpc"]["quadlet"]["ai-models.container"]
-    assert keys(unit, "Requires") == ["ai-core.service"]
-    assert keys(unit, "After") == ["ai-core.service"]
+    assert keys(unit, "Requires") == ["ai-system-firewall.service", "ai-core.service"]
+    assert keys(unit, "After") == ["ai-system-firewall.service", "ai-core.service"]
     core = plan_of(inventory)["mainpc"]["quadlet"]["ai-core.container"]
-    assert keys(core, "Requires") == []
+    assert keys(core, "Requires") == ["ai-system-firewall.service"]
 
 
 def test_start_order_follows_dependencies(production):
