@@ -124,8 +124,6 @@ class UnitPlan(_PlanData):
     restart_on_change: Tuple[str, ...]  # host files whose content change restarts the unit
     healthcheck: bool
     agents: Tuple[str, ...]
-    # Seconds systemd gives the unit to become healthy (TimeoutStartSec).
-    start_timeout: int = 0
 
 
 @dataclass(frozen=True)
@@ -310,10 +308,6 @@ class HostPlan(_PlanData):
     gpu: GpuPlan
     checks: Checks
     monitoring: Optional[MonitoringPlan] = None  # None without ai_monitoring
-    # group (each group its own network namespace) or pod (one for the host,
-    # held by the unit named pod_unit).
-    network_mode: str = "group"
-    pod_unit: Optional[str] = None
     # Seconds the deploy waits for every unit to become healthy: the longest
     # chain of depends_on, each unit with its own start timeout.
     start_wait: int = 0
@@ -364,12 +358,13 @@ def env_name(agent: str) -> str:
     return "AI_ENDPOINT_" + snake.upper()
 
 
-def contract_environment(host: Host, hosts: Mapping[str, Host]) -> Dict[str, str]:
+def contract_environment(host: Host, hosts: Mapping[str, Host],
+                         addresses: bool = True) -> Dict[str, str]:
     """What the application reads from its environment to find the hosts:
-    each ai_host_address_env variable with its host's LAN address, and
-    BIND_ADDRESS (ai_bind_address)."""
+    each ai_host_address_env variable with its host's LAN address (unless
+    ``addresses`` is false), and BIND_ADDRESS (ai_bind_address)."""
     env = {var: hosts[target].lan_address for var, target in host.address_env
-           if target in hosts}
+           if target in hosts and addresses}
     if host.bind_address:
         env["BIND_ADDRESS"] = host.bind_address
     return env
@@ -776,7 +771,7 @@ class _HostRenderer:
             container=self.host.pod_container, image=group.image_ref,
             build=group.build is not None, depends_on=(), gpu=False, cdi_devices=(),
             vram_mib=None, secrets=(), config_files=(), restart_on_change=(),
-            healthcheck=False, agents=(), start_timeout=self.settings.start_timeout)
+            healthcheck=False, agents=())
 
     # -- whole host ------------------------------------------------------------
     def unit_plan(self, group: Group, config_file: str) -> UnitPlan:
@@ -798,7 +793,6 @@ class _HostRenderer:
             restart_on_change=group.restart_on_change,
             healthcheck=self.has_health(group),
             agents=tuple(sorted(group.agents)),
-            start_timeout=self.start_timeout(group),
         )
 
     def published_ports(self) -> Tuple[Published, ...]:
@@ -915,8 +909,6 @@ class _HostRenderer:
                                       healthcheck=u.healthcheck) for u in units),
                 zmq=zmq_targets(links, health),
             ),
-            network_mode=host.network_mode,
-            pod_unit=self.pod_unit_file if self.pod else None,
             start_wait=self.start_wait(order),
         )
 
