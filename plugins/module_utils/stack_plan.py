@@ -915,8 +915,11 @@ class _HostRenderer:
 
 def summary_lines(plan: HostPlan) -> List[str]:
     """A readable table of one host's plan."""
-    lines = ["%s (%s): %d groups, network %s %s" % (
-        plan.host, plan.lan_address, len(plan.units), plan.network.name, plan.network.subnet)]
+    pod = any(u.group == POD_NAME for u in plan.units)
+    lines = ["%s (%s): %d groups, network %s %s%s" % (
+        plan.host, plan.lan_address, len([u for u in plan.units if u.group != POD_NAME]),
+        plan.network.name, plan.network.subnet,
+        ", one namespace for all groups (pod mode)" if pod else "")]
     group_of = {u.service: u.group for u in plan.units}
     row = "  %-26s %-6s %-5s %-10s %s"
     lines.append(row % ("GROUP", "AGENTS", "GPU", "VRAM MiB", "AFTER"))
