@@ -81,8 +81,28 @@ Other settings:
   container does not serve are ignored; a malformed entry is a
   configuration error.
 
+The application's contract (docs/application.md):
+
+* ``AI_SYSTEM_STANDIN_AGENT_GROUPS``: when set, the stand-in behaves as the
+  original system's starter: this list (``core_services,memory_system``) is
+  its configuration's ``agent_groups``, and it reads ``CONTAINER_GROUP``
+  from the environment and looks it up there. A name that is missing or not
+  listed (``core-services`` with a hyphen) starts nothing: it prints
+  ``no agents found for container group ...`` and exits 3, as the original
+  starter logs that no agents were found and exits.
+* ``AI_SYSTEM_STANDIN_CALLS``: ``Agent=host:port,...``: at start, each
+  listed agent this container serves calls that peer as the real agents
+  register with SystemDigitalTwin at ``localhost:7120``: it sends
+  ``{"action": "health_check"}`` and waits for any reply, retrying for
+  ``AI_SYSTEM_STANDIN_CALL_TIMEOUT`` seconds (default 30). It prints
+  ``<Agent>: reached <host>:<port> ...`` or ``<Agent>: cannot reach
+  <host>:<port> ...``; an agent that could not reach its peer keeps serving
+  but reports ``degraded`` with the reason in its health message.
+
 Prints one line per agent (its sockets and profile). Exits 0 on SIGTERM or
-SIGINT, 2 on a configuration error and 1 when a port cannot be bound.
+SIGINT, 2 on a configuration error, 3 when ``CONTAINER_GROUP`` names no
+group of ``AI_SYSTEM_STANDIN_AGENT_GROUPS`` and 1 when a port cannot be
+bound.
 """
 
 from __future__ import annotations
@@ -103,6 +123,8 @@ import zmq
 DEFAULT_CONFIG = "/etc/ai-system/endpoints.json"
 HEALTH_ACTIONS = frozenset({"ping", "health", "health_check"})
 DEFAULT_DEGRADE_AFTER = 300.0
+DEFAULT_CALL_TIMEOUT = 30.0
+NO_AGENTS_EXIT = 3
 
 #: Profile -> (health reply kind, main-port kind).
 PROFILES: Dict[str, Tuple[str, str]] = {
@@ -286,6 +308,54 @@ def parse_degrade_after(value: Optional[str]) -> Optional[float]:
     return seconds
 
 
+def starter_group(environ: Dict[str, str]) -> Optional[str]:
+    """The original starter's lookup: ``CONTAINER_GROUP`` in its
+    ``agent_groups`` (``AI_SYSTEM_STANDIN_AGENT_GROUPS``). Returns None when
+    the stand-in does not play the starter; raises LookupError with the
+    starter's message when the group is not found."""
+    known = environ.get("AI_SYSTEM_STANDIN_AGENT_GROUPS")
+    if known is None or not known.strip():
+        return None
+    groups = [g.strip() for g in known.split(",") if g.strip()]
+    name = environ.get("CONTAINER_GROUP", "")
+    if name not in groups:
+        shown = repr(name) if name else "(CONTAINER_GROUP is not set)"
+        raise LookupError(
+            f"no agents found for container group {shown} in agent_groups "
+            f"({', '.join(groups)})"
+        )
+    return name
+
+
+def parse_calls(value: str) -> Dict[str, Tuple[str, int]]:
+    """``Agent=host:port,...`` from ``AI_SYSTEM_STANDIN_CALLS``."""
+    result: Dict[str, Tuple[str, int]] = {}
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, target = (part.strip() for part in item.partition("="))
+        host, colon, port = target.rpartition(":")
+        if not sep or not name or not colon or not host:
+            raise ConfigError(f"AI_SYSTEM_STANDIN_CALLS: {item!r} is not Agent=host:port")
+        result[name] = (host, _port(port, f"AI_SYSTEM_STANDIN_CALLS: {name}"))
+    return result
+
+
+def parse_call_timeout(value: Optional[str]) -> float:
+    if value is None or not value.strip():
+        return DEFAULT_CALL_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if math.isnan(seconds) or seconds <= 0 or math.isinf(seconds):
+        raise ConfigError(
+            f"AI_SYSTEM_STANDIN_CALL_TIMEOUT: expected a positive number of seconds, got {value!r}"
+        )
+    return seconds
+
+
 class StandIn:
     """Serves every agent's main and health socket from one poll loop."""
 
@@ -313,6 +383,8 @@ class StandIn:
         self._wakeup_r: Optional[socket.socket] = None
         self._wakeup_w: Optional[socket.socket] = None
         self._stopping = False
+        # agent -> why its call to a peer failed (AI_SYSTEM_STANDIN_CALLS)
+        self.unreached: Dict[str, str] = {}
 
     # -- health replies ----------------------------------------------------
     def uptime(self) -> float:
@@ -375,6 +447,11 @@ class StandIn:
             )
         else:
             reply = self.base_fields(agent, degrades=True)
+        if agent.name in self.unreached and reply.get("status") in ("ok", "HEALTHY"):
+            reply["status"] = "degraded"
+            if "message" in reply:
+                reply["message"] = f"{agent.name} stand-in degraded: {self.unreached[agent.name]}"
+                reply["health_status"] = "degraded"
         if self.status_override is not None:
             reply["status"] = self.status_override
             if "ready" in reply:
@@ -428,6 +505,47 @@ class StandIn:
                 flush=True,
             )
 
+    def call_peers(self, calls: Dict[str, Tuple[str, int]], timeout: float) -> None:
+        """Each served agent listed in ``calls`` calls its peer once, in its
+        own thread, as the real agents register with SystemDigitalTwin."""
+        served = {agent.name for agent in self.agents}
+        for name, (host, port) in sorted(calls.items()):
+            if name in served:
+                threading.Thread(target=self._call, args=(name, host, port, timeout),
+                                 daemon=True).start()
+
+    def _call(self, name: str, host: str, port: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        target = f"{host}:{port}"
+        last = "no reply"
+        while not self._stopping:
+            sock = self.context.socket(zmq.REQ)
+            sock.setsockopt(zmq.LINGER, 0)
+            wait_ms = int(max(0.1, min(2.0, deadline - time.monotonic())) * 1000)
+            sock.setsockopt(zmq.RCVTIMEO, wait_ms)
+            sock.setsockopt(zmq.SNDTIMEO, wait_ms)
+            try:
+                sock.connect(f"tcp://{target}")
+                sock.send(json.dumps({"action": "health_check", "agent": name}).encode())
+                reply = sock.recv()
+            except zmq.ZMQError as exc:
+                last = f"no reply ({exc})" if exc.errno != zmq.EAGAIN else "no reply"
+            else:
+                try:
+                    status = json.loads(reply.decode("utf-8")).get("status")
+                except (UnicodeDecodeError, ValueError, AttributeError):
+                    status = None
+                print(f"{name}: reached {target} (it answered status {status})", flush=True)
+                return
+            finally:
+                sock.close(linger=0)
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        why = f"cannot reach {target}: {last} within {timeout:g} s"
+        self.unreached[name] = why
+        print(f"{name}: {why}", flush=True)
+
     def install_signal_handlers(self) -> None:
         # The C-level handler writes to the wakeup socket, which wakes the
         # poll at once; the Python handler only records the request.
@@ -469,9 +587,18 @@ def main() -> int:
         agents = rebind(agents, parse_bind_ports(os.environ.get("AI_SYSTEM_STANDIN_BIND_PORTS", "")))
         profiles = parse_profiles(os.environ.get("AI_SYSTEM_STANDIN_PROFILES", ""))
         degrade_after = parse_degrade_after(os.environ.get("AI_SYSTEM_STANDIN_DEGRADE_AFTER"))
+        calls = parse_calls(os.environ.get("AI_SYSTEM_STANDIN_CALLS", ""))
+        call_timeout = parse_call_timeout(os.environ.get("AI_SYSTEM_STANDIN_CALL_TIMEOUT"))
     except ConfigError as exc:
         print(f"stand-in-agent: {exc}", file=sys.stderr, flush=True)
         return 2
+    try:
+        group = starter_group(dict(os.environ))
+    except LookupError as exc:
+        print(f"stand-in-agent: {exc}", flush=True)
+        return NO_AGENTS_EXIT
+    if group is not None:
+        print(f"stand-in-agent: starting the agents of container group {group}", flush=True)
 
     where = " ".join(f"{key}={value}" for key, value in sorted(context.items()))
     print(
@@ -488,6 +615,7 @@ def main() -> int:
     server.install_signal_handlers()
     try:
         server.bind()
+        server.call_peers(calls, call_timeout)
         server.serve()
     except OSError as exc:
         print(f"stand-in-agent: {exc}", file=sys.stderr, flush=True)

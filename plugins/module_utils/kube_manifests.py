@@ -33,7 +33,8 @@ from ansible_collections.ai_system.containers.plugins.module_utils.stack_model i
     CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems, duration_seconds,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
-    HostPlan, StackPlan, UnitPlan, endpoint_document, group_environment, plan_with_model,
+    HostPlan, StackPlan, UnitPlan, contract_environment, endpoint_document, group_environment,
+    plan_with_model,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import Link
 
@@ -547,7 +548,11 @@ class _Builder:
         return vols, mounts, claims
 
     def environment(self, group: Group) -> List[Dict[str, Json]]:
-        env = group_environment(group, group.host, self.endpoints(group))
+        # In a cluster no group is reached by a host's LAN address: the
+        # hosts' address variables are left out, BIND_ADDRESS is kept.
+        env = group_environment(group, group.host, self.endpoints(group),
+                                contract_environment(self.hosts[group.host], self.hosts,
+                                                     addresses=False))
         out: List[Dict[str, Json]] = [{"name": k, "value": env[k]} for k in sorted(env)]
         for secret in group.secrets:
             if secret.type == "env":
@@ -695,6 +700,8 @@ def kube_stack(all_hostvars: Mapping[str, Mapping[str, Any]], probe_source: str,
     for hname in sorted(plan.hosts):
         host_plan = plan.hosts[hname]
         for unit in host_plan.units:
+            if unit.group not in hosts[host_plan.host].groups:
+                continue  # the pod unit of ai_network_mode: pod holds no group
             files["groups/%s.yaml" % unit.group] = tuple(builder.group_documents(host_plan, unit))
             order.append((hname, unit.group))
             if unit.build:

@@ -716,7 +716,16 @@ class LinksCheck(ZmqCheck):
         return {"from_group": entry.get("from_group"), "container": entry.get("container"),
                 "name": entry.get("name"), "to_host": entry.get("to_host"), "to_group": entry.get("to_group"),
                 "address": entry.get("address"), "port": entry.get("port"), "kind": entry.get("kind", "main"),
-                "cross_host": bool(entry.get("cross_host"))}
+                "cross_host": bool(entry.get("cross_host")), "note": entry.get("note") or ""}
+
+    def _judge_one(self, host: HostInput, by_container: Optional[Dict[str, Mapping[str, Any]]],
+                   entry: Mapping[str, Any]) -> Item:
+        item = super()._judge_one(host, by_container, entry)
+        # What the plan knows about why this link cannot work (a localhost
+        # link across network namespaces) goes with its failure.
+        if item.get("status") == FAILED and item.get("note") and item["note"] not in (item.get("reason") or ""):
+            item["reason"] = "%s -- %s" % (item.get("reason") or "failed", item["note"])
+        return item
 
     def degraded_agent(self, host: str, item: Item) -> str:
         return "%s/%s" % (item.get("to_host") or host, item.get("name"))

@@ -18,6 +18,7 @@ import json
 import math
 import posixpath
 import re
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -32,13 +33,13 @@ from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health im
 # ---------------------------------------------------------------------------
 
 GROUP_KEYS = (
-    "agents", "build", "command", "connects_to", "cpus", "depends_on",
-    "description", "devices", "env", "gpu", "health", "health_policy", "image", "memory",
+    "agents", "app_group", "build", "command", "connects_to", "cpus", "depends_on",
+    "description", "devices", "entrypoint", "env", "gpu", "health", "health_policy", "image", "memory",
     "ports", "quadlet_options", "readonly_mounts", "restart_on_change", "secrets", "security",
     "volumes",
 )
 AGENT_KEYS = ("port", "health_port", "socket", "health_policy")
-CONNECT_KEYS = ("agent", "strict", "request")
+CONNECT_KEYS = ("agent", "strict", "request", "localhost")
 # Mappings that merge key by key across defaults, overrides and the group.
 MERGED_KEYS = ("env", "security", "health", "health_policy")
 AGENT_SOCKETS = ("rep", "pub")
@@ -72,10 +73,11 @@ QUADLET_OWNED = {
     ("Container", "ContainerName"): "the group's name",
     ("Container", "HostName"): "the group's name",
     ("Container", "Image"): "image or build",
-    ("Container", "Network"): "the host's ai_network_name",
+    ("Container", "Network"): "the host's ai_network_name and ai_network_mode",
     ("Container", "PublishPort"): "connects_to (other hosts' consumers are published and "
                                   "firewalled by the plan)",
     ("Container", "Exec"): "command",
+    ("Container", "Entrypoint"): "entrypoint",
     ("Container", "Environment"): "env",
     ("Container", "EnvironmentFile"): "env or secrets",
     ("Container", "Volume"): "volumes or readonly_mounts",
@@ -107,6 +109,15 @@ OWN_TREES = ("/etc/ai-system", "/var/lib/ai-system", "/etc/containers/systemd")
 
 PORT_MIN = 1024
 PORT_MAX = 65535
+
+# ai_network_mode: how the groups of a host share the network.
+NETWORK_MODES = ("group", "pod")
+# In pod mode, the unit and container holding the host's network namespace
+# are named <ai_unit_prefix>pod.
+POD_NAME = "pod"
+# What the application knows a group by (CONTAINER_GROUP): its starter looks
+# the name up in its own configuration.
+APP_GROUP_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\Z")
 
 # Where the plan mounts each group's endpoint map and the health probe inside
 # its container; no inventory mount may use these paths.
@@ -215,6 +226,8 @@ class ConnectRef:
     target: str  # "Agent" or "host/Agent"
     strict: bool = False  # the link must answer a healthy status, not just answer
     request: str = ""  # canonical JSON of the request sent, "" for the agent's policy request
+    # The consumer's code reaches the agent at localhost:<port> (same host only).
+    localhost: bool = False
 
     @property
     def request_object(self) -> Optional[Dict[str, Any]]:
@@ -311,6 +324,9 @@ class Group:
     build: Optional[Build] = None
     description: str = ""
     command: Tuple[str, ...] = ()
+    entrypoint: Tuple[str, ...] = ()
+    # The name the application knows the group by (CONTAINER_GROUP).
+    app_group: str = ""
     agents: Dict[str, Agent] = field(default_factory=dict)
     ports: Tuple[ServicePort, ...] = ()
     gpu: Optional[Gpu] = None
@@ -354,6 +370,20 @@ class Host:
     selinux: bool
     settings: "Settings"
     groups: Dict[str, Group] = field(default_factory=dict)
+    # "group": each group its own network namespace on the host network;
+    # "pod": every group of the host in one namespace (localhost reaches
+    # the other groups), held by the pod unit (pod_container).
+    network_mode: str = "group"
+    # (variable, host) pairs: each group's environment gets the named host's
+    # LAN address under the variable (ai_host_address_env).
+    address_env: Tuple[Tuple[str, str], ...] = ()
+    # BIND_ADDRESS of every group ("" leaves it unset).
+    bind_address: str = ""
+
+    @property
+    def pod_container(self) -> str:
+        """The container (and unit) that holds the host's network namespace in pod mode."""
+        return self.settings.unit_prefix + POD_NAME
 
 
 @dataclass(frozen=True)
@@ -389,6 +419,7 @@ SETTINGS_VARS = {
 HOST_VARS = (
     "ai_lan_address", "ai_network_subnet", "ai_gpu", "ai_selinux", "ai_groups",
     "ai_group_defaults", "ai_host_group_defaults", "ai_group_overrides", "ai_max_cpus",
+    "ai_network_mode", "ai_host_address_env", "ai_bind_address",
 )
 
 # Variables of which the plan needs only the keys (secret names): their values
@@ -920,8 +951,46 @@ def _parse_connects_to(raw: Any, problems: Problems, **where: str) -> Tuple[Conn
                              field="connects_to.request", **where)
             else:
                 text = json.dumps(dict(request), sort_keys=True)
-        out.append(ConnectRef(target=target.strip(), strict=strict, request=text))
+        local = spec.get("localhost", False)
+        if not isinstance(local, bool):
+            problems.add("connects_to %s: localhost must be true or false, not %r"
+                         % (target, local), "", field="connects_to.localhost", **where)
+            local = False
+        out.append(ConnectRef(target=target.strip(), strict=strict, request=text,
+                              localhost=local))
     return tuple(out)
+
+
+def _parse_argv(raw: Any, problems: Problems, what: str, **where: str) -> Tuple[str, ...]:
+    """command / entrypoint: a list of arguments, or one line split like a
+    shell does (quotes group words)."""
+    if raw is None:
+        return ()
+    fix = ("write a list, e.g. %s: [python3, /app/start.py], or one line such as "
+           "'python3 /app/start.py --verbose'" % what)
+    if isinstance(raw, str):
+        try:
+            words = shlex.split(raw)
+        except ValueError as exc:
+            problems.add("%s %r cannot be split into arguments: %s" % (what, raw, exc), fix,
+                         field=what, **where)
+            return ()
+    elif isinstance(raw, (list, tuple)):
+        words = []
+        for item in raw:
+            if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+                problems.add("%s entry %r is not text" % (what, item), fix, field=what, **where)
+                return ()
+            words.append(str(item))
+    else:
+        problems.add("%s must be a list of arguments or one line of text" % what, fix,
+                     field=what, **where)
+        return ()
+    if not words or not words[0].strip():
+        problems.add("%s is empty" % what, "remove it to keep the image's own %s, or %s"
+                     % ("CMD" if what == "command" else "ENTRYPOINT", fix), field=what, **where)
+        return ()
+    return tuple(words)
 
 
 def _parse_health(raw: Any, defaults: Health, problems: Problems, **where: str) -> Health:
@@ -1107,10 +1176,20 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
         else:
             group.image = image.strip()
 
-    command = spec.get("command")
-    if command is not None:
-        group.command = tuple(command.split()) if isinstance(command, str) else tuple(
-            _string_list(command, problems, "command", field="command", **where))
+    group.command = _parse_argv(spec.get("command"), problems, "command", **where)
+    group.entrypoint = _parse_argv(spec.get("entrypoint"), problems, "entrypoint", **where)
+    app_group = spec.get("app_group")
+    if app_group is None:
+        group.app_group = name.replace("-", "_")
+    elif not isinstance(app_group, str) or not APP_GROUP_RE.match(app_group):
+        problems.add("app_group %r is not a group name the application can be given"
+                     % (app_group,),
+                     "write the name the application's own configuration uses, e.g. "
+                     "core_services (letters, digits, '_', '.', '-')", field="app_group",
+                     **where)
+        group.app_group = name.replace("-", "_")
+    else:
+        group.app_group = app_group
 
     group.gpu = _parse_gpu(spec.get("gpu"), problems, host, name)
     if spec.get("cpus") is not None:
@@ -1284,6 +1363,84 @@ def _lan_address(name: str, value: Any, problems: Problems) -> str:
     return str(addr)
 
 
+def _parse_contract(host: Host, hostvars: Mapping[str, Any], problems: Problems) -> None:
+    """ai_network_mode, ai_host_address_env and ai_bind_address: what the
+    application expects of its network (host names are checked against the
+    whole inventory by :func:`check_contract`)."""
+    name = host.name
+    mode = hostvars.get("ai_network_mode")
+    if mode is not None:
+        if mode not in NETWORK_MODES:
+            problems.add("ai_network_mode %r is unknown" % (mode,),
+                         "use group (each group its own network namespace) or pod (the "
+                         "groups of the host share one, so localhost reaches the other "
+                         "groups)", host=name, field="ai_network_mode")
+        else:
+            host.network_mode = mode
+    env = hostvars.get("ai_host_address_env")
+    if env is not None:
+        if not isinstance(env, Mapping):
+            problems.add("ai_host_address_env must be a mapping of variable to host",
+                         "write e.g. {MAINPC_IP: mainpc, PC2_IP: pc2}", host=name,
+                         field="ai_host_address_env")
+        else:
+            pairs = []
+            for var, target in env.items():
+                if not isinstance(var, str) or not ENV_NAME_RE.match(var):
+                    problems.add("ai_host_address_env: %r is not a valid variable name" % (var,),
+                                 "use letters, digits and '_', not starting with a digit",
+                                 host=name, field="ai_host_address_env")
+                elif not isinstance(target, str) or not target:
+                    problems.add("ai_host_address_env.%s must name a host, not %r"
+                                 % (var, target), "write e.g. %s: mainpc" % var, host=name,
+                                 field="ai_host_address_env.%s" % var)
+                else:
+                    pairs.append((var, target))
+            host.address_env = tuple(sorted(pairs))
+    bind = hostvars.get("ai_bind_address")
+    if bind not in (None, ""):
+        try:
+            host.bind_address = str(ipaddress.ip_address(str(bind)))
+        except ValueError:
+            problems.add("ai_bind_address %r is not an IP address" % (bind,),
+                         "write e.g. 0.0.0.0 (every interface of the container's network "
+                         "namespace)", host=name, field="ai_bind_address")
+
+
+def check_contract(hosts: Mapping[str, Host], problems: Problems) -> None:
+    """Rules of the application's contract that need every host: the hosts
+    ai_host_address_env names exist; in pod mode no group takes the name of
+    the pod unit; a group's environment does not set what the plan sets."""
+    for hname in sorted(hosts):
+        host = hosts[hname]
+        for var, target in host.address_env:
+            if target not in hosts:
+                problems.add("ai_host_address_env.%s names unknown host '%s'" % (var, target),
+                             _suggest(target, list(hosts)).replace("allowed keys", "hosts"),
+                             host=hname, field="ai_host_address_env.%s" % var)
+        for gname, group in sorted(host.groups.items()):
+            for var, _target in host.address_env:
+                if var in group.env:
+                    problems.add("env sets %s, which ai_host_address_env sets to a host's "
+                                 "address" % var,
+                                 "remove it from the group's env (or from "
+                                 "ai_host_address_env)", host=hname, group=gname, field="env")
+            for var in ("CONTAINER_GROUP", "BIND_ADDRESS"):
+                if var in group.env and (var == "CONTAINER_GROUP" or host.bind_address):
+                    problems.add("env sets %s, which the plan sets" % var,
+                                 "use app_group for CONTAINER_GROUP and ai_bind_address for "
+                                 "BIND_ADDRESS" if var == "CONTAINER_GROUP" else
+                                 "remove it: ai_bind_address sets it for every group",
+                                 host=hname, group=gname, field="env")
+        if host.network_mode != "pod":
+            continue
+        for gname in sorted(host.groups):
+            if gname == POD_NAME or gname == host.pod_container:
+                problems.add("group name '%s' is the name of the pod unit of this host "
+                             "(ai_network_mode: pod)" % gname,
+                             "rename the group", host=hname, group=gname)
+
+
 def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Host:
     scan_hostvars(name, hostvars, problems)
     lan = _lan_address(name, hostvars.get("ai_lan_address"), problems)
@@ -1306,6 +1463,7 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
     host = Host(name=name, lan_address=lan, subnet=subnet,
                 gpu=_parse_host_gpu(hostvars.get("ai_gpu"), problems, name),
                 selinux=bool(selinux), settings=_parse_settings(hostvars, problems, name))
+    _parse_contract(host, hostvars, problems)
     # Shared defaults (group_vars) refined per host (host_vars), key by key.
     defaults: Dict[str, Any] = {}
     for var in ("ai_group_defaults", "ai_host_group_defaults"):

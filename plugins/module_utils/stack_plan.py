@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass, fields
 from types import MappingProxyType
@@ -25,7 +26,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.ai_system.containers.plugins.module_utils import mps_units, quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    CONTAINER_CONFIG, CONTAINER_PROBE, FIREWALL_UNIT, Group, Host, Problem, load_hosts,
+    CONTAINER_CONFIG, CONTAINER_PROBE, FIREWALL_UNIT, POD_NAME, Group, Host, Problem,
+    check_contract, duration_seconds, load_hosts,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
     Link, check_all, gpu_warnings, host_dirs, mps_gpu_index, network_file, start_order, unit_file,
@@ -37,6 +39,11 @@ from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health im
 PROBE_FILE = "lib/zmq_health.py"  # relative to ai_config_dir on the host
 LABEL_GROUP = "io.ai-system.group"
 LABEL_MANAGED = "io.ai-system.managed-by=ai_system.containers"
+# The pod unit's process: waits for SIGTERM (as PID 1 it needs a handler).
+POD_PROCESS = ("python3", "-c", "import signal, sys; signal.signal(signal.SIGTERM, "
+               "lambda *a: sys.exit(0)); signal.pause()")
+# Same-host peers in pod mode, and links the application makes to localhost.
+LOOPBACK = "127.0.0.1"
 
 
 # ---------------------------------------------------------------------------
@@ -180,6 +187,9 @@ class LinkCheck(_PlanData):
     policy: HealthPolicy
     strict: bool
     request: Optional[Mapping[str, Json]]
+    # Why the link cannot work as the inventory has it (verify adds it to a
+    # failure); "" when nothing is known to be wrong.
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -302,6 +312,9 @@ class HostPlan(_PlanData):
     gpu: GpuPlan
     checks: Checks
     monitoring: Optional[MonitoringPlan] = None  # None without ai_monitoring
+    # Seconds the deploy waits for every unit to become healthy: the longest
+    # chain of depends_on, each unit with its own start timeout.
+    start_wait: int = 0
 
     def as_dict(self) -> Dict[str, Json]:
         out = super().as_dict()
@@ -336,19 +349,42 @@ def zmq_targets(links: Sequence[LinkCheck], health: Sequence[HealthCheck]) -> Tu
     return tuple(ZmqTarget(container=c, endpoints=tuple(e)) for c, e in by_container.items())
 
 
+def entrypoint_value(argv: Sequence[str]) -> str:
+    """Quadlet's Entrypoint=: one word as it is, several as a JSON array."""
+    if len(argv) == 1:
+        return argv[0]
+    return json.dumps(list(argv))
+
+
 def env_name(agent: str) -> str:
     """MemoryOrchestratorService -> AI_ENDPOINT_MEMORY_ORCHESTRATOR_SERVICE."""
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", agent)
     return "AI_ENDPOINT_" + snake.upper()
 
 
+def contract_environment(host: Host, hosts: Mapping[str, Host],
+                         addresses: bool = True) -> Dict[str, str]:
+    """What the application reads from its environment to find the hosts:
+    each ai_host_address_env variable with its host's LAN address (unless
+    ``addresses`` is false), and BIND_ADDRESS (ai_bind_address)."""
+    env = {var: hosts[target].lan_address for var, target in host.address_env
+           if target in hosts and addresses}
+    if host.bind_address:
+        env["BIND_ADDRESS"] = host.bind_address
+    return env
+
+
 def group_environment(group: Group, host: str,
-                      endpoints: Mapping[str, Mapping[str, Any]]) -> Dict[str, str]:
+                      endpoints: Mapping[str, Mapping[str, Any]],
+                      contract: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     """The environment every container of a group gets: the inventory's env,
-    the plan's own variables and one AI_ENDPOINT_* URL per consumed agent."""
+    the application's contract (CONTAINER_GROUP, the hosts' addresses,
+    BIND_ADDRESS), the plan's own variables and one AI_ENDPOINT_* URL per
+    consumed agent."""
     env = dict(group.env)
+    env.update(contract or {})
     env.update({
-        "CONTAINER_GROUP": group.name,
+        "CONTAINER_GROUP": group.app_group or group.name,
         "AI_SYSTEM_GROUP": group.name,
         "AI_SYSTEM_HOST": host,
         "AI_SYSTEM_CONFIG": CONTAINER_CONFIG,
@@ -431,6 +467,10 @@ class _HostRenderer:
             agent = lk.agent
             if lk.cross_host:
                 address, health_port = self.hosts[lk.host].lan_address, None
+            elif lk.localhost or self.pod:
+                # The application's own address for it (localhost), which
+                # reaches the peer when the host's groups share a namespace.
+                address, health_port = LOOPBACK, agent.health_port
             else:
                 address, health_port = lk.group, agent.health_port
             out[agent.name] = {
@@ -440,6 +480,42 @@ class _HostRenderer:
             }
         self._endpoints[group.name] = out
         return out
+
+    @property
+    def pod(self) -> bool:
+        return self.host.network_mode == "pod"
+
+    def link_note(self, lk: Link) -> str:
+        """Why a link the application makes to localhost cannot work here."""
+        if not lk.localhost or self.pod or lk.cross_host:
+            return ""
+        return ("%s reaches %s at localhost, but %s runs each group in its own network "
+                "namespace (ai_network_mode: group): localhost there is %s's own container, "
+                "not %s's; set ai_network_mode: pod for %s" % (
+                    lk.consumer_group, lk.agent.name, self.host.name, lk.consumer_group,
+                    lk.group, self.host.name))
+
+    def start_timeout(self, group: Group) -> int:
+        """TimeoutStartSec: ai_start_timeout, or longer where the group's
+        health check may take longer to say healthy or unhealthy (its start
+        period, then every retry)."""
+        timeout = self.settings.start_timeout
+        if self.has_health(group):
+            hc = group.health
+            budget = duration_seconds(hc.start_period) + hc.retries * (
+                duration_seconds(hc.interval) + duration_seconds(hc.timeout))
+            timeout = max(timeout, int(math.ceil(budget)))
+        return timeout
+
+    def start_wait(self, order: Sequence[str]) -> int:
+        """The longest chain of start timeouts along depends_on (a unit
+        starts once its dependencies are healthy)."""
+        done: Dict[str, int] = {}
+        for gname in order:
+            group = self.host.groups[gname]
+            before = [done[d] for d in group.depends_on if d in done]
+            done[gname] = self.start_timeout(group) + max(before or [0])
+        return max(done.values() or [self.settings.start_timeout])
 
     def endpoint_document(self, group: Group) -> str:
         return endpoint_document(group, self.host.name, self.links_by_group.get(group.name, []),
@@ -523,19 +599,29 @@ class _HostRenderer:
         if mps_index is not None:
             unit.append(("Requires", mps_units.unit_name(mps_index)))
             unit.append(("After", mps_units.unit_name(mps_index)))
+        if self.pod:
+            # The group lives in the pod unit's network namespace: it starts
+            # after it and stops (and restarts) with it.
+            pod_service = quadlet.service_name(self.pod_unit_file)
+            unit.append(("BindsTo", pod_service))
+            unit.append(("After", pod_service))
 
         image = self.unit_file(group.name, "build") if group.build else group.image
+        network = "container:%s" % self.host.pod_container if self.pod else self.network_file
         box: List[Tuple[str, quadlet.Value]] = [
             ("ContainerName", group.name),
             ("HostName", group.name),
             ("Image", image),
-            ("Network", self.network_file),
+            ("Network", network),
             ("Label", "%s=%s" % (LABEL_GROUP, group.name)),
             ("Label", LABEL_MANAGED),
         ]
+        if group.entrypoint:
+            box.append(("Entrypoint", entrypoint_value(group.entrypoint)))
         if group.command:
             box.append(("Exec", " ".join(quadlet.quote(c) for c in group.command)))
-        env = group_environment(group, self.host.name, self.endpoints(group))
+        env = group_environment(group, self.host.name, self.endpoints(group),
+                                contract_environment(self.host, self.hosts))
         if mps_index is not None and group.gpu and group.gpu.vram_mib:
             env.update(mps_units.client_environment(group.gpu.vram_mib,
                                                     group.gpu.compute_percent))
@@ -572,7 +658,7 @@ class _HostRenderer:
             box.append(("Secret", spec))
 
         for (pgroup, _agent), pub in sorted(self.published.items()):
-            if pgroup == group.name:
+            if pgroup == group.name and not self.pod:
                 box.append(("PublishPort", "%s:%d:%d/tcp" % (pub["address"], pub["port"],
                                                              pub["port"])))
 
@@ -615,7 +701,7 @@ class _HostRenderer:
         service: List[Tuple[str, quadlet.Value]] = [
             ("Restart", "on-failure"),
             ("RestartSec", "%ds" % cfg.restart_sec),
-            ("TimeoutStartSec", cfg.start_timeout),
+            ("TimeoutStartSec", self.start_timeout(group)),
         ]
         sections: List[Tuple[str, List[Tuple[str, quadlet.Value]]]] = [
             ("Unit", unit),
@@ -635,6 +721,69 @@ class _HostRenderer:
         if self.host.gpu is None or self.host.gpu.sharing != "mps" or group.gpu is None:
             return None
         return mps_gpu_index(self.host, group)
+
+    # -- pod mode --------------------------------------------------------------
+    @property
+    def pod_unit_file(self) -> str:
+        return self.unit_file(POD_NAME)
+
+    def pod_group(self, order: Sequence[str]) -> Group:
+        """The group whose image the pod unit runs (one the host has anyway):
+        the first, in start order, whose agents the ZMQ probe checks -- the
+        image contract gives those python3 -- else the first group."""
+        groups = [self.host.groups[g] for g in order]
+        return next((g for g in groups if g.probed_agents and not g.health.cmd), groups[0])
+
+    def pod_image(self, order: Sequence[str]) -> str:
+        group = self.pod_group(order)
+        return self.unit_file(group.name, "build") if group.build else group.image
+
+    def pod_unit(self, order: Sequence[str]) -> str:
+        """The unit holding the host's network namespace in pod mode: a
+        container on the host network that publishes every published port,
+        resolves each group's name to 127.0.0.1 and does nothing else. The
+        groups join it (Network=container:), which every Podman from 4.4 on
+        supports."""
+        image = self.pod_image(order)
+        box: List[Tuple[str, quadlet.Value]] = [
+            ("ContainerName", self.host.pod_container),
+            ("HostName", self.host.name),
+            ("Image", image),
+            ("Network", self.network_file),
+            ("Label", "%s=%s" % (LABEL_GROUP, POD_NAME)),
+            ("Label", LABEL_MANAGED),
+            ("Entrypoint", POD_PROCESS[0]),
+            ("Exec", " ".join(quadlet.quote(c) for c in POD_PROCESS[1:])),
+        ]
+        for gname in order:
+            box.append(("AddHost", "%s:%s" % (gname, LOOPBACK)))
+        for (_group, _agent), pub in sorted(self.published.items()):
+            box.append(("PublishPort", "%s:%d:%d/tcp" % (pub["address"], pub["port"],
+                                                         pub["port"])))
+        box.extend([
+            ("NoNewPrivileges", True),
+            ("DropCapability", "ALL"),
+            ("ReadOnly", True),
+            ("PodmanArgs", "--memory=64m --cpus=0.1"),
+        ])
+        return quadlet.render([
+            ("Unit", [("Description", "AI system pod of %s: the network namespace its %d "
+                       "groups share (ai_network_mode: pod)" % (self.host.name, len(order)))]),
+            ("Container", box),
+            ("Service", [("Restart", "always"), ("RestartSec", "%ds" % self.settings.restart_sec),
+                         ("TimeoutStartSec", self.settings.start_timeout)]),
+            ("Install", [("WantedBy", "multi-user.target default.target")]),
+        ])
+
+    def pod_unit_plan(self, order: Sequence[str]) -> UnitPlan:
+        group = self.pod_group(order)
+        return UnitPlan(
+            group=POD_NAME, unit_file=self.pod_unit_file,
+            service=quadlet.service_name(self.pod_unit_file),
+            container=self.host.pod_container, image=group.image_ref,
+            build=group.build is not None, depends_on=(), gpu=False, cdi_devices=(),
+            vram_mib=None, secrets=(), config_files=(), restart_on_change=(),
+            healthcheck=False, agents=())
 
     # -- whole host ------------------------------------------------------------
     def unit_plan(self, group: Group, config_file: str) -> UnitPlan:
@@ -689,6 +838,7 @@ class _HostRenderer:
                 policy=lk.agent.policy,
                 strict=lk.strict,
                 request=_freeze(json.loads(lk.request)) if lk.request else None,
+                note=self.link_note(lk),
             ))
         return tuple(checks)
 
@@ -704,6 +854,9 @@ class _HostRenderer:
         config: Dict[str, str] = {}
         units: List[UnitPlan] = []
         order = tuple(start_order(host))
+        if self.pod and order:
+            files[self.pod_unit_file] = self.pod_unit(order)
+            units.append(self.pod_unit_plan(order))
         for gname in order:
             group = host.groups[gname]
             files.update(self.volume_units(group))
@@ -722,7 +875,7 @@ class _HostRenderer:
         model = host.gpu.model if host.gpu else ""
         images: Dict[str, List[str]] = {}
         for u in units:
-            if not u.build:
+            if not u.build and u.group != POD_NAME:
                 images.setdefault(u.image, []).append(u.group)
         return HostPlan(
             host=host.name,
@@ -735,7 +888,7 @@ class _HostRenderer:
             quadlet=MappingProxyType(files),
             config=MappingProxyType(config),
             units=tuple(units),
-            start_order=order,
+            start_order=((POD_NAME,) if self.pod and order else ()) + order,
             published=published,
             firewall=self.firewall(published),
             secrets=tuple(sorted({s for u in units for s in u.secrets})),
@@ -768,13 +921,17 @@ class _HostRenderer:
                                       healthcheck=u.healthcheck) for u in units),
                 zmq=zmq_targets(links, health),
             ),
+            start_wait=self.start_wait(order),
         )
 
 
 def summary_lines(plan: HostPlan) -> List[str]:
     """A readable table of one host's plan."""
-    lines = ["%s (%s): %d groups, network %s %s" % (
-        plan.host, plan.lan_address, len(plan.units), plan.network.name, plan.network.subnet)]
+    pod = any(u.group == POD_NAME for u in plan.units)
+    lines = ["%s (%s): %d groups, network %s %s%s" % (
+        plan.host, plan.lan_address, len([u for u in plan.units if u.group != POD_NAME]),
+        plan.network.name, plan.network.subnet,
+        ", one namespace for all groups (pod mode)" if pod else "")]
     group_of = {u.service: u.group for u in plan.units}
     row = "  %-26s %-6s %-5s %-10s %s"
     lines.append(row % ("GROUP", "AGENTS", "GPU", "VRAM MiB", "AFTER"))
@@ -844,6 +1001,7 @@ def plan_with_model(all_hostvars: Mapping[str, Mapping[str, Any]]
     Kubernetes manifests)."""
     hosts, problems = load_hosts(all_hostvars)
     links = check_all(hosts, problems)
+    check_contract(hosts, problems)
     monitoring = stack_monitoring.parse_monitoring(all_hostvars, problems)
     if monitoring is not None:
         stack_monitoring.check_monitoring(monitoring, hosts, problems)

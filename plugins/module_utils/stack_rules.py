@@ -31,6 +31,7 @@ class Link:
     agent: Agent
     strict: bool = False  # must answer a healthy status, not only answer
     request: str = ""  # canonical JSON sent instead of the agent's policy request
+    localhost: bool = False  # the consumer's code reaches the agent at localhost
 
     @property
     def cross_host(self) -> bool:
@@ -216,10 +217,18 @@ def resolve_links(hosts: Mapping[str, Host], problems: Problems) -> List[Link]:
                         "qualify it with the host, e.g. '%s/%s'" % (found[-1][0], name), **where)
                     continue
                 thost, tgroup, agent = found[0]
+                if connect.localhost and thost != hname:
+                    problems.add("connects_to %s says localhost, but %s runs on host %s"
+                                 % (ref, name, thost),
+                                 "localhost reaches only agents of the same host: remove "
+                                 "'localhost: true' (the plan gives the agent's LAN address)",
+                                 **where)
+                    continue
                 if thost == hname and tgroup == gname:
                     continue  # an agent talking to its own group needs no plumbing
                 links.append(Link(hname, gname, thost, tgroup, agent,
-                                  strict=connect.strict, request=connect.request))
+                                  strict=connect.strict, request=connect.request,
+                                  localhost=connect.localhost))
     return links
 
 

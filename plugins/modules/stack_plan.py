@@ -66,6 +66,11 @@ plan:
       M(ai_system.containers.unit_health) as it is; each C(checks.zmq) entry is one run of
       M(ai_system.containers.zmq_check), its O(ai_system.containers.zmq_check#module:container) and
       O(ai_system.containers.zmq_check#module:endpoints) options.
+    - C(start_wait) is how many seconds the groups may take to become healthy - the longest chain of
+      C(depends_on), each unit with its own C(TimeoutStartSec).
+    - With C(ai_network_mode=pod) the first unit is the host's pod unit (group C(pod)), whose
+      network namespace every group joins; a C(checks.links) entry's C(note) says why a link
+      the application makes to localhost cannot work on a host in per-group mode.
   returned: always
   type: dict
   sample:
@@ -85,7 +90,7 @@ plan:
         links: [{name: SystemDigitalTwin, from_group: pc2-memory-system, container: pc2-memory-system,
                  to_host: mainpc, to_group: core-services, address: 192.168.100.16, port: 7120,
                  kind: main, cross_host: true, policy: {request: {action: health_check}},
-                 strict: false, request: null}]
+                 strict: false, request: null, note: ""}]
         health: [{name: CacheManager, group: pc2-memory-system, container: pc2-memory-system,
                   address: 127.0.0.1, port: 8102, kind: health, policy: {request: {action: health_check}}}]
         cuda: [pc2-ai-models]
@@ -95,6 +100,7 @@ plan:
                             group: mainpc/core-services, policy: {request: {action: health_check}},
                             strict: false}]}]
       summary: ["pc2 (192.168.100.17): 6 groups, network ai-system 172.21.0.0/16"]
+      start_wait: 1380
 errors:
   description: Every problem found, as one line of text each.
   returned: always

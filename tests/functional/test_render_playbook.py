@@ -16,8 +16,9 @@ def test_production_renders_and_second_run_changes_nothing(playbook, tmp_path):
     first = playbook("playbooks/render.yml", "inventory/production", extra)
     assert first.rc == 0, first.failures()
     assert first.count("changed", "mainpc") == 2 and first.count("changed", "pc2") == 2
-    assert len(os.listdir(out / "mainpc" / "quadlet")) == 13  # 11 groups, network, redis volume
-    assert len(os.listdir(out / "pc2" / "quadlet")) == 8  # 6 groups, network, redis volume
+    # groups, network, redis volume and the pod unit (ai_network_mode: pod)
+    assert len(os.listdir(out / "mainpc" / "quadlet")) == 14  # 11 groups
+    assert len(os.listdir(out / "pc2" / "quadlet")) == 9  # 6 groups
     doc = json.loads((out / "pc2" / "config" / "groups" / "pc2-memory-system" /
                       "endpoints.json").read_text())
     assert doc["endpoints"]["SystemDigitalTwin"]["url"] == "tcp://192.168.100.16:7120"

@@ -17,7 +17,8 @@ import yaml
 
 REPORT_TASK = "Judge every host's results and write the report"
 HOST_TASK = "Run the host's checks, all at the same time, in one call"
-UNITS = {"mainpc": 11, "pc2": 6}  # 10 agent groups and Redis on mainpc
+# 10 agent groups and Redis on mainpc, and each host's pod unit (ai_network_mode: pod)
+UNITS = {"mainpc": 12, "pc2": 7}
 
 
 def extra(tmp_path, **more):
@@ -72,7 +73,7 @@ def test_report_alone_marks_every_phase_not_checked(playbook, tmp_path):
     res = run.task_results(REPORT_TASK)["mainpc"]
     assert res["ok"] is True and res["complete"] is False
     assert res["counts"]["passed"] == 0 and res["counts"]["failed"] == 0
-    assert "pc2: units: not checked in this run (6 units)" in res["skipped_checks"]
+    assert "pc2: units: not checked in this run (7 units)" in res["skipped_checks"]
     assert (tmp_path / "reports" / "latest.md").exists()
 
 
@@ -89,7 +90,7 @@ def test_tags_choose_the_checks_of_the_one_host_checks_call(playbook, tmp_path):
     res = run.task_results(REPORT_TASK)["mainpc"]
     assert res["report"]["checks"]["units"]["failed"] == sum(UNITS.values())
     assert res["counts"]["passed"] == 0
-    assert "pc2: units: not checked in this run (6 units)" not in res["skipped_checks"]
+    assert "pc2: units: not checked in this run (7 units)" not in res["skipped_checks"]
     assert any(line.startswith("pc2: links: not checked in this run") for line in res["skipped_checks"])
 
 
@@ -126,7 +127,7 @@ def test_stack_report_fails_by_default_with_one_line_per_problem(playbook, tmp_p
     assert lines[0].startswith("Verification FAILED: 0 passed, ")
     assert lines[1:] == [
         "- mainpc: not verified: no results: unreachable, or failed before its checks ran (1 GPU check, "
-        "2 CUDA checks, 11 units, 9 links, 48 health sockets, 1 firewall check)",
+        "2 CUDA checks, 12 units, 10 links, 48 health sockets, 1 firewall check)",
         "- pc2: not verified: no results: unreachable, or failed before its checks ran (1 GPU check, "
-        "1 CUDA check, 6 units, 5 links, 27 health sockets, 1 firewall check)"]
+        "1 CUDA check, 7 units, 5 links, 27 health sockets, 1 firewall check)"]
     assert (tmp_path / "out" / "latest.json").exists()

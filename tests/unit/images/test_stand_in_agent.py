@@ -674,4 +674,115 @@ def test_bad_bind_ports_exit_2(tmp_path, value, error):
     result = run_to_exit(env)
     assert result.returncode == 2
     assert result.stderr.startswith("stand-in-agent: AI_SYSTEM_STANDIN_BIND_PORTS: ")
+# --------------------------------------------------------------------------
+# The application's contract: the starter's group lookup, calls to peers
+# --------------------------------------------------------------------------
+
+STARTER_GROUPS = "core_services,memory_system,utility_services"
+
+
+def test_starter_starts_the_group_named_by_container_group(start_stand_in, zmq_context, tmp_path):
+    port, health = free_ports(2)
+    env = {
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"SystemDigitalTwin:{port}:{health}",
+        "AI_SYSTEM_STANDIN_AGENT_GROUPS": STARTER_GROUPS,
+        "CONTAINER_GROUP": "core_services",
+    }
+    stand_in = start_stand_in(env, expect_agents=2)  # the group line, then the agent
+    assert "stand-in-agent: starting the agents of container group core_services" in stand_in.lines
+    assert_health_reply(request(zmq_context, health, b"{}"), "SystemDigitalTwin")
+
+
+@pytest.mark.parametrize(("group", "shown"), [
+    ("core-services", "'core-services'"),  # the collection's own name, with hyphens
+    ("learning_knowledge", "'learning_knowledge'"),
+    (None, "(CONTAINER_GROUP is not set)"),
+])
+def test_starter_finds_no_agents_for_an_unknown_group_and_exits(tmp_path, group, shown):
+    port, health = free_ports(2)
+    env = {
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"SystemDigitalTwin:{port}:{health}",
+        "AI_SYSTEM_STANDIN_AGENT_GROUPS": STARTER_GROUPS,
+    }
+    if group is not None:
+        env["CONTAINER_GROUP"] = group
+    result = run_to_exit(env)
+    assert result.returncode == 3
+    assert (f"stand-in-agent: no agents found for container group {shown} in agent_groups "
+            f"(core_services, memory_system, utility_services)") in result.stdout
+    assert "serving" not in result.stdout  # nothing was bound
+
+
+def test_without_the_starter_list_container_group_is_not_read(start_stand_in, tmp_path):
+    port, health = free_ports(2)
+    env = {
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"SystemDigitalTwin:{port}:{health}",
+        "CONTAINER_GROUP": "core-services",
+    }
+    stand_in = start_stand_in(env, expect_agents=1)
+    assert stand_in.lines[1].startswith("SystemDigitalTwin: serving ")
+
+
+def wait_for_line(stand_in, prefix, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [line for line in stand_in.lines if line.startswith(prefix)]
+        if found:
+            return found[0]
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no line starting {prefix!r} in {stand_in.lines!r}"
+        stand_in.wait_for_lines(len(stand_in.lines) + 1, timeout=remaining)
+
+
+def test_agent_calls_its_peer_at_localhost_at_start(start_stand_in, zmq_context, tmp_path):
+    """A peer of another group at localhost:<port> (as the agents register
+    with SystemDigitalTwin at localhost:7120) answers: the call is logged."""
+    twin_port, twin_health, port, health = free_ports(4)
+    start_stand_in({
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"SystemDigitalTwin:{twin_port}:{twin_health}",
+        "AI_SYSTEM_STANDIN_PROFILES": "SystemDigitalTwin=unknown-action-error",
+    }, expect_agents=1)
+    caller = start_stand_in({
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"SessionMemoryAgent:{port}:{health}",
+        "AI_SYSTEM_STANDIN_CALLS": f"SessionMemoryAgent=localhost:{twin_port},Other=localhost:1",
+    }, expect_agents=1)
+    line = wait_for_line(caller, "SessionMemoryAgent: reached")
+    assert line == f"SessionMemoryAgent: reached localhost:{twin_port} (it answered status error)"
+    assert_health_reply(request(zmq_context, health, b"{}"), "SessionMemoryAgent")
+
+
+def test_agent_that_cannot_reach_its_peer_says_so_and_reports_degraded(
+        start_stand_in, zmq_context, tmp_path):
+    nobody, port, health = free_ports(3)
+    caller = start_stand_in({
+        "AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+        "AI_SYSTEM_AGENTS": f"SessionMemoryAgent:{port}:{health}",
+        "AI_SYSTEM_STANDIN_CALLS": f"SessionMemoryAgent=localhost:{nobody}",
+        "AI_SYSTEM_STANDIN_CALL_TIMEOUT": "1.5",
+    }, expect_agents=1)
+    why = f"cannot reach localhost:{nobody}: no reply within 1.5 s"
+    assert wait_for_line(caller, "SessionMemoryAgent: cannot") == f"SessionMemoryAgent: {why}"
+    reply = request(zmq_context, health, b"{}")
+    assert (reply["status"], reply["health_status"]) == ("degraded", "degraded")
+    assert reply["message"] == f"SessionMemoryAgent stand-in degraded: {why}"
+
+
+@pytest.mark.parametrize(("variables", "error"), [
+    ({"AI_SYSTEM_STANDIN_CALLS": "Agent"}, "'Agent' is not Agent=host:port"),
+    ({"AI_SYSTEM_STANDIN_CALLS": "Agent=localhost"}, "'Agent=localhost' is not Agent=host:port"),
+    ({"AI_SYSTEM_STANDIN_CALLS": "Agent=localhost:x"}, "expected a port number, got 'x'"),
+    ({"AI_SYSTEM_STANDIN_CALL_TIMEOUT": "-1"}, "expected a positive number of seconds"),
+])
+def test_bad_call_settings_exit_2(tmp_path, variables, error):
+    port, health = free_ports(2)
+    env = {"AI_SYSTEM_CONFIG": str(tmp_path / "absent.json"),
+           "AI_SYSTEM_AGENTS": f"A:{port}:{health}"}
+    env.update(variables)
+    result = run_to_exit(env)
+    assert result.returncode == 2
     assert error in result.stderr

@@ -389,7 +389,7 @@ def test_phases_that_did_not_run_are_skipped_once_per_phase(plan, results):
     assert report["skipped"] == [
         "mainpc: CUDA: not checked in this run (2 CUDA checks)",
         "mainpc: units: not checked in this run (%d units)" % len(plan["mainpc"]["units"]),
-        "mainpc: links: not checked in this run (9 links)",
+        "mainpc: links: not checked in this run (10 links)",
         "mainpc: health sockets: not checked in this run (48 health sockets)",
     ]
     host = report["hosts"]["mainpc"]
@@ -554,8 +554,9 @@ def test_unit_health_that_did_not_run_is_one_line(plan, results):
     report = rc.build_report(plan, results, now=NOW)
     assert report["problems"] == [
         "pc2: unit_health did not run: systemctl show failed (rc=1): System has not been booted with "
-        "systemd (6 units)"]
-    assert report["checks"]["units"]["failed"] == 6
+        "systemd (7 units)"]
+    # 6 groups and the pod unit (ai_network_mode: pod)
+    assert report["checks"]["units"]["failed"] == 7
 
 
 def test_unit_missing_from_the_result(plan, results):
@@ -574,7 +575,7 @@ def test_unreachable_host_is_not_verified(plan, results):
     report = rc.build_report(plan, results, hosts=["mainpc", "pc2"], now=NOW)
     assert report["problems"] == [
         "pc2: not verified: no results: unreachable, or failed before its checks ran "
-        "(1 GPU check, 1 CUDA check, 6 units, 5 links, 27 health sockets, 1 firewall check)"]
+        "(1 GPU check, 1 CUDA check, 7 units, 5 links, 27 health sockets, 1 firewall check)"]
     host = report["hosts"]["pc2"]
     assert host["verified"] is False and host["status"] == "failed"
     assert all(i["status"] == "failed" for i in host["links"] + host["units"])

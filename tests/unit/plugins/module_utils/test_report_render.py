@@ -62,7 +62,7 @@ def test_markdown_has_tables_and_a_mermaid_flowchart(plan, results):
     md = rr.render_markdown(rc.build_report(plan, results, now=NOW))
     assert md.startswith("# AI system verification: PASSED\n")
     assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Monitoring | Result |" in md
-    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 27/27 | 1/1 | - | passed |" in md
+    assert "| pc2 | yes | 1/1 | 1/1 | 7/7 | 5/5 | 27/27 | 1/1 | - | passed |" in md
     assert "| Group | Unit | State | Health | Restarts | Active since | CUDA | Links | Health sockets | Result |" \
         in md
     mermaid = mermaid_of(md)
@@ -245,7 +245,7 @@ def test_markdown_and_mermaid_mark_degraded_agents(plan, results):
     md = rr.render_markdown(rc.build_report(plan, results, now=NOW))
     assert md.startswith("# AI system verification: PASSED with degraded agents\n")
     assert "PASSED with degraded agents: %d passed, 1 degraded" % (total_checks(plan) - 1) in md
-    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 26/27, 1 degraded | 1/1 | - | DEGRADED |" in md
+    assert "| pc2 | yes | 1/1 | 1/1 | 7/7 | 5/5 | 26/27, 1 degraded | 1/1 | - | DEGRADED |" in md
     assert "## Degraded\n\n- pc2: health socket pc2-memory-system/MemoryOrchestratorService" in md
     assert "| pc2-memory-system | MemoryOrchestratorService | 7141 | DEGRADED | 0.25 ms | - | " \
         "status degraded: %s |" % DEGRADED_SAYS in md
@@ -287,7 +287,7 @@ def test_skipped_checks_in_text_and_markdown(plan, results):
 def test_phases_not_run_draw_unchecked_edges(plan, results):
     results["mainpc"]["zmq"] = None
     md = rr.render_markdown(rc.build_report(plan, results, now=NOW))
-    assert md.count('-.->|"not checked ') == 9
+    assert md.count('-.->|"not checked ') == 10
     assert "linkStyle" in md and "stroke:#ca8a04" in md
 
 
@@ -520,7 +520,7 @@ def test_a_new_check_class_renders_without_touching_the_renderers(plan, results)
     results["mainpc"]["disk"] = None
     report = rc.build_report(plan, results, now=NOW, checks=checks)
 
-    assert report["checks"]["disk"] == {"passed": 5, "degraded": 0, "failed": 1,
+    assert report["checks"]["disk"] == {"passed": len(plan["pc2"]["units"]) - 1, "degraded": 0, "failed": 1,
                                         "skipped": len(plan["mainpc"]["units"])}
     assert report["problems"] == ["pc2: disk of pc2-redis: 10 MiB free"]
     assert report["skipped"] == ["mainpc: disk space: not checked in this run (%d disk checks)"
@@ -536,7 +536,7 @@ def test_a_new_check_class_renders_without_touching_the_renderers(plan, results)
 
     md = rr.render_markdown(report, checks)
     assert "| Host | Verified | GPU | CUDA | Units | Links | Health sockets | Firewall | Monitoring | Disk space | Result |" in md
-    assert "| pc2 | yes | 1/1 | 1/1 | 6/6 | 5/5 | 27/27 | 1/1 | - | 5/6 | **FAILED** |" in md
+    assert "| pc2 | yes | 1/1 | 1/1 | 7/7 | 5/5 | 27/27 | 1/1 | - | 6/7 | **FAILED** |" in md
     assert "| Group | Unit | State | Health | Restarts | Active since | CUDA | Links | Health sockets | Disk " \
         "| Result |" in md
     assert "### Disk space\n\n| Group | Free MiB | Result |" in md and "| pc2-redis | 10 | **FAILED** |" in md

@@ -310,8 +310,9 @@ def test_the_lab_monitoring_variables_plan_on_the_lab_inventory():
     assert all(extra["stack_image_archives"][k] == v for k, v in lab_archives.items())
     plan = plan_stack(inventory)
     assert plan.ok, [str(p) for p in plan.problems]
-    # 16 agent groups, Redis and Prometheus
-    assert sum(len(h.units) for h in plan.hosts.values()) == 18
+    # 15 agent groups, the two Redis, Prometheus and MainPC's pod unit
+    # (the lab's PC2 runs one network namespace per group)
+    assert sum(len(h.units) for h in plan.hosts.values()) == 19
     main = plan.hosts["mainpc"]
     assert main.monitoring.prometheus and main.monitoring.prometheus_address == "10.89.100.16"
     assert extra["ai_monitoring"]["prometheus"]["image"] in extra["stack_image_archives"]

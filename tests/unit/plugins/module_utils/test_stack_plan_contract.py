@@ -35,11 +35,12 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..",
 # The keys the roles, playbooks and modules read, by part of the plan.
 HOST_KEYS = {"host", "lan_address", "network", "quadlet_dir", "config_dir", "unit_prefix",
              "quadlet", "config", "units", "start_order", "published", "firewall", "secrets",
-             "images", "host_dirs", "prune_patterns", "gpu", "checks", "monitoring", "summary"}
+             "images", "host_dirs", "prune_patterns", "gpu", "checks", "monitoring", "summary",
+             "start_wait"}
 UNIT_KEYS = {"group", "unit_file", "service", "container", "image", "build", "depends_on", "gpu",
              "cdi_devices", "vram_mib", "secrets", "config_files", "restart_on_change", "healthcheck", "agents"}
 LINK_KEYS = {"name", "from_group", "container", "to_host", "to_group", "address", "port", "kind",
-             "cross_host", "policy", "strict", "request"}
+             "cross_host", "policy", "strict", "request", "note"}
 HEALTH_KEYS = {"name", "group", "container", "address", "port", "kind", "policy"}
 PART_KEYS = {
     "network": {"name", "subnet", "unit_file"},

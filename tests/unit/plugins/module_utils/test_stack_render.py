@@ -177,8 +177,10 @@ def test_start_order_follows_dependencies(production):
     for unit in host["units"]:
         for dep in unit["depends_on"]:
             assert order.index(group_of[dep]) < order.index(unit["group"])
-    # Redis first: BaseAgent writes its ready key there once, at start.
-    assert order[:2] == ["mainpc-redis", "core-services"]
+    # The pod unit (production runs ai_network_mode: pod) holds the network
+    # every group joins; then Redis: BaseAgent writes its ready key there
+    # once, at start.
+    assert order[:3] == ["pod", "mainpc-redis", "core-services"]
 
 
 def test_only_consumed_ports_are_published_on_the_lan_address(inventory):
@@ -340,7 +342,8 @@ def test_checks_for_verify(inventory):
     assert checks["links"] == [{
         "name": "Memory", "from_group": "models", "container": "models", "to_host": "pc2",
         "to_group": "store", "address": "10.0.0.17", "port": 7140, "kind": "main",
-        "cross_host": True, "policy": DEFAULT_POLICY, "strict": False, "request": None}]
+        "cross_host": True, "policy": DEFAULT_POLICY, "strict": False, "request": None,
+        "note": ""}]
     assert {"name": "Twin", "group": "core", "container": "core", "address": "127.0.0.1",
             "port": 8120, "kind": "health", "policy": DEFAULT_POLICY} in checks["health"]
     assert checks["units"] == [

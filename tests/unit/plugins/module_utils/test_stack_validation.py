@@ -50,8 +50,9 @@ def test_production_inventory_renders_cleanly(production):
     assert result["errors"] == []
     assert result["warnings"] == []
     assert sorted(result["hosts"]) == ["mainpc", "pc2"]
-    assert len(result["hosts"]["mainpc"]["units"]) == 11  # 10 agent groups and Redis
-    assert len(result["hosts"]["pc2"]["units"]) == 6
+    # 10 agent groups, Redis and the pod unit (ai_network_mode: pod)
+    assert len(result["hosts"]["mainpc"]["units"]) == 12
+    assert len(result["hosts"]["pc2"]["units"]) == 7
     agents = sum(len(u["agents"]) for p in result["hosts"].values() for u in p["units"])
     assert agents == 76
 
