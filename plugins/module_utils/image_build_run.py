@@ -60,7 +60,7 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
     push = bool(params.get("push")) and bool(model.registry)
     insecure = bool(params.get("registry_insecure"))
     archive_dir = params.get("archive_dir") or ""
-    if model.registry and push:
+    if model.registry:
         # An unreachable registry stops the run before anything is built.
         probe = head("%s://%s/v2/" % ("http" if insecure else "https", model.registry))
         if not isinstance(probe, int) or probe not in (200, 401):
@@ -77,7 +77,12 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
         result["images"][name] = entry
         began = time.monotonic()
         exists = run(["image", "exists", "--", spec.ref])[0] == 0
-        if not exists:
+        in_registry = False
+        if not exists and model.registry:
+            # Built elsewhere (a CI job) and pushed: nothing to build here.
+            in_registry = head(manifest_url(model.registry, spec.ref, insecure)) == 200
+            entry["in_registry"] = in_registry
+        if not exists and not in_registry:
             if check_mode:
                 entry["built"] = True
                 result["changed"] = True
@@ -102,8 +107,8 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
                     result["msg"] = image_build.contract_failure(name, spec.ref, err or out) + (
                         "; nothing was delivered and no host changed")
                     return result
-        entry["id"] = image_id(run, spec.ref)
-        if push:
+        entry["id"] = image_id(run, spec.ref) if not in_registry else ""
+        if push and not in_registry:
             status = head(manifest_url(model.registry, spec.ref, insecure))
             if status != 200:
                 if check_mode:
@@ -137,7 +142,7 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
                 os.replace(partial, path)
                 result["changed"] = True
         entry["seconds"] = round(time.monotonic() - began, 2)
-        result["digests"].append("%s %s %s" % (name, spec.ref, entry.get("id", "")))
+        result["digests"].append("%s %s %s" % (name, spec.ref, entry.get("id") or "in-registry"))
     return result
 
 

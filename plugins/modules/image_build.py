@@ -20,8 +20,9 @@ description:
   - After a build, checks the image contract - C(python3 -c 'import zmq') inside the image, which the
     health probe needs - and refuses an image that fails it, saying what to add; the refused tag is
     removed so that the next run checks again.
-  - With O(registry) and O(push), pushes each image the registry lacks (asked through the registry's
-    API); an unreachable registry fails before anything is built.
+  - With O(registry), an unreachable registry fails before anything is built. An image the
+    controller lacks but the registry has (built and pushed by a CI job) is neither built nor pushed.
+    With O(push), each image the registry lacks is pushed (asked through the registry's API).
   - Without O(registry), writes one C(podman save) archive per image and digest under O(archive_dir),
     for the hosts that lack the image (RV(archives)).
   - Changed only when it built, pushed or wrote an archive.

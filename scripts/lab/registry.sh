@@ -60,12 +60,14 @@ trust() {
             lab_log "$host is not running; skipped"
             continue
         }
-        podman exec "$host" sh -c "mkdir -p /etc/containers/registries.conf.d && cat > $conf" <<CONF
+        podman exec -i "$host" sh -c "mkdir -p /etc/containers/registries.conf.d && cat > $conf" <<CONF
 # Lab only: the lab registry speaks plain HTTP (scripts/lab/registry.sh).
 [[registry]]
 location = "$address:$port"
 insecure = true
 CONF
+        podman exec "$host" grep -q "location = \"$address:$port\"" "$conf" \
+            || lab_die "$host: writing $conf failed"
         lab_log "$host pulls from $address:$port over plain HTTP (lab-only entry $conf)"
     done
 }

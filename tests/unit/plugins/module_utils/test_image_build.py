@@ -300,6 +300,16 @@ def test_registry_push_only_what_the_registry_lacks(context, tmp_path):
     assert not result["changed"] and "push" not in podman.verbs()
 
 
+def test_image_in_the_registry_is_neither_built_nor_pushed(context, tmp_path):
+    podman = FakePodman()
+    p = params(context, tmp_path, registry="registry.lan:5000")
+    result = build_images(p, podman, lambda url: 200)
+    assert not result["changed"]
+    assert podman.verbs() == ["image exists"]
+    assert result["images"]["agents"]["in_registry"] is True
+    assert result["digests"] == ["agents %s in-registry" % result["images"]["agents"]["ref"]]
+
+
 def test_unreachable_registry_stops_before_any_build(context, tmp_path):
     podman = FakePodman()
     result = build_images(params(context, tmp_path, registry="10.89.100.99:5000"), podman,
