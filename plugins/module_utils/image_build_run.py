@@ -49,7 +49,7 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
     model = image_build.parse_images(params.get("images"), params.get("base_dir") or ".",
                                      params.get("registry"))
     result: Dict[str, Any] = {"changed": False, "images": {}, "archives": {}, "digests": [],
-                              "registry": model.registry}
+                              "references": {}, "registry": model.registry}
     if model.problems:
         result["failed"] = True
         result["msg"] = "ai_images has %d problem(s); nothing was built and no host changed:\n%s" % (
@@ -143,6 +143,8 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
                 result["changed"] = True
         entry["seconds"] = round(time.monotonic() - began, 2)
         result["digests"].append("%s %s %s" % (name, spec.ref, entry.get("id") or "in-registry"))
+        result["references"][name] = {"ref": spec.ref, "id": entry.get("id", ""),
+                                      "source_digest": spec.digest}
     return result
 
 

@@ -108,6 +108,12 @@ digests:
   type: list
   elements: str
   sample: ["agents localhost/ai-system/agents:src-3f2a9c1b0d4e 9d1c0b2e..."]
+references:
+  description: Per image name, the reference the units run, the image ID (empty when only the registry
+    has it) and the full source digest - what a CI job keeps.
+  returned: always
+  type: dict
+  sample: {agents: {ref: "localhost/ai-system/agents:src-3f2a9c1b0d4e", id: "9d1c...", source_digest: "3f2a9c1b0d4e..."}}
 registry:
   description: The registry, as normalized; empty for none.
   returned: always
