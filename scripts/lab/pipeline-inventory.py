@@ -5,10 +5,12 @@ playbooks/images.yml (``image: {name: stand-in-agent}``) and delivered from the
 lab registry (scripts/lab/registry.sh) or, with --no-registry, over the
 Ansible connection.
 
-Usage: scripts/lab/pipeline-inventory.py DEST [--context DIR] [--no-registry]
-  DEST           directory to write (replaced)
-  --context DIR  the stand-in's build context (default: images/stand-in-agent)
-  --no-registry  deliver over the Ansible connection instead of the registry
+Usage: scripts/lab/pipeline-inventory.py DEST [--context DIR] [--no-registry] [--archive-dir DIR]
+  DEST              directory to write (replaced)
+  --context DIR     the stand-in's build context (default: images/stand-in-agent)
+  --no-registry     deliver over the Ansible connection instead of the registry
+  --archive-dir DIR where the controller keeps the archives it delivers that way
+                    (default: build/images)
 
 `make demo` runs it; tests/system/test_lab_images.py does too, with a copy of
 the context it edits.
@@ -34,6 +36,7 @@ def main(argv=None):
     parser.add_argument("dest")
     parser.add_argument("--context", default=os.path.join(REPO, "images", "stand-in-agent"))
     parser.add_argument("--no-registry", action="store_true")
+    parser.add_argument("--archive-dir", default=os.path.join(REPO, "build", "images"))
     args = parser.parse_args(argv)
     dest = os.path.abspath(args.dest)
     if os.path.exists(dest):
@@ -59,7 +62,7 @@ def main(argv=None):
             # Debian's python3-zmq base, built by scripts/build-lab-images.sh.
             "build_args": {"BASE": "localhost/ai-system/python-zmq-base:trixie"},
         }},
-        "ai_images_archive_dir": os.path.join(REPO, "build", "images"),
+        "ai_images_archive_dir": os.path.abspath(args.archive_dir),
     }
     if not args.no_registry:
         address = subprocess.run(["bash", os.path.join(REPO, "scripts", "lab", "registry.sh"),

@@ -6,7 +6,8 @@ the hosts; the units run it by its source digest.
 
 Tests run in file order against one lab: first deploy, a converged re-run, a
 one-file source change, then a broken Containerfile, an image without pyzmq
-and an unreachable registry, each stopped before any host changes.
+and an unreachable registry, each stopped before any host changes; last,
+delivery over the Ansible connection (no registry).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from support.inventory import load_inventory_dir
 from support.lab import sh
 
 BUILD_TASK = "Build every image whose sources changed, check its contract, push or archive it"
-UNITS_TASK = "Start every group, restart what changed, wait until healthy"
+DELIVER_TASK = ("Load or pull the missing images, remove the loaded archives, stop naming "
+                "those still missing")
 STAND_IN = os.path.join(REPO, "images", "stand-in-agent")
 REGISTRY = [os.path.join(REPO, "scripts", "lab", "registry.sh")]
 PIPELINE_INVENTORY = [sys.executable, os.path.join(REPO, "scripts", "lab", "pipeline-inventory.py")]
@@ -113,9 +115,7 @@ def test_first_run_builds_pushes_and_hosts_pull_and_run_the_printed_digest(
     assert ref.startswith("%s/ai-system/stand-in-agent:src-" % registry)
     assert res["images"]["stand-in-agent"]["pushed"] is True
     for host in lab.hosts:
-        pulled = [p["image"] for p in run.task_results(
-            "Load or pull the missing images, remove the loaded archives, stop naming "
-            "those still missing")[host]["pull"]]
+        pulled = [p["image"] for p in run.task_results(DELIVER_TASK)[host]["pull"]]
         assert pulled == [ref]
         running = running_images(lab, host)
         groups = stand_in_groups(plan, host, registry)
@@ -151,9 +151,7 @@ def test_one_file_change_rebuilds_once_and_restarts_exactly_its_groups(
     ref, image_id = digests["stand-in-agent"]
     after = start_times(lab, plan)
     for host in lab.hosts:
-        pulled = [p["image"] for p in run.task_results(
-            "Load or pull the missing images, remove the loaded archives, stop naming "
-            "those still missing")[host]["pull"]]
+        pulled = [p["image"] for p in run.task_results(DELIVER_TASK)[host]["pull"]]
         assert pulled == [ref]
         groups = stand_in_groups(plan, host, registry)
         others = {u["container"] for u in plan["hosts"][host]["units"]} - groups
@@ -217,3 +215,31 @@ def test_unreachable_registry_fails_before_any_host_changes(lab, registry, sourc
         handle.write(text.replace(registry, "10.89.100.99:5000"))
     msg = refused(lab, inventory)
     assert msg.startswith("registry 10.89.100.99:5000 cannot be reached"), msg
+
+
+# -- without a registry ----------------------------------------------------------------
+
+def test_without_registry_each_host_gets_the_archive_once_over_the_connection(
+        lab, source, tmp_path):
+    inventory = pipeline_inventory(lab.tmp_root, "connection", source, "--no-registry",
+                                   "--archive-dir", str(tmp_path / "archives"))
+    plan = plan_of(inventory)
+    run = lab.playbook(inventory=inventory)
+    assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
+    digests, res = printed(run)
+    ref, image_id = digests["stand-in-agent"]
+    assert ref.startswith("localhost/ai-system/stand-in-agent:src-")
+    archive = res["images"]["stand-in-agent"]["archive"]
+    assert os.path.getsize(archive) > 0
+    for host in lab.hosts:
+        delivered = run.task_results(DELIVER_TASK)[host]
+        assert [entry["image"] for entry in delivered["load"]] == [ref]
+        assert delivered["pull"] == []
+        running = running_images(lab, host)
+        for container in stand_in_groups(plan, host, "localhost"):
+            assert running[container] == (ref, image_id), (host, container)
+    lab.wait_all_healthy(plan, timeout=120)
+    again = lab.playbook(inventory=inventory)
+    assert again.rc == 0
+    assert host_changes(again, lab) == {"mainpc": 0, "pc2": 0}
+    assert again.task_results(DELIVER_TASK) == {}
