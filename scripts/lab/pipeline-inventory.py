@@ -63,6 +63,10 @@ def main(argv=None):
             "build_args": {"BASE": "localhost/ai-system/python-zmq-base:trixie"},
         }},
         "ai_images_archive_dir": os.path.abspath(args.archive_dir),
+        # The lab's other archives (lab-redis), found from the repository
+        # rather than from this copy's directory.
+        "lab_image_dir": "{{ lookup('ansible.builtin.env', 'AI_SYSTEM_LAB_IMAGES', default=%r) }}"
+                         % os.path.join(REPO, "build", "lab"),
     }
     if not args.no_registry:
         address = subprocess.run(["bash", os.path.join(REPO, "scripts", "lab", "registry.sh"),
