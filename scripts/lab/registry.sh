@@ -19,6 +19,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=scripts/lab/lib.sh
 . "$repo/scripts/lab/lib.sh"
+# shellcheck disable=SC2034  # read by lib.sh's lab_log
 LAB_LOG_PREFIX=lab-registry
 export PODMAN_IGNORE_CGROUPSV1_WARNING=1
 
@@ -44,8 +45,8 @@ start() {
             "$image" >/dev/null
         lab_log "started $name at $address:$port"
     fi
-    local i
-    for i in $(seq 1 30); do
+    local _
+    for _ in $(seq 1 30); do
         answers && { lab_log "$address:$port answers"; return 0; }
         sleep 1
     done
