@@ -21,11 +21,15 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import stat
+import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-IMAGE_KEYS = ("context", "containerfile", "build_args", "target")
+IMAGE_KEYS = ("context", "git", "containerfile", "build_args", "target")
+GIT_KEYS = ("repo", "ref")
+COMMIT_RE = re.compile(r"[0-9a-f]{40}\Z")
 IMAGE_NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?\Z")
 REGISTRY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?(?:/[a-z0-9._-]+)*\Z")
 ARG_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -55,11 +59,25 @@ class ImageSpec:
     digest: str = ""  # full SHA-256 hex of sources and inputs
     ref: str = ""  # the tag the image is built, delivered and run as
     files: int = 0  # files of the context the digest covers
+    # A git source: the context is `context` inside a checkout of git_commit,
+    # and containerfile is relative to it (both resolved at build time).
+    git_repo: str = ""
+    git_commit: str = ""
 
     def as_dict(self) -> Dict[str, Any]:
         return {"name": self.name, "context": self.context, "containerfile": self.containerfile,
                 "build_args": dict(self.build_args), "target": self.target,
-                "digest": self.digest, "ref": self.ref, "files": self.files}
+                "digest": self.digest, "ref": self.ref, "files": self.files,
+                "git_repo": self.git_repo, "git_commit": self.git_commit}
+
+    def checked_out(self, checkout: str) -> "ImageSpec":
+        """This git image with its context and Containerfile inside ``checkout``."""
+        context = os.path.normpath(os.path.join(checkout, self.context))
+        return ImageSpec(name=self.name, context=context,
+                         containerfile=os.path.join(context, self.containerfile),
+                         build_args=self.build_args, target=self.target, digest=self.digest,
+                         ref=self.ref, files=self.files, git_repo=self.git_repo,
+                         git_commit=self.git_commit)
 
 
 @dataclass
@@ -270,6 +288,11 @@ def parse_images(raw: Any, base_dir: str, registry: Any = None,
                 problems.append(ImageProblem(
                     "unknown key %r" % (key,), "allowed: %s" % ", ".join(IMAGE_KEYS),
                     "%s.%s" % (where, key)))
+        if "git" in spec:
+            image = _parse_git(name, spec, base_dir, problems, where, model.registry)
+            if image is not None and len(problems) == before:
+                model.images[name] = image
+            continue
         context = spec.get("context")
         if not isinstance(context, str) or not context.strip():
             problems.append(ImageProblem(
@@ -305,26 +328,7 @@ def parse_images(raw: Any, base_dir: str, registry: Any = None,
                     "containerfile %s is not a file" % cfile,
                     "relative paths are read from the context", where + ".containerfile"))
                 continue
-        args = spec.get("build_args") or {}
-        if not isinstance(args, Mapping):
-            problems.append(ImageProblem("build_args must be a mapping of name to value", "",
-                                         where + ".build_args"))
-            args = {}
-        clean_args = {}
-        for key, value in args.items():
-            if not isinstance(key, str) or not ARG_NAME_RE.match(key):
-                problems.append(ImageProblem("build argument name %r is not valid" % (key,),
-                                             "", where + ".build_args"))
-            elif isinstance(value, (Mapping, list)) or value is None:
-                problems.append(ImageProblem("build argument %s must be a text" % key,
-                                             "", where + ".build_args." + key))
-            else:
-                clean_args[key] = str(value).lower() if isinstance(value, bool) else str(value)
-        target = spec.get("target") or ""
-        if not isinstance(target, str) or (target and not TARGET_RE.match(target)):
-            problems.append(ImageProblem("target %r is not a stage name" % (target,), "",
-                                         where + ".target"))
-            target = ""
+        clean_args, target = _build_inputs(spec, problems, where)
         if len(problems) > before:
             continue
         image = ImageSpec(name=name, context=context, containerfile=cfile,
@@ -336,6 +340,127 @@ def parse_images(raw: Any, base_dir: str, registry: Any = None,
                               ref=image_ref(name, digest, model.registry), files=count)
         model.images[name] = image
     return model
+
+
+def _build_inputs(spec: Mapping[str, Any], problems: List[ImageProblem], where: str
+                  ) -> Tuple[Dict[str, str], str]:
+    args = spec.get("build_args") or {}
+    if not isinstance(args, Mapping):
+        problems.append(ImageProblem("build_args must be a mapping of name to value", "",
+                                     where + ".build_args"))
+        args = {}
+    clean_args = {}
+    for key, value in args.items():
+        if not isinstance(key, str) or not ARG_NAME_RE.match(key):
+            problems.append(ImageProblem("build argument name %r is not valid" % (key,),
+                                         "", where + ".build_args"))
+        elif isinstance(value, (Mapping, list)) or value is None:
+            problems.append(ImageProblem("build argument %s must be a text" % key,
+                                         "", where + ".build_args." + key))
+        else:
+            clean_args[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    target = spec.get("target") or ""
+    if not isinstance(target, str) or (target and not TARGET_RE.match(target)):
+        problems.append(ImageProblem("target %r is not a stage name" % (target,), "",
+                                     where + ".target"))
+        target = ""
+    return clean_args, target
+
+
+def git_commit(repo: str, ref: str) -> Tuple[str, str]:
+    """(commit, "") of ``ref`` in ``repo`` (``git ls-remote``), or ("", why not)."""
+    if COMMIT_RE.match(ref):
+        return ref, ""
+    try:
+        proc = subprocess.run(["git", "ls-remote", "--", repo, ref], capture_output=True,
+                              text=True, timeout=60,
+                              env=dict(os.environ, LANG="C", LC_ALL="C", GIT_TERMINAL_PROMPT="0"))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return "", str(exc)
+    if proc.returncode != 0:
+        return "", last_line(proc.stderr or proc.stdout)
+    commits = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            commits[parts[1]] = parts[0]
+    for name in (ref, "refs/heads/" + ref, "refs/tags/" + ref + "^{}", "refs/tags/" + ref):
+        if name in commits:
+            return commits[name], ""
+    return "", "no branch or tag %s" % ref
+
+
+def _parse_git(name: str, spec: Mapping[str, Any], base_dir: str,
+               problems: List[ImageProblem], where: str, registry: str) -> Optional[ImageSpec]:
+    git = spec.get("git")
+    if isinstance(git, str):
+        git = {"repo": git}
+    if not isinstance(git, Mapping):
+        problems.append(ImageProblem("git must be a mapping {repo, ref}", "", where + ".git"))
+        return None
+    for key in git:
+        if key not in GIT_KEYS:
+            problems.append(ImageProblem("unknown key %r" % (key,), "allowed: repo, ref",
+                                         "%s.git.%s" % (where, key)))
+    repo, ref = git.get("repo"), git.get("ref") or "HEAD"
+    if not isinstance(repo, str) or not repo.strip() or repo.startswith("-"):
+        problems.append(ImageProblem("git.repo must be a repository address or path", "",
+                                     where + ".git.repo"))
+        return None
+    if not isinstance(ref, str) or ref.startswith("-"):
+        problems.append(ImageProblem("git.ref must be a branch, tag or commit", "",
+                                     where + ".git.ref"))
+        return None
+    repo = repo.strip()
+    if "://" not in repo and not re.match(r"[^/]+@[^/]+:", repo):
+        repo = _resolve(base_dir, repo)  # a local repository, relative to the inventory
+    subdir = spec.get("context") or "."
+    cfile = spec.get("containerfile") or "Containerfile"
+    if not isinstance(subdir, str) or os.path.isabs(subdir) or ".." in subdir.split("/"):
+        problems.append(ImageProblem("with git, context is a directory inside the repository",
+                                     "write a relative path without '..'", where + ".context"))
+        return None
+    if not isinstance(cfile, str) or os.path.isabs(cfile) or ".." in cfile.split("/"):
+        problems.append(ImageProblem("with git, containerfile is a path inside the context",
+                                     "write a relative path without '..'",
+                                     where + ".containerfile"))
+        return None
+    args, target = _build_inputs(spec, problems, where)
+    commit, why = git_commit(repo, ref.strip())
+    if not commit:
+        problems.append(ImageProblem("git repository %s: cannot resolve %s (%s)" % (repo, ref, why),
+                                     "fix git.repo or git.ref, or make the repository reachable "
+                                     "from the controller", where + ".git"))
+        return None
+    document = {"format": DIGEST_FORMAT, "git": commit, "context": os.path.normpath(subdir),
+                "containerfile": os.path.normpath(cfile),
+                "build_args": sorted([k, v] for k, v in args.items()), "target": target}
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode("utf-8")).hexdigest()
+    return ImageSpec(name=name, context=os.path.normpath(subdir),
+                     containerfile=os.path.normpath(cfile), build_args=tuple(sorted(args.items())),
+                     target=target, digest=digest, ref=image_ref(name, digest, registry),
+                     git_repo=repo, git_commit=commit)
+
+
+def checkout(repo: str, commit: str, dest: str) -> str:
+    """Check ``commit`` of ``repo`` out at ``dest`` (kept for the next build of
+    that commit); "" when done, else why not."""
+    if os.path.isdir(os.path.join(dest, ".git")):
+        return ""
+    env = dict(os.environ, LANG="C", LC_ALL="C", GIT_TERMINAL_PROMPT="0")
+    partial = dest + ".partial"
+    if os.path.isdir(partial):
+        shutil.rmtree(partial)
+    for argv in (["git", "clone", "--quiet", "--no-checkout", "--", repo, partial],
+                 ["git", "-C", partial, "checkout", "--quiet", "--detach", commit]):
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env=env)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        if proc.returncode != 0:
+            return last_line(proc.stderr or proc.stdout)
+    os.rename(partial, dest)
+    return ""
 
 
 _CACHE: Dict[str, ImageModel] = {}

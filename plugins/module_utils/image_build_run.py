@@ -87,6 +87,19 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
                 entry["built"] = True
                 result["changed"] = True
                 continue
+            if spec.git_repo:
+                dest = os.path.join(os.path.expanduser(params.get("source_dir") or
+                                                       "~/.cache/ai-system/src"),
+                                    "%s-%s" % (spec.name, spec.git_commit[:12]))
+                os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+                why = image_build.checkout(spec.git_repo, spec.git_commit, dest)
+                if why:
+                    result["failed"] = True
+                    result["msg"] = ("image %s: checking out %s of %s failed: %s; no host changed"
+                                     % (name, spec.git_commit, spec.git_repo, why))
+                    return result
+                spec = spec.checked_out(dest)
+                entry["context"] = spec.context
             rc, out, err = run(image_build.build_argv("podman", spec, params.get("limits"))[1:])
             if rc != 0:
                 result["failed"] = True

@@ -15,6 +15,8 @@ description:
     O(images) it computes the digest of the build context's files (those C(.containerignore) or
     C(.dockerignore) let through), the Containerfile, the build arguments and the target stage, and
     names the image C(<registry or localhost>/ai-system/<name>:src-<12 hex>).
+  - An image whose source is C(git) ({repo, ref}) is named after the commit the ref resolves to
+    (C(git ls-remote)) and the other inputs; it is checked out under O(source_dir) only to be built.
   - Builds with C(podman build) only when that tag does not exist yet. A failed build fails the module
     naming the image and the failing step (C(STEP n/m)).
   - After a build, checks the image contract - C(python3 -c 'import zmq') inside the image, which the
@@ -53,6 +55,10 @@ options:
     description: Directory on the build machine for the archives the hosts load when there is no registry.
     type: path
     default: ~/.cache/ai-system/images
+  source_dir:
+    description: Directory on the build machine for the checkouts of C(git) sources, one per image and commit.
+    type: path
+    default: ~/.cache/ai-system/src
   check_contract:
     description: Check the image contract after each build.
     type: bool
@@ -142,6 +148,7 @@ def main():
             "registry_insecure": {"type": "bool", "default": False},
             "push": {"type": "bool", "default": True},
             "archive_dir": {"type": "path", "default": "~/.cache/ai-system/images"},
+            "source_dir": {"type": "path", "default": "~/.cache/ai-system/src"},
             "check_contract": {"type": "bool", "default": True},
         },
         supports_check_mode=True,

@@ -336,3 +336,83 @@ def test_build_argv_passes_args_target_limits_and_digest_label(context):
     assert argv[argv.index("--target") + 1] == "final"
     assert argv[-2:] == ["--", str(context)]
     assert "ai-system.source-digest=" + spec.digest in argv
+
+
+# --- git sources (real git, local repositories) ----------------------------------
+
+def git(*args, cwd=None):
+    import subprocess
+    return subprocess.run(["git"] + list(args), cwd=cwd, check=True, capture_output=True,
+                          text=True, env=dict(os.environ, GIT_AUTHOR_NAME="t",
+                                              GIT_AUTHOR_EMAIL="t@example.org",
+                                              GIT_COMMITTER_NAME="t",
+                                              GIT_COMMITTER_EMAIL="t@example.org")).stdout.strip()
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    path = tmp_path / "app"
+    write(path, "docker/Containerfile", "FROM base\nCOPY . /app/\n")
+    write(path, "docker/agent.py", "print(1)\n")
+    git("init", "-q", "-b", "main", str(path))
+    git("add", "-A", cwd=str(path))
+    git("commit", "-q", "-m", "one", cwd=str(path))
+    return path
+
+
+def test_git_source_is_named_after_the_commit_of_its_ref(repo, tmp_path):
+    spec = {"git": {"repo": "app", "ref": "main"}, "context": "docker"}
+    model = parse_images({"agents": spec}, str(tmp_path))
+    assert model.problems == []
+    image = model.images["agents"]
+    first_commit = git("rev-parse", "HEAD", cwd=str(repo))
+    assert (image.git_repo, image.git_commit) == (str(repo), first_commit)
+    assert parse_images({"agents": spec}, str(tmp_path)).images["agents"].ref == image.ref
+    write(repo, "docker/agent.py", "print(2)\n")
+    git("commit", "-q", "-am", "two", cwd=str(repo))
+    moved = parse_images({"agents": spec}, str(tmp_path)).images["agents"]
+    assert moved.git_commit != first_commit and moved.ref != image.ref
+    pinned = parse_images({"agents": dict(spec, git={"repo": "app", "ref": first_commit})},
+                          str(tmp_path)).images["agents"]
+    assert pinned.ref == image.ref
+
+
+def test_git_checkout_builds_from_the_commit(repo, tmp_path):
+    image = parse_images({"agents": {"git": {"repo": str(repo)}, "context": "docker"}},
+                         "/").images["agents"]
+    write(repo, "docker/agent.py", "print('not committed')\n")
+    dest = str(tmp_path / "src" / "agents")
+    assert image_build.checkout(image.git_repo, image.git_commit, dest) == ""
+    built = image.checked_out(dest)
+    assert built.context == os.path.join(dest, "docker")
+    assert built.containerfile == os.path.join(dest, "docker", "Containerfile")
+    with open(os.path.join(built.context, "agent.py")) as handle:
+        assert handle.read() == "print(1)\n"
+
+
+def test_git_problems_are_located(repo, tmp_path):
+    model = parse_images({
+        "a": {"git": {"repo": str(repo), "ref": "no-such-branch"}},
+        "b": {"git": {"repo": str(tmp_path / "nothing")}},
+        "c": {"git": {"repo": str(repo), "branch": "x"}, "context": "../up"},
+    }, str(tmp_path))
+    by_field = {p.field: p for p in model.problems}
+    assert "no branch or tag no-such-branch" in by_field["ai_images.a.git"].message
+    assert "cannot resolve HEAD" in by_field["ai_images.b.git"].message
+    assert "ai_images.c.git.branch" in by_field
+    assert "ai_images.c.context" in by_field
+    assert model.images == {}
+
+
+def test_git_image_is_checked_out_then_built(repo, tmp_path):
+    podman = FakePodman()
+    p = {"images": {"agents": {"git": {"repo": str(repo)}, "context": "docker"}},
+         "base_dir": "/", "archive_dir": str(tmp_path / "archives"),
+         "source_dir": str(tmp_path / "checkouts")}
+    result = build_images(p, podman, no_registry)
+    assert "failed" not in result, result.get("msg")
+    build = podman.calls[1]
+    commit = git("rev-parse", "HEAD", cwd=str(repo))
+    checkout = str(tmp_path / "checkouts" / ("agents-" + commit[:12]))
+    assert build[-2:] == ["--", os.path.join(checkout, "docker")]
+    assert build[build.index("--file") + 1] == os.path.join(checkout, "docker", "Containerfile")
