@@ -81,8 +81,11 @@ lab: deps images ## Start the two lab hosts (mainpc, pc2) on the lab network
 	$(BIN)/molecule create -s stack
 
 .PHONY: demo
-demo: host-deps lab ## The main job on the lab: site.yml deploys all 16 groups with monitoring and ends with the verify report
-	$(BIN)/ansible-playbook -i inventory/lab -e @inventory/lab-monitoring.yml site.yml
+demo: host-deps lab ## The main job on the lab: site.yml builds the stand-in from source, pushes it to the lab registry, deploys all 16 groups with monitoring and ends with the verify report
+	bash scripts/lab/registry.sh start
+	bash scripts/lab/registry.sh trust
+	$(BIN)/python scripts/lab/pipeline-inventory.py build/lab-pipeline
+	$(BIN)/ansible-playbook -i build/lab-pipeline -e @inventory/lab-monitoring.yml site.yml
 
 .PHONY: lab-destroy
 lab-destroy: deps ## Remove the lab hosts, their volumes and the lab network

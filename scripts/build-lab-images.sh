@@ -9,6 +9,8 @@
 #   stand-in-agent     localhost/ai-system/stand-in-agent:latest  ZMQ stand-in for the agents (images/stand-in-agent)
 #   lab-redis          localhost/ai-system/lab-redis:latest       Redis from Debian, for the pc2-redis group
 #   lab-prometheus     localhost/ai-system/lab-prometheus:latest  Prometheus from Debian, for ai_monitoring
+#   lab-registry       localhost/ai-system/lab-registry:latest    Container registry from Debian (docker-registry 2.8),
+#                                                                 run by scripts/lab/registry.sh for the image pipeline
 #
 # Root file systems come from debootstrap and Debian's package mirror; the
 # rootfs tarballs are cached under .cache/lab/ and an image whose recipe has
@@ -18,7 +20,8 @@
 # Usage: scripts/build-lab-images.sh [--rebuild] [--bookworm] [--archives DIR] [TARGET...]
 #   TARGET          one or more of the names above, or `all`; the default is
 #                   lab-host python-zmq-base stand-in-agent lab-redis lab-prometheus
-#                   (the lab runs Prometheus with inventory/lab-monitoring.yml)
+#                   lab-registry (the lab runs Prometheus with inventory/lab-monitoring.yml,
+#                   the registry for `make demo`'s image pipeline)
 #   --bookworm      add lab-host-bookworm to the default targets
 #   --rebuild       rebuild the selected images from scratch, cache ignored
 #   --archives DIR  also write the images the lab hosts run (stand-in-agent,
@@ -58,8 +61,8 @@ while [ $# -gt 0 ]; do
             ;;
         --archives=*) archives=${1#--archives=} ;;
         -h | --help) usage; exit 0 ;;
-        all) targets+=(lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis lab-prometheus) ;;
-        lab-host | lab-host-bookworm | python-zmq-base | stand-in-agent | lab-redis | lab-prometheus) targets+=("$1") ;;
+        all) targets+=(lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis lab-prometheus lab-registry) ;;
+        lab-host | lab-host-bookworm | python-zmq-base | stand-in-agent | lab-redis | lab-prometheus | lab-registry) targets+=("$1") ;;
         *) usage >&2; lab_die "unknown argument: $1" ;;
     esac
     shift
@@ -68,7 +71,7 @@ if [ -n "$archives" ]; then
     case $archives in /*) ;; *) archives="$PWD/$archives" ;; esac
 fi
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(lab-host python-zmq-base stand-in-agent lab-redis lab-prometheus)
+    targets=(lab-host python-zmq-base stand-in-agent lab-redis lab-prometheus lab-registry)
     [ "$bookworm" -eq 0 ] || targets+=(lab-host-bookworm)
 fi
 
@@ -280,12 +283,17 @@ build_target() {
             build_containerfile_image "$repo/images/lab-prometheus" "$registry/lab-prometheus:latest" "BASE=$base_image" || return 1
             [ -z "$archives" ] || save_archive "$registry/lab-prometheus:latest" lab-prometheus
             ;;
+        lab-registry)
+            # Runs on the controller only (scripts/lab/registry.sh): no archive.
+            build_target python-zmq-base || return 1
+            build_containerfile_image "$repo/images/lab-registry" "$registry/lab-registry:latest" "BASE=$base_image" || return 1
+            ;;
     esac
 }
 
 # Base images first, whatever order they were asked for in.
 ordered=()
-for t in lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis lab-prometheus; do
+for t in lab-host lab-host-bookworm python-zmq-base stand-in-agent lab-redis lab-prometheus lab-registry; do
     for want in "${targets[@]}"; do
         if [ "$want" = "$t" ]; then
             ordered+=("$t")

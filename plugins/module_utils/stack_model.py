@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import stack_policy
+from ansible_collections.ai_system.containers.plugins.module_utils import image_build
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import line_problem
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     HealthPolicy, merge_policies, policy_problems,
@@ -433,7 +434,11 @@ SHARED_VARS = ("ai_monitoring",)
 # Every inventory variable the model reads from a host: the one list the
 # stack_plan action collects (a variable read here but missing from it would
 # silently be unset in the plan).
-PLAN_VARS = HOST_VARS + tuple(SETTINGS_VARS) + NAME_ONLY_VARS + SHARED_VARS
+# The images built from source (image_build): read once, from the first host
+# that carries them; relative build contexts are read from inventory_dir.
+IMAGE_VARS = ("ai_images", "ai_registry", "inventory_dir")
+
+PLAN_VARS = HOST_VARS + tuple(SETTINGS_VARS) + NAME_ONLY_VARS + SHARED_VARS + IMAGE_VARS
 
 
 # ---------------------------------------------------------------------------
@@ -1116,9 +1121,11 @@ def _merge_defaults(raw: Mapping[str, Any], defaults: Mapping[str, Any]) -> Dict
 
 
 def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
-                problems: Problems, own_trees: Sequence[str] = OWN_TREES) -> Optional[Group]:
+                problems: Problems, own_trees: Sequence[str] = OWN_TREES,
+                images: Optional[Mapping[str, str]] = None) -> Optional[Group]:
     """One group; ``own_trees``: the collection's directories on the host,
-    which no volume may mount."""
+    which no volume may mount; ``images``: ai_images names -> the tag their
+    groups run."""
     where = dict(host=host, group=str(name))
     if not isinstance(name, str) or not GROUP_NAME_RE.match(name):
         problems.add("group name %r is not a valid container/unit name" % (name,),
@@ -1165,7 +1172,18 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
             group.build = Build(context=str(b["context"]), file=str(b.get("file") or ""),
                                 tag=str(b.get("tag") or ""))
     image = spec.get("image")
-    if group.build is None:
+    image_name = image_build.image_name_of(image)
+    if image_name is not None and group.build is None:
+        # image: {name: agents} runs the ai_images entry by its source digest.
+        known = images or {}
+        if image_name in known:
+            group.image = known[image_name]
+        else:
+            problems.add("image %r is not in ai_images" % (image_name,),
+                         "declare it under ai_images (group_vars/all) or use one of: %s"
+                         % (", ".join(sorted(known)) or "(ai_images is empty)"),
+                         field="image.name", **where)
+    elif group.build is None:
         if not isinstance(image, str) or not image.strip():
             problems.add("group has no image", "set 'image:' (or 'build:') on the group, "
                          "or ai_group_defaults.image", field="image", **where)
@@ -1441,7 +1459,9 @@ def check_contract(hosts: Mapping[str, Host], problems: Problems) -> None:
                              "rename the group", host=hname, group=gname)
 
 
-def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Host:
+def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems,
+               images: Optional[Mapping[str, str]] = None) -> Host:
+    """One host; ``images`` maps ai_images names to the tag their groups run."""
     scan_hostvars(name, hostvars, problems)
     lan = _lan_address(name, hostvars.get("ai_lan_address"), problems)
     subnet = hostvars.get("ai_network_subnet")
@@ -1502,7 +1522,8 @@ def parse_host(name: str, hostvars: Mapping[str, Any], problems: Problems) -> Ho
             graw = _merge_defaults(overrides[gname], graw)
         group = parse_group(name, gname, graw, defaults, problems,
                             own_trees=OWN_TREES + (host.settings.config_dir,
-                                                   host.settings.quadlet_dir))
+                                                   host.settings.quadlet_dir),
+                            images=images)
         if group is not None and max_cpus is not None and group.cpus is not None:
             group.cpus = min(group.cpus, max_cpus)
         if group is not None:
@@ -1517,6 +1538,7 @@ def load_hosts(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str,
     """
     problems = Problems()
     hosts = {}
+    images = image_refs(all_hostvars, problems)
     for name in sorted(all_hostvars, key=str):
         if not isinstance(name, str) or not HOST_NAME_RE.match(name):
             shown = ascii(name)
@@ -1525,5 +1547,20 @@ def load_hosts(all_hostvars: Mapping[str, Mapping[str, Any]]) -> Tuple[Dict[str,
                          "rename the host in the inventory: letters, digits, '.', '_' and '-', "
                          "at most 63, starting with a letter or digit", host=shown)
             continue
-        hosts[name] = parse_host(name, all_hostvars[name] or {}, problems)
+        hosts[name] = parse_host(name, all_hostvars[name] or {}, problems, images)
     return hosts, problems
+
+
+def image_refs(all_hostvars: Mapping[str, Mapping[str, Any]], problems: Problems) -> Dict[str, str]:
+    """ai_images name -> the tag of its source digest (image_build), from the
+    first host that declares ai_images; its problems are reported once."""
+    for name in sorted(all_hostvars, key=str):
+        hostvars = all_hostvars[name] or {}
+        if hostvars.get("ai_images") or hostvars.get("ai_registry"):
+            model = image_build.cached_images(hostvars.get("ai_images"),
+                                              str(hostvars.get("inventory_dir") or "."),
+                                              hostvars.get("ai_registry"))
+            for p in model.problems:
+                problems.add(p.message, p.fix, field=p.field)
+            return {n: spec.ref for n, spec in model.images.items()}
+    return {}
