@@ -154,8 +154,9 @@ def test_verify_report_lands_in_reports_of_the_folder_it_runs_in(installed, tmp_
 
 def test_the_installed_collection_is_the_collection_only(installed):
     top = sorted(os.listdir(collection_dir(installed)))
-    assert top == ["COPYING", "FILES.json", "MANIFEST.json", "README.md", "bindep.txt",
-                   "changelogs", "docs", "meta", "playbooks", "plugins", "roles"]
+    assert top == ["CHANGELOG.md", "COPYING", "FILES.json", "MANIFEST.json", "README.md",
+                   "bindep.txt", "changelogs", "docs", "examples", "meta", "playbooks", "plugins",
+                   "roles"]
     root = collection_dir(installed)
     outside = [p for p in listing(root) if (root / p).is_symlink() and
                not os.path.realpath(root / p).startswith(str(root) + os.sep)]
