@@ -99,12 +99,14 @@ import re
 import sys
 import tarfile
 
-ALLOWED_TOP = {"MANIFEST.json", "FILES.json", "README.md", "COPYING", "bindep.txt",
-               "changelogs", "docs", "meta", "playbooks", "plugins", "roles"}
+ALLOWED_TOP = {"MANIFEST.json", "FILES.json", "README.md", "CHANGELOG.md", "COPYING",
+               "bindep.txt", "changelogs", "docs", "examples", "meta", "playbooks", "plugins",
+               "roles"}
 FORBIDDEN = [
     (r"(^|/)\.", "a dot file or folder (tool settings, caches, .config/molecule)"),
     (r"^(images|scripts|molecule|bench)(/|$)", "the test lab or benchmarks"),
     (r"^tests(/|$)", "tests (they need the repository)"),
+    (r"^docs/(lab|development)\.md$", "a doc for working on the repository"),
     (r"^inventory(/|$)", "an inventory (production holds real LAN addresses)"),
     (r"^collections(/|$)", "the checkout's link back to itself"),
     (r"^(build|reports|context)(/|$)|^playbooks/build(/|$)", "output of a run"),
@@ -117,7 +119,9 @@ FORBIDDEN = [
 ]
 REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "COPYING", "bindep.txt",
             "meta/runtime.yml", "meta/execution-environment.yml", "meta/ee-requirements.txt",
-            "playbooks/site.yml", "playbooks/verify.yml", "playbooks/render.yml"]
+            "playbooks/site.yml", "playbooks/verify.yml", "playbooks/render.yml",
+            "CHANGELOG.md", "changelogs/changelog.yaml", "docs/getting-started.md",
+            "examples/inventory/hosts.yml", "examples/inventory/group_vars/all/vault.yml"]
 
 problems = []
 flagged = []  # reported paths: what lies under them is not reported again

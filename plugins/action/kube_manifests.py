@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.action.stack_plan import planned_hostvars
+from ansible_collections.ai_system.containers.plugins.action.stack_plan import hosts_group, planned_hostvars
 from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
 from ansible_collections.ai_system.containers.plugins.module_utils.kube_manifests import (
     KUBE_OPTION_DEFAULTS, kube_stack, kustomization, podman_documents,
@@ -47,10 +47,11 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec={
             "hosts": {"type": "list", "elements": "str"},
-            "inventory_group": {"type": "str", "default": "ai_hosts"},
+            "inventory_group": {"type": "str"},
             "options": {"type": "dict", "default": {}},
         })
-        collected, why_not = planned_hostvars(task_vars, args, "kube_manifests")
+        collected, why_not = planned_hostvars(task_vars, args, "kube_manifests",
+                                              hosts_group(self._templar, task_vars))
         if why_not:
             result.update(failed=True, msg=why_not)
             return result

@@ -68,6 +68,19 @@ def tree_digest(root):
 
 
 CHAIN_FACT = "ai_system_phase_chain"
+RECORDS_VAR = "ai_phase_records"
+RECORDS_MODES = ("use", "ignore")
+
+
+def records_mode(templar, task_vars):
+    """The value of ai_phase_records: use (the default) or ignore."""
+    value = task_vars.get(RECORDS_VAR)
+    mode = "use" if value is None else str(templar.template(value)).strip().lower()
+    if mode not in RECORDS_MODES:
+        raise AnsibleActionFail("%s must be one of %s, got %r: use compares each phase with the record of "
+                                "its last complete run, ignore runs every phase in full and records afresh"
+                                % (RECORDS_VAR, ", ".join(RECORDS_MODES), value))
+    return mode
 
 
 def _chain(task_vars, token):
@@ -106,6 +119,19 @@ class ActionModule(ActionBase):
         reads = args.pop("reads", None)
         secret_names = args.pop("secrets", None)
         secrets_var = args.pop("secrets_var", None) or "ai_secrets"
+        if records_mode(self._templar, task_vars) == "ignore":
+            if args.get("state") == "read":
+                # No reading: every phase's check then goes to the host, as forget.
+                result.update(changed=False, phases={}, ignored=True)
+                return result
+            if args.get("state", "check") == "check":
+                args["state"] = "forget"
+                for unused in ("prefixes", "inputs"):
+                    args.pop(unused, None)
+                result.update(self._execute_module(module_name="ai_system.containers.phase_state",
+                                                   module_args=args, task_vars=task_vars))
+                result["read_once"] = False
+                return result
         if args.get("state") == "read":
             result.update(self._execute_module(module_name="ai_system.containers.phase_state",
                                                module_args=args, task_vars=task_vars))

@@ -42,16 +42,29 @@ def collect_hostvars(hostvars, names):
     return collected
 
 
-def planned_hostvars(task_vars, args, who):
+DEFAULT_GROUP = "ai_hosts"
+
+
+def no_hosts_message(group, groups):
+    """Why a plan has no host: the group looked for and the groups there are
+    (the same words as the playbooks' first play)."""
+    others = sorted(g for g, members in groups.items() if g != "all" and members)
+    return ("No hosts in inventory group '%s' (ai_hosts_group): the inventory's groups with "
+            "hosts are %s. Put the AI hosts in group '%s', or name their group with "
+            "-e ai_hosts_group=<group>." % (group, ", ".join(others) or "(none)", group))
+
+
+def planned_hostvars(task_vars, args, who, group=None):
     """(the plan's view of each AI host, None) or (None, why not): the hosts
-    of ``args`` (``hosts``, else every host of ``inventory_group``)."""
+    of ``args`` (``hosts``, else every host of ``inventory_group``, else of
+    ``group``, the play's ai_hosts_group)."""
     names = args["hosts"]
     if not names:
-        group = args["inventory_group"]
-        names = list(task_vars.get("groups", {}).get(group, []))
+        group = args["inventory_group"] or group or DEFAULT_GROUP
+        groups = task_vars.get("groups", {})
+        names = list(groups.get(group, []))
         if not names:
-            return None, ("No hosts in inventory group '%s': put the AI hosts in it, "
-                          "or pass hosts=" % group)
+            return None, no_hosts_message(group, groups)
     hostvars = task_vars.get("hostvars")
     if hostvars is None:
         raise AnsibleError("%s needs hostvars" % who)
@@ -59,6 +72,14 @@ def planned_hostvars(task_vars, args, who):
     if missing:
         return None, "Unknown hosts: %s" % ", ".join(missing)
     return collect_hostvars(hostvars, names), None
+
+
+def hosts_group(templar, task_vars):
+    """The ai_hosts_group variable, templated, or None."""
+    value = task_vars.get("ai_hosts_group")
+    if value is None:
+        return None
+    return str(templar.template(value)) or None
 
 
 class ActionModule(ActionBase):
@@ -71,9 +92,10 @@ class ActionModule(ActionBase):
         task_vars = task_vars or {}
         dummy, args = self.validate_argument_spec(argument_spec={
             "hosts": {"type": "list", "elements": "str"},
-            "inventory_group": {"type": "str", "default": "ai_hosts"},
+            "inventory_group": {"type": "str"},
         })
-        collected, why_not = planned_hostvars(task_vars, args, "stack_plan")
+        collected, why_not = planned_hostvars(task_vars, args, "stack_plan",
+                                              hosts_group(self._templar, task_vars))
         if why_not:
             result.update(failed=True, msg=why_not)
             return result

@@ -18,7 +18,9 @@ options:
     type: list
     elements: str
   inventory_group:
-    description: Inventory group holding the AI hosts, used when O(hosts) is not given.
+    description:
+      - Inventory group holding the AI hosts, used when O(hosts) is not given.
+      - Defaults to the variable C(ai_hosts_group) (the group the playbooks run on), else
+        C(ai_hosts).
     type: str
-    default: ai_hosts
 """

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: kube_manifests
 short_description: The whole stack's plan as Kubernetes manifests and a kustomization
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Runs on the controller (an action plugin). Plans the stack from every AI host's
     C(ai_*) variables exactly as M(ai_system.containers.stack_plan) does, and returns the

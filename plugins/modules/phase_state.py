@@ -35,15 +35,18 @@ options:
   phase:
     description:
       - Name of the phase, lower case letters, digits and C(_); names the record file.
-      - Required with O(state=check) and O(state=record).
+      - Required with O(state=check), O(state=record) and O(state=forget).
     type: str
   state:
     description:
       - V(check) compares the record with the inputs and the host; V(record) writes the record.
       - V(read) reads the records of O(phases) and compares each with the host, without judging inputs (the
         phases' checks do that later on the controller) and without removing anything.
+      - V(forget) removes the record without reading it and answers as a check that found work, so that the
+        phase runs in full and records afresh. The action plugin turns every check into V(forget), and every
+        read into no reading, when the variable C(ai_phase_records) is V(ignore) (its default is V(use)).
     type: str
-    choices: [check, record, read]
+    choices: [check, record, read, forget]
     default: check
   phases:
     description:
@@ -217,7 +220,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.phase_record 
 
 ARGUMENT_SPEC = dict(
     phase=dict(type="str"),
-    state=dict(type="str", choices=["check", "record", "read"], default="check"),
+    state=dict(type="str", choices=["check", "record", "read", "forget"], default="check"),
     phases=dict(type="list", elements="str", default=[]),
     reads=dict(type="raw"),
     prefixes=dict(type="list", elements="str", default=[]),
@@ -232,6 +235,8 @@ ARGUMENT_SPEC = dict(
     record_dir=dict(type="path", default="/var/lib/ai-system/phases"),
     digest=dict(type="str"),
 )
+FORGOTTEN = ("ai_phase_records=ignore: the record is not compared; the phase runs in full "
+             "and records afresh")
 COMMAND_ENV = {"LANG": "C", "LC_ALL": "C", "SYSTEMD_PAGER": ""}
 
 
@@ -247,7 +252,8 @@ def private_dirs(path):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           required_if=[("state", "check", ["phase"]), ("state", "record", ["phase"])])
+                           required_if=[("state", "check", ["phase"]), ("state", "record", ["phase"]),
+                                        ("state", "forget", ["phase"])])
     params = module.params
 
     def run(argv):
@@ -267,6 +273,12 @@ def main():
 
     if not PHASE_NAME.match(params["phase"]):
         module.fail_json(msg="phase %r: use lower case letters, digits and _ (at most 64)" % params["phase"])
+    if params["state"] == "forget":
+        path = record_path(params["record_dir"], params["phase"])
+        if not module.check_mode and os.path.exists(path):
+            os.unlink(path)
+        module.exit_json(changed=False, converged=False, differences=[FORGOTTEN], record=path,
+                         ansible_facts={})
     if not params["digest"]:
         module.fail_json(msg="no inputs digest: run phase_state through its action plugin "
                              "(ai_system.containers.phase_state), which computes it")

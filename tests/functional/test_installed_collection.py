@@ -154,8 +154,9 @@ def test_verify_report_lands_in_reports_of_the_folder_it_runs_in(installed, tmp_
 
 def test_the_installed_collection_is_the_collection_only(installed):
     top = sorted(os.listdir(collection_dir(installed)))
-    assert top == ["COPYING", "FILES.json", "MANIFEST.json", "README.md", "bindep.txt",
-                   "changelogs", "docs", "meta", "playbooks", "plugins", "roles"]
+    assert top == ["CHANGELOG.md", "COPYING", "FILES.json", "MANIFEST.json", "README.md",
+                   "bindep.txt", "changelogs", "docs", "examples", "meta", "playbooks", "plugins",
+                   "roles"]
     root = collection_dir(installed)
     outside = [p for p in listing(root) if (root / p).is_symlink() and
                not os.path.realpath(root / p).startswith(str(root) + os.sep)]
@@ -181,3 +182,73 @@ def test_the_tested_dependency_collections_meet_the_declared_ranges(installed):
                   encoding="utf-8") as handle:
             tested = json.load(handle)["collection_info"]["version"]
         assert meets_requirements(tested, wanted), (name, tested, wanted)
+
+
+def _user_env(installed, cwd):
+    cfg = cwd.parent / "empty.cfg"
+    cfg.write_text("")
+    return {"PATH": BIN + os.pathsep + "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"),
+            "LANG": "C.UTF-8", "ANSIBLE_CONFIG": str(cfg), "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join([str(installed), DEPS])}
+
+
+def test_ansible_doc_shows_the_inventory_model_with_ai_groups_suboptions(installed, tmp_path):
+    from ansible_collections.ai_system.containers.plugins.module_utils import stack_model
+
+    res = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "role", "-j",
+                          "ai_system.containers.stack"], cwd=str(tmp_path),
+                         env=_user_env(installed, tmp_path / "x"), capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)["ai_system.containers.stack"]["entry_points"]["inventory"]
+    options = doc["options"]
+    assert set(stack_model.PLAN_VARS) <= set(options)
+    assert set(options["ai_groups"]["options"]) == set(stack_model.GROUP_KEYS)
+    assert set(options["ai_groups"]["options"]["agents"]["options"]) == set(stack_model.AGENT_KEYS)
+    text = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "role",
+                           "ai_system.containers.stack"], cwd=str(tmp_path),
+                          env=_user_env(installed, tmp_path / "x"), capture_output=True, text=True,
+                          check=False).stdout
+    assert re.search(r"ENTRY POINT: \W*inventory\b", text) and "health_port" in text
+
+
+def test_the_shipped_example_inventory_copied_out_and_vaulted_renders(installed, tmp_path):
+    """docs/getting-started.md steps 2 and 3 as written, then a render by FQCN."""
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(_user_env(installed, work), HOME=str(tmp_path / "home"))
+    os.makedirs(env["HOME"])
+    example = collection_dir(installed) / "examples" / "inventory"
+    subprocess.run(["cp", "-r", str(example), "inventory"], cwd=str(work), check=True)
+    password = tmp_path / "home" / ".ai-system-vault-pass"
+    password.write_text("a-throwaway-test-password\n")
+    password.chmod(0o600)
+    (work / "ansible.cfg").write_text("[defaults]\nvault_password_file = ~/.ai-system-vault-pass\n")
+    env.pop("ANSIBLE_CONFIG")  # ./ansible.cfg, as the guide has it
+    vault = work / "inventory" / "group_vars" / "all" / "vault.yml"
+    res = subprocess.run([os.path.join(BIN, "ansible-vault"), "encrypt", str(vault)],
+                         cwd=str(work), env=env, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert vault.read_text().startswith("$ANSIBLE_VAULT;1.1;AES256")
+
+    res = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "inventory",
+                          "ai_system.containers.render", "-e", "ansible_connection=local"],
+                         cwd=str(work), env=env, capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = work / "build" / "rendered"
+    assert sorted(os.listdir(out)) == ["cpu-pc", "gpu-pc"]
+    gpu_unit = (out / "gpu-pc" / "quadlet" / "ai-inference.container").read_text()
+    assert "AddDevice=nvidia.com/gpu=all" in gpu_unit
+    assert "Secret=ai_api_token,type=env,target=AI_API_TOKEN" in gpu_unit
+    assert "PublishPort=192.168.1.10:5600:5600" in gpu_unit
+    endpoints = json.loads((out / "cpu-pc" / "config" / "groups" / "coordinator" /
+                            "endpoints.json").read_text())
+    assert endpoints["endpoints"]["InferenceAgent"]["url"] == "tcp://192.168.1.10:5600"
+
+    # A mistyped group: non-zero, naming the group and the inventory's groups.
+    res = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "inventory",
+                          "ai_system.containers.site", "-e", "ai_hosts_group=ai_host"],
+                         cwd=str(work), env=env, capture_output=True, text=True, check=False)
+    assert res.returncode != 0
+    assert "No hosts in inventory group 'ai_host' (ai_hosts_group)" in res.stdout
+    assert "groups with hosts are ai_hosts, cpu, gpu." in res.stdout

@@ -2,7 +2,7 @@
 """A deployment that is interrupted, left with orphans or renamed, on the two-host lab.
 
 Tests run in file order against one lab: deploy, a run stopped right after
-writing the files (``ai_fault_stop_after_files``) and the run that finishes
+writing the files (``tests/system/playbooks/stack_interrupted.yml``) and the run that finishes
 it, an orphaned labelled container, a renamed unit prefix, and back to the
 shipped inventory.
 """
@@ -17,7 +17,7 @@ PROGRESS = "Report how far the groups are"
 GROUP_WAIT = r"[\w.-]+ \([\w -]+, \d+ s\)"  # pc2-ai-models (starting, 34 s)
 PROGRESS_LINE = re.compile(r"\A(?P<host>[\w.-]+): (?P<ok>\d+)/(?P<all>\d+) healthy"
                            r"(; waiting for %s(, %s)*)?(; failed: .+)?\Z" % (GROUP_WAIT, GROUP_WAIT))
-STOP_AFTER_FILES = "Stop after the files when a test asks for an interrupted run"
+STOP_AFTER_FILES = "Stop after the files, as an interrupted run would"
 LEAF = "pc2-ai-monitoring"  # nothing depends on it and no other host consumes it
 LEAF_SERVICE = "ai-%s.service" % LEAF
 LEAF_FILE = "/etc/containers/systemd/ai-%s.container" % LEAF
@@ -103,8 +103,7 @@ def test_run_interrupted_after_writing_units_is_finished_by_the_next_run(lab, la
     assert old_memory != ONE_GIB
     inventory = lab.edited_inventory("memory", more_memory)
 
-    run = lab.playbook(inventory=inventory, tags=["stack"],
-                       extravars={"ai_fault_stop_after_files": True})
+    run = lab.playbook("tests/system/playbooks/stack_interrupted.yml", inventory=inventory)
     assert run.rc != 0
     assert {(f["host"], f["task"]) for f in run.failures()} == {
         ("mainpc", STOP_AFTER_FILES), ("pc2", STOP_AFTER_FILES)}

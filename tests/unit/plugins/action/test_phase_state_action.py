@@ -308,3 +308,36 @@ def test_the_stack_role_names_its_secrets_instead_of_hashing_them():
                       if "ai_system.containers.phase_state" in t]
     assert len(tasks) == 2
     assert all(t["secrets"] == "{{ __stack_host.secrets }}" for t in tasks)
+# -- ai_phase_records=ignore -----------------------------------------------------------
+def test_ignore_turns_a_check_into_forget_even_with_a_converged_reading():
+    task_vars = dict(BASE)
+    reads = _reads(task_vars)
+    task_vars["ai_phase_records"] = "ignore"
+    plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"], "reads": reads})
+    plugin.run(task_vars=task_vars)
+    assert calls == [{"phase": "podman", "state": "forget"}]
+
+
+def test_ignore_reads_nothing_at_the_start_of_the_run():
+    plugin, calls = _plugin({"state": "read", "phases": ["podman", "stack"]})
+    result = plugin.run(task_vars={"ai_phase_records": "ignore"})
+    assert calls == []
+    assert result["phases"] == {} and "token" not in result
+
+
+def test_ignore_still_records():
+    plugin, calls = _plugin({"phase": "podman", "state": "record", "prefixes": ["podman_"]})
+    plugin.run(task_vars={"ai_phase_records": "ignore"})
+    assert len(calls) == 1 and calls[0]["state"] == "record" and calls[0]["digest"]
+
+
+def test_use_is_the_default_and_another_value_is_refused():
+    task_vars = dict(BASE, ai_phase_records="use")
+    plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"]})
+    plugin.run(task_vars=task_vars)
+    assert calls[0].get("state", "check") == "check" and calls[0]["digest"]
+    plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"]})
+    with pytest.raises(action.AnsibleActionFail, match=r"ai_phase_records must be one of use, ignore, "
+                                                        r"got 'skip'"):
+        plugin.run(task_vars=dict(BASE, ai_phase_records="skip"))
+    assert calls == []

@@ -198,5 +198,18 @@ def test_the_lab_inventory_plans_cleanly_through_the_action():
 def test_an_empty_inventory_group_names_no_hosts(groups):
     result = _action().run(task_vars={"groups": groups})
     assert result["failed"] is True
-    assert result["msg"] == ("No hosts in inventory group 'ai_hosts': put the AI hosts in it, "
-                             "or pass hosts=")
+    assert result["msg"] == ("No hosts in inventory group 'ai_hosts' (ai_hosts_group): the "
+                             "inventory's groups with hosts are (none). Put the AI hosts in group "
+                             "'ai_hosts', or name their group with -e ai_hosts_group=<group>.")
+
+
+def test_ai_hosts_group_chooses_the_group_and_a_missing_one_names_the_others():
+    task_vars = {"groups": {"all": ["a", "b"], "gpu_pcs": ["a"], "cpu_pcs": ["b"], "empty": []},
+                 "ai_hosts_group": "gpu_pc"}
+    result = _action().run(task_vars=task_vars)
+    assert result["failed"] is True
+    assert result["msg"].startswith("No hosts in inventory group 'gpu_pc' (ai_hosts_group): the "
+                                    "inventory's groups with hosts are cpu_pcs, gpu_pcs. ")
+    # An explicit inventory_group wins over ai_hosts_group.
+    result = _action({"inventory_group": "nowhere"}).run(task_vars=task_vars)
+    assert "inventory group 'nowhere'" in result["msg"]

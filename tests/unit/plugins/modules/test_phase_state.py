@@ -316,3 +316,28 @@ def test_bad_reading_arguments_are_refused(run_module, host, tree, args, message
     result, failed = run_module(phase_state.main, dict(args, record_dir=str(tree / "records")))
     assert failed
     assert message in result["msg"]
+
+
+def test_forget_removes_the_record_without_reading_the_host_and_gives_the_phase_work(
+        run_module, host, tree):
+    _record(run_module, tree)
+    path = tree / "records" / "podman.json"
+    assert path.exists()
+    host.calls = []
+    result, failed = run_module(phase_state.main, {"phase": "podman", "state": "forget",
+                                                   "record_dir": str(tree / "records")})
+    assert not failed, result
+    assert result["changed"] is False and result["converged"] is False
+    assert result["differences"] == [phase_state.FORGOTTEN]
+    assert host.calls == []
+    assert not path.exists()
+    # The next check has no record to compare: the phase has work until a complete run records.
+    assert _check(run_module, tree)["differences"] == ["no record of a complete run of this phase yet"]
+
+
+def test_forget_in_check_mode_keeps_the_record(run_module, host, tree):
+    _record(run_module, tree)
+    result, failed = run_module(phase_state.main, {"phase": "podman", "state": "forget",
+                                                   "record_dir": str(tree / "records")}, check=True)
+    assert not failed and result["converged"] is False
+    assert (tree / "records" / "podman.json").exists()
