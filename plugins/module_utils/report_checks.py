@@ -704,14 +704,6 @@ class LinksCheck(ZmqCheck):
         "is degraded). Dotted: broken (the stage that failed) or not checked. Orange groups run "
         "a degraded agent or link to one.")
 
-    def _judge_one(self, host: HostInput, by_container: Optional[Dict[str, Mapping[str, Any]]],
-                   entry: Mapping[str, Any]) -> Item:
-        item = super()._judge_one(host, by_container, entry)
-        if blocked_before_host(item, host.peer(item.get("to_host"))):
-            item["reason"] = "%s; %s: %s's own table admits it" % (
-                item["reason"], BLOCKED_BEFORE_HOST, item["to_host"])
-        return item
-
     def base(self, entry: Mapping[str, Any]) -> Dict[str, Any]:
         return {"from_group": entry.get("from_group"), "container": entry.get("container"),
                 "name": entry.get("name"), "to_host": entry.get("to_host"), "to_group": entry.get("to_group"),
@@ -721,6 +713,9 @@ class LinksCheck(ZmqCheck):
     def _judge_one(self, host: HostInput, by_container: Optional[Dict[str, Mapping[str, Any]]],
                    entry: Mapping[str, Any]) -> Item:
         item = super()._judge_one(host, by_container, entry)
+        if blocked_before_host(item, host.peer(item.get("to_host"))):
+            item["reason"] = "%s; %s: %s's own table admits it" % (
+                item["reason"], BLOCKED_BEFORE_HOST, item["to_host"])
         # What the plan knows about why this link cannot work (a localhost
         # link across network namespaces) goes with its failure.
         if item.get("status") == FAILED and item.get("note") and item["note"] not in (item.get("reason") or ""):

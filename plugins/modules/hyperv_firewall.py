@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: hyperv_firewall
 short_description: Write the PowerShell script that opens a WSL2 host's cross-host ports in the Hyper-V firewall
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - A WSL2 distribution is reached from the LAN only through Windows, whose Hyper-V firewall filters
     what reaches WSL's VM before the distribution's own nftables table sees it. Ansible manages the

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: image_build
 short_description: Build the application's images from source, once per source digest, and check their contract
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Runs where the images are built (the controller, or a declared build host). For each entry of
     O(images) it computes the digest of the build context's files (those C(.containerignore) or

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 ---
 module: wsl_facts
 short_description: Tell whether a host is a WSL2 distribution, and read its GPU layout
-version_added: "0.2.0"
+version_added: "0.1.0"
 description:
   - Decides the platform the GPU roles act for. V(auto) reads C(/proc/sys/kernel/osrelease) (WSL2's kernels
     say C(microsoft-standard) and, since 5.10, C(WSL2)); O(platform=wsl) or O(platform=linux) force the

@@ -47,9 +47,11 @@ def expected_openings():
     out = {h: {} for h in hosts}
     for consumer in hosts:
         for group in groups[consumer].values():
-            for name in group.get("connects_to") or []:
+            for entry in group.get("connects_to") or []:
+                # An entry is a name or {agent: name, localhost: ...};
                 # "pc2/AuthenticationAgent" names the host; a bare name is the
                 # consumer's own agent where it has one, else the other host's.
+                name = entry["agent"] if isinstance(entry, dict) else entry
                 owner, _sep, agent = name.rpartition("/")
                 if not owner:
                     owner = consumer if agent in ports[consumer] else next(
