@@ -13,7 +13,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ROLES = ("podman", "nvidia_toolkit", "stack")
 # Defaults computed from other variables: a type's example would mislead, so
 # the description says how the value is found.
-COMPUTED = {"nvidia_toolkit_enabled"}
+COMPUTED = {"nvidia_toolkit_enabled", "nvidia_toolkit_platform"}
 
 
 def _load(role, *path):
