@@ -205,9 +205,8 @@ def main():
             conn_ref = built5["images"]["stand-in-agent"]["ref"]
             layout = built5["layouts"][conn_ref]
             fresh = [d for d in layout["layers"] if d not in old_layout["layers"]]
-            blob = lambda d: os.path.getsize(  # noqa: E731
-                os.path.join(layout["dir"], "blobs", "sha256", d.split(":", 1)[1]))
-            conn_layer = sum(blob(d) for d in fresh)
+            conn_layer = sum(os.path.getsize(os.path.join(layout["dir"], "blobs", "sha256",
+                                                          d.split(":", 1)[1])) for d in fresh)
             conn_sent = {}
             for host, res in conn.task_results("Find the images that are not on the host yet").items():
                 conn_sent[host] = sum(os.path.getsize(os.path.join(layout["dir"], f))

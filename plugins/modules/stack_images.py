@@ -48,10 +48,9 @@ options:
     default: {}
   layouts:
     description:
-      - Image name to its uncompressed OCI layout on the controller
-        (C({dir, layers, files}), as M(ai_system.containers.image_build) returns them in C(layouts)):
-        C(dir) the layout's directory, C(layers) the layer digests, C(files) every file of the
-        layout relative to C(dir).
+      - Image name to its uncompressed OCI layout on the controller, C({dir, layers, files}) as
+        M(ai_system.containers.image_build) returns them in C(layouts) - C(dir) the layout's
+        directory, C(layers) the layer digests, C(files) every file of the layout relative to C(dir).
       - A missing image listed here comes as the files of its layout the host lacks - every file
         but the layer blobs already in the host's image storage (RV(layout[].files)) - copied to
         RV(layout[].dest), then pulled from there (C(podman pull oci:)) and named; the copy is
