@@ -255,8 +255,7 @@ def test_without_registry_hosts_get_only_the_layers_they_lack_over_the_connectio
     new_layout = res["layouts"][new_ref]
     fresh = [d for d in new_layout["layers"] if d not in layout["layers"]]
     assert len(fresh) == 1, new_layout["layers"]
-    (plan_only,) = [r for r in [changed.task_results(
-        "Find the images that are not on the host yet")]]
+    plan_only = changed.task_results("Find the images that are not on the host yet")
     for host in lab.hosts:
         (entry,) = plan_only[host]["layout"]
         blobs = [f for f in entry["files"] if f.startswith("blobs/")]
