@@ -110,6 +110,8 @@ def archive_size(ref):
 
 
 def mib(n):
+    if n < 1048576:
+        return "%.1f KiB (%d bytes)" % (n / 1024.0, n)
     return "%.2f MiB" % (n / 1048576.0)
 
 
