@@ -12,7 +12,9 @@ replaced in tests.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import time
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple, Union
 
@@ -22,10 +24,27 @@ Runner = Callable[[Sequence[str]], Tuple[int, str, str]]
 Head = Callable[[str], Union[int, str]]
 
 
-def archive_file(archive_dir: str, spec: image_build.ImageSpec) -> str:
-    """The controller's archive of an image: one file per name and digest."""
-    return os.path.join(archive_dir, "%s-%s%s.tar" % (spec.name, image_build.TAG_PREFIX,
+def layout_dir(archive_dir: str, spec: image_build.ImageSpec) -> str:
+    """The controller's OCI layout of an image: one directory per name and digest."""
+    return os.path.join(archive_dir, "%s-%s%s.oci" % (spec.name, image_build.TAG_PREFIX,
                                                       spec.digest[:image_build.TAG_HEX]))
+
+
+def read_layout(path: str) -> Dict[str, Any]:
+    """{dir, layers, files} of an OCI layout that ``podman save --format oci-dir
+    --uncompressed`` wrote: its layer digests (each the layer's diff ID, as
+    the layout is uncompressed) and every file, relative to the layout."""
+    with open(os.path.join(path, "index.json")) as handle:
+        index = json.load(handle)
+    digest = index["manifests"][0]["digest"]
+    with open(os.path.join(path, "blobs", "sha256", digest.split(":", 1)[1])) as handle:
+        manifest = json.load(handle)
+    files = []
+    for top, dummy, names in os.walk(path):
+        for name in names:
+            files.append(os.path.relpath(os.path.join(top, name), path).replace(os.sep, "/"))
+    return {"dir": path, "layers": [layer["digest"] for layer in manifest["layers"]],
+            "files": sorted(files)}
 
 
 def manifest_url(registry: str, ref: str, insecure: bool) -> str:
@@ -42,13 +61,13 @@ def image_id(run: Runner, ref: str) -> str:
 
 def build_images(params: Mapping[str, Any], run: Runner, head: Head,
                  check_mode: bool = False) -> Dict[str, Any]:
-    """The module's result: ``images`` (name -> what happened), ``archives``
-    (ref -> controller archive, for the stack role), ``digests`` (lines to
+    """The module's result: ``images`` (name -> what happened), ``layouts``
+    (ref -> the image's OCI layout on the controller, for the stack role), ``digests`` (lines to
     print), ``changed``; ``failed`` and ``msg`` when a build, a contract check,
     the registry or a push failed (the hosts are then untouched)."""
     model = image_build.parse_images(params.get("images"), params.get("base_dir") or ".",
                                      params.get("registry"))
-    result: Dict[str, Any] = {"changed": False, "images": {}, "archives": {}, "digests": [],
+    result: Dict[str, Any] = {"changed": False, "images": {}, "layouts": {}, "digests": [],
                               "references": {}, "registry": model.registry}
     if model.problems:
         result["failed"] = True
@@ -139,14 +158,16 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
                     entry["pushed"] = True
                     result["changed"] = True
         elif archive_dir and not model.registry:
-            path = archive_file(archive_dir, spec)
+            path = layout_dir(archive_dir, spec)
             entry["archive"] = path
-            result["archives"][spec.ref] = path
-            if not os.path.isfile(path) and not check_mode:
+            if not os.path.isfile(os.path.join(path, "index.json")) and not check_mode:
                 os.makedirs(archive_dir, mode=0o700, exist_ok=True)
                 partial = path + ".partial"
-                rc, out, err = run(["save", "--output", partial,
-                                    "--", spec.ref])
+                shutil.rmtree(partial, ignore_errors=True)
+                # Uncompressed: each layer blob is named by its diff ID, so a host
+                # is sent only the layers its storage lacks.
+                rc, out, err = run(["save", "--format", "oci-dir", "--uncompressed",
+                                    "--output", partial, "--", spec.ref])
                 if rc != 0:
                     result["failed"] = True
                     result["msg"] = "image %s: podman save failed: %s" % (
@@ -154,6 +175,8 @@ def build_images(params: Mapping[str, Any], run: Runner, head: Head,
                     return result
                 os.replace(partial, path)
                 result["changed"] = True
+            if os.path.isfile(os.path.join(path, "index.json")):
+                result["layouts"][spec.ref] = read_layout(path)
         entry["seconds"] = round(time.monotonic() - began, 2)
         result["digests"].append("%s %s %s" % (name, spec.ref, entry.get("id") or "in-registry"))
         result["references"][name] = {"ref": spec.ref, "id": entry.get("id", ""),

@@ -29,22 +29,49 @@ def archive_path(archive_dir: str, image: str) -> str:
     return os.path.join(archive_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", image) + ".tar")
 
 
-def plan_images(images: Sequence[Image], present: Iterable[str], archives: Mapping[str, str],
-                archive_dir: str, pull: bool = True) -> Dict[str, List[Any]]:
-    """{present, load, pull, missing}, each in the order of `images`.
+def layout_path(archive_dir: str, image: str) -> str:
+    """Where the OCI layout of `image` lands on the host: one directory per image name."""
+    return os.path.join(archive_dir, re.sub(r"[^A-Za-z0-9_.-]", "_", image) + ".oci")
 
-    `present`: the images already there; `load`: the missing ones that come
-    from an archive ({image, groups, src, dest}); `pull`: the other missing
-    ones ({image, groups}) when pulling is allowed; `missing`: those, when it
-    is not ({image, groups, how, reason}, as `missing_message` reads them).
+
+def layout_files(layout: Mapping[str, Any], host_layers: Iterable[str]) -> List[str]:
+    """The files of an uncompressed OCI layout to copy to a host: all of them
+    but the layer blobs whose digest (an uncompressed layer's diff ID) the
+    host's storage has already; Podman reuses those when it pulls the layout."""
+    have = set(host_layers)
+    skip = {"blobs/sha256/" + d.split(":", 1)[-1] for d in layout.get("layers") or [] if d in have}
+    return [f for f in layout.get("files") or [] if f not in skip]
+
+
+def plan_images(images: Sequence[Image], present: Iterable[str], archives: Mapping[str, str],
+                archive_dir: str, pull: bool = True,
+                layouts: Optional[Mapping[str, Mapping[str, Any]]] = None,
+                host_layers: Iterable[str] = ()) -> Dict[str, List[Any]]:
+    """{present, layout, load, pull, missing}, each in the order of `images`.
+
+    `present`: the images already there; `layout`: the missing ones that come
+    as an uncompressed OCI layout ({image, groups, src, dest, files}: only the
+    files the host lacks, see `layout_files`); `load`: the missing ones that
+    come from an archive ({image, groups, src, dest}); `pull`: the other
+    missing ones ({image, groups}) when pulling is allowed; `missing`: those,
+    when it is not ({image, groups, how, reason}, as `missing_message` reads
+    them).
     """
     have = set(present)
-    result: Dict[str, List[Any]] = {"present": [], "load": [], "pull": [], "missing": []}
+    layouts = layouts or {}
+    host_layers = list(host_layers)
+    result: Dict[str, List[Any]] = {"present": [], "layout": [], "load": [], "pull": [],
+                                    "missing": []}
     for item in images:
         name = item["image"]
         groups = list(item.get("groups") or [])
         if name in have:
             result["present"].append(name)
+        elif name in layouts:
+            result["layout"].append({"image": name, "groups": groups,
+                                     "src": layouts[name]["dir"],
+                                     "dest": layout_path(archive_dir, name),
+                                     "files": layout_files(layouts[name], host_layers)})
         elif name in archives:
             result["load"].append({"image": name, "groups": groups, "src": archives[name],
                                    "dest": archive_path(archive_dir, name)})

@@ -25,8 +25,9 @@ description:
   - With O(registry), an unreachable registry fails before anything is built. An image the
     controller lacks but the registry has (built and pushed by a CI job) is neither built nor pushed.
     With O(push), each image the registry lacks is pushed (asked through the registry's API).
-  - Without O(registry), writes one C(podman save) archive per image and digest under O(archive_dir),
-    for the hosts that lack the image (RV(archives)).
+  - Without O(registry), writes one uncompressed OCI layout (C(podman save --format oci-dir
+    --uncompressed)) per image and digest under O(archive_dir), for the hosts that lack the image
+    (RV(layouts)); the stack role copies each such host only the layers it lacks.
   - Changed only when it built, pushed or wrote an archive.
 options:
   images:
@@ -52,7 +53,7 @@ options:
     type: bool
     default: true
   archive_dir:
-    description: Directory on the build machine for the archives the hosts load when there is no registry.
+    description: Directory on the build machine for the OCI layouts delivered to the hosts when there is no registry.
     type: path
     default: ~/.cache/ai-system/images
   source_dir:
@@ -101,13 +102,15 @@ images:
   sample:
     agents: {ref: "localhost/ai-system/agents:src-3f2a9c1b0d4e", digest: "3f2a9c1b0d4e...", files: 812,
              context: /srv/src/agents, built: true, pushed: false, id: "9d1c...",
-             archive: /root/.cache/ai-system/images/agents-src-3f2a9c1b0d4e.tar, seconds: 84.2}
-archives:
-  description: Image reference to its archive on the build machine (no registry); the stack role loads
-    these on the hosts that lack the image (C(stack_image_archives)).
+             archive: /root/.cache/ai-system/images/agents-src-3f2a9c1b0d4e.oci, seconds: 84.2}
+layouts:
+  description: Image reference to its OCI layout on the build machine (no registry) - C(dir), the layer
+    digests (C(layers), each a layer's diff ID) and every file (C(files), relative to C(dir)). The stack
+    role copies each host that lacks the image the files it lacks (C(stack_image_layouts)).
   returned: always
   type: dict
-  sample: {"localhost/ai-system/agents:src-3f2a9c1b0d4e": /root/.cache/ai-system/images/agents-src-3f2a9c1b0d4e.tar}
+  sample: {"localhost/ai-system/agents:src-3f2a9c1b0d4e": {dir: /root/.cache/ai-system/images/agents-src-3f2a9c1b0d4e.oci,
+           layers: ["sha256:b1b2..."], files: [index.json, oci-layout, "blobs/sha256/b1b2..."]}}
 digests:
   description: One line per image - name, the reference the units run, the image ID.
   returned: always

@@ -46,6 +46,17 @@ options:
       - An image listed here is loaded, never pulled.
     type: dict
     default: {}
+  layouts:
+    description:
+      - Image name to its uncompressed OCI layout on the controller, C({dir, layers, files}) as
+        M(ai_system.containers.image_build) returns them in C(layouts) - C(dir) the layout's
+        directory, C(layers) the layer digests, C(files) every file of the layout relative to C(dir).
+      - A missing image listed here comes as the files of its layout the host lacks - every file
+        but the layer blobs already in the host's image storage (RV(layout[].files)) - copied to
+        RV(layout[].dest), then pulled from there (C(podman pull oci:)) and named; the copy is
+        removed afterwards. A one-file source change then sends the changed layer, not the image.
+    type: dict
+    default: {}
   archive_dir:
     description:
       - Directory on the host that the archives are copied to, one file per image. It should be
@@ -144,8 +155,40 @@ load:
       sample: /var/lib/ai-system/images/localhost_agents_1.tar
   sample: [{image: "localhost/agents:1", groups: [core, models], src: build/agents.tar,
             dest: /var/lib/ai-system/images/localhost_agents_1.tar}]
+layout:
+  description:
+    - The missing images that come as an OCI layout - pulled, or to be pulled with
+      O(plan_only=true) or in check mode.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    image:
+      description: The image.
+      type: str
+      sample: localhost/ai-system/agents:src-3f2a9c1b0d4e
+    groups:
+      description: The groups that run it.
+      type: list
+      elements: str
+      sample: [core, models]
+    src:
+      description: The layout's directory on the controller.
+      type: str
+      sample: /root/.cache/ai-system/images/agents-src-3f2a9c1b0d4e.oci
+    dest:
+      description: Where the layout's files lie on the host, under O(archive_dir).
+      type: str
+      sample: /var/lib/ai-system/images/localhost_ai-system_agents_src-3f2a9c1b0d4e.oci
+    files:
+      description: The files of the layout to copy, relative to RV(layout[].src); the layer blobs
+        the host has already are left out.
+      type: list
+      elements: str
+      sample: [oci-layout, index.json, blobs/sha256/0d7d78a0f036e51cc930751cb8a01fad9533ad81abad44491d9352730ca39413]
+  sample: []
 removed_archives:
-  description: The archives removed from the host after their image loaded.
+  description: The archives and layouts removed from the host after their image loaded.
   returned: always
   type: list
   elements: str
@@ -199,6 +242,7 @@ missing:
 import errno
 import os
 import platform
+import shutil
 import stat
 import time
 
@@ -220,6 +264,17 @@ class Podman:
 
     def run(self, args):
         return self.module.run_command([self.podman] + args, environ_update=PODMAN_ENV)
+
+    def layers(self):
+        """The diff IDs of every layer in the host's image storage."""
+        rc, out, err = self.run(["image", "ls", "--all", "--noheading", "--no-trunc",
+                                 "--format", "{{.ID}}"])
+        ids = sorted(set(out.split())) if rc == 0 else []
+        if not ids:
+            return []
+        rc, out, err = self.run(["image", "inspect", "--format",
+                                 "{{range .RootFS.Layers}}{{.}} {{end}}", "--"] + ids)
+        return sorted(set(out.split())) if rc == 0 else []
 
     def exists(self, image):
         rc, out, err = self.run(["image", "exists", "--", image])
@@ -269,6 +324,30 @@ def _fetch(podman, entry, args, how):
     return {"image": entry["image"], "groups": entry["groups"], "how": how, "reason": reason}
 
 
+def _pull_layout(podman, entry):
+    """Pull an OCI layout copied to the host and name its image; None when
+    the image is there afterwards, else why not."""
+    how = "pulled from the OCI layout %s" % entry["dest"]
+    info = None
+    try:
+        info = os.lstat(os.path.join(entry["dest"], "index.json"))
+    except OSError as exc:
+        reason = "cannot read the layout: %s" % (exc.strerror or exc)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        reason = "the layout's index.json is not a regular file"
+        info = None
+    if info is None:
+        return {"image": entry["image"], "groups": entry["groups"], "how": how, "reason": reason}
+    rc, out, err = podman.run(["image", "pull", "--quiet", "oci:" + entry["dest"]])
+    if rc == 0 and out.strip():
+        rc, dummy, err = podman.run(["image", "tag", out.strip().splitlines()[-1],
+                                     entry["image"]])
+    if podman.exists(entry["image"]):
+        return None
+    return {"image": entry["image"], "groups": entry["groups"], "how": how,
+            "reason": last_line(err or out)}
+
+
 def _host(params):
     return params["host"] or platform.node()
 
@@ -281,18 +360,29 @@ def ensure_images(module):
             module.fail_json(msg=problem)
     podman = Podman(module)
     present = [i["image"] for i in p["images"] if podman.exists(i["image"])]
-    result = plan_images(p["images"], present, p["archives"], p["archive_dir"], p["pull"])
+    host_layers = []
+    if p["layouts"] and any(i["image"] in p["layouts"] and i["image"] not in present
+                            for i in p["images"]):
+        host_layers = podman.layers()
+    result = plan_images(p["images"], present, p["archives"], p["archive_dir"], p["pull"],
+                         p["layouts"], host_layers)
     result["changed"] = False
     result["removed_archives"] = []
     if p["plan_only"]:
         return result
     if module.check_mode:
-        result["changed"] = bool(result["load"] or result["pull"])
+        result["changed"] = bool(result["layout"] or result["load"] or result["pull"])
         if result["missing"]:
             module.warn("check mode: %s" % missing_message(_host(p), result["missing"]))
         return result
     failures = []
     began = time.monotonic()
+    for entry in result["layout"]:
+        failure = _pull_layout(podman, entry)
+        failures.append(failure)
+        if failure is None:
+            shutil.rmtree(entry["dest"], ignore_errors=True)
+            result["removed_archives"].append(entry["dest"])
     for entry in result["load"]:
         failure = _fetch(podman, entry, ["load", "--input=" + entry["dest"]],
                          "loaded from %s" % entry["dest"])
@@ -303,7 +393,8 @@ def ensure_images(module):
                  for entry in result["pull"]]
     failed = {f["image"] for f in failures if f}
     result["elapsed_s"] = round(time.monotonic() - began, 1)
-    result["changed"] = any(e["image"] not in failed for e in result["load"] + result["pull"])
+    result["changed"] = any(e["image"] not in failed
+                            for e in result["layout"] + result["load"] + result["pull"])
     result["missing"] = in_order(p["images"], result["missing"] + [f for f in failures if f])
     if result["missing"]:
         module.fail_json(msg=missing_message(_host(p), result["missing"]),
@@ -321,6 +412,7 @@ def main():
                 "groups": {"type": "list", "elements": "str", "default": []},
             }},
             "archives": {"type": "dict", "default": {}},
+            "layouts": {"type": "dict", "default": {}},
             "archive_dir": {"type": "path", "default": "/var/lib/ai-system/images"},
             "pull": {"type": "bool", "default": True},
             "host": {"type": "str"},

@@ -219,27 +219,48 @@ def test_unreachable_registry_fails_before_any_host_changes(lab, registry, sourc
 
 # -- without a registry ----------------------------------------------------------------
 
-def test_without_registry_each_host_gets_the_archive_once_over_the_connection(
+def test_without_registry_hosts_get_only_the_layers_they_lack_over_the_connection(
         lab, source, tmp_path):
     inventory = pipeline_inventory(lab.tmp_root, "connection", source, "--no-registry",
-                                   "--archive-dir", str(tmp_path / "archives"))
+                                   "--archive-dir", str(tmp_path / "layouts"))
     plan = plan_of(inventory)
     run = lab.playbook(inventory=inventory)
     assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
     digests, res = printed(run)
     ref, image_id = digests["stand-in-agent"]
     assert ref.startswith("localhost/ai-system/stand-in-agent:src-")
-    archive = res["images"]["stand-in-agent"]["archive"]
-    assert os.path.getsize(archive) > 0
+    layout = res["layouts"][ref]
     for host in lab.hosts:
         delivered = run.task_results(DELIVER_TASK)[host]
-        assert [entry["image"] for entry in delivered["load"]] == [ref]
+        assert [entry["image"] for entry in delivered["layout"]] == [ref]
         assert delivered["pull"] == []
         running = running_images(lab, host)
         for container in stand_in_groups(plan, host, "localhost"):
             assert running[container] == (ref, image_id), (host, container)
     lab.wait_all_healthy(plan, timeout=120)
+
     again = lab.playbook(inventory=inventory)
     assert again.rc == 0
     assert host_changes(again, lab) == {"mainpc": 0, "pc2": 0}
     assert again.task_results(DELIVER_TASK) == {}
+
+    # A one-file change: each host is sent the changed layer and the layout's
+    # small files, never the base layers it has.
+    with open(source / "agent.py", "a") as handle:
+        handle.write("\n# changed again\n")
+    changed = lab.playbook(inventory=inventory)
+    assert changed.rc == 0, [f["res"].get("msg") for f in changed.failures()]
+    digests, res = printed(changed)
+    new_ref, new_id = digests["stand-in-agent"]
+    new_layout = res["layouts"][new_ref]
+    fresh = [d for d in new_layout["layers"] if d not in layout["layers"]]
+    assert len(fresh) == 1, new_layout["layers"]
+    plan_only = changed.task_results("Find the images that are not on the host yet")
+    for host in lab.hosts:
+        (entry,) = plan_only[host]["layout"]
+        blobs = [f for f in entry["files"] if f.startswith("blobs/")]
+        layer_blobs = [f for f in blobs if "sha256:" + f.rsplit("/", 1)[1] in new_layout["layers"]]
+        assert layer_blobs == ["blobs/sha256/" + fresh[0].split(":")[1]], entry["files"]
+        running = running_images(lab, host)
+        for container in stand_in_groups(plan_of(inventory), host, "localhost"):
+            assert running[container] == (new_ref, new_id), (host, container)

@@ -5,6 +5,8 @@ recorded podman)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 
 import pytest
@@ -15,7 +17,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.image_build i
     parse_images, source_digest,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.image_build_run import (
-    archive_file, build_images, manifest_url,
+    build_images, layout_dir, manifest_url,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import load_hosts
 
@@ -214,8 +216,18 @@ class FakePodman:
         if verb == "image inspect":
             return 0, "sha256id\n", ""
         if verb == "save":
-            with open(argv[argv.index("--output") + 1], "w") as handle:
-                handle.write("archive")
+            # An uncompressed OCI layout: a base layer and a top layer.
+            out = argv[argv.index("--output") + 1]
+            os.makedirs(os.path.join(out, "blobs", "sha256"))
+            manifest = json.dumps({"layers": [{"digest": "sha256:" + "a" * 64},
+                                              {"digest": "sha256:" + "b" * 64}]})
+            mdigest = hashlib.sha256(manifest.encode()).hexdigest()
+            files = {"oci-layout": "{}", "blobs/sha256/" + mdigest: manifest,
+                     "blobs/sha256/" + "a" * 64: "base", "blobs/sha256/" + "b" * 64: "top",
+                     "index.json": json.dumps({"manifests": [{"digest": "sha256:" + mdigest}]})}
+            for rel, text in files.items():
+                with open(os.path.join(out, rel), "w") as handle:
+                    handle.write(text)
         return 0, "", ""
 
     def verbs(self):
@@ -244,9 +256,13 @@ def test_first_run_builds_checks_and_archives_second_run_does_nothing(context, t
     assert podman.calls[2][-5:] == ["python3", "--", result["images"]["agents"]["ref"],
                                     "-c", "import zmq"]
     ref = result["images"]["agents"]["ref"]
-    assert result["archives"] == {ref: archive_file(str(tmp_path / "archives"),
-                                                    parse_images(params(context, tmp_path)[
-                                                        "images"], "/").images["agents"])}
+    save = podman.calls[4]
+    assert save[:4] == ["save", "--format", "oci-dir", "--uncompressed"]
+    spec = parse_images(params(context, tmp_path)["images"], "/").images["agents"]
+    layout = result["layouts"][ref]
+    assert layout["dir"] == layout_dir(str(tmp_path / "archives"), spec)
+    assert layout["layers"] == ["sha256:" + "a" * 64, "sha256:" + "b" * 64]
+    assert len(layout["files"]) == 5 and "index.json" in layout["files"]
     assert result["digests"] == ["agents %s sha256id" % ref]
     again = FakePodman(have=[ref])
     result = build_images(params(context, tmp_path), again, no_registry)
@@ -294,7 +310,7 @@ def test_registry_push_only_what_the_registry_lacks(context, tmp_path):
     assert podman.calls[-1] == ["push", "--tls-verify=false", "--", ref]
     assert asked[-1] == manifest_url("10.89.100.20:5000", ref, True)
     assert asked[-1].startswith("http://10.89.100.20:5000/v2/ai-system/agents/manifests/src-")
-    assert result["archives"] == {} and result["images"]["agents"]["pushed"]
+    assert result["layouts"] == {} and result["images"]["agents"]["pushed"]
     podman = FakePodman(have=[ref])
     result = build_images(p, podman, registry(200))
     assert not result["changed"] and "push" not in podman.verbs()

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
-    archive_path, image_problem, in_order, last_line, missing_message, plan_images,
+    archive_path, image_problem, in_order, last_line, layout_files, layout_path, missing_message,
+    plan_images,
 )
 
 IMAGES = [
@@ -31,6 +32,7 @@ def test_present_images_are_left_alone_and_missing_ones_loaded_or_pulled():
                   "src": "/ctl/build/agents.tar", "dest": "/var/lib/ai-system/images/localhost_agents_1.tar"}],
         "pull": [{"image": "quay.io/x/monitor:2", "groups": ["monitoring"]}],
         "missing": [],
+        "layout": [],
     }
 
 
@@ -52,7 +54,7 @@ def test_in_order_follows_the_plan():
 def test_an_image_with_an_archive_is_never_pulled_and_a_present_one_never_loaded():
     everything = [i["image"] for i in IMAGES]
     assert plan_images(IMAGES, everything, ARCHIVES, "/var/lib/ai-system/images") == {
-        "present": everything, "load": [], "pull": [], "missing": []}
+        "present": everything, "layout": [], "load": [], "pull": [], "missing": []}
     plan = plan_images(IMAGES[1:2], [], ARCHIVES, "/d")
     assert plan["pull"] == [] and [e["image"] for e in plan["load"]] == ["localhost/agents:1"]
 
@@ -89,3 +91,30 @@ def test_the_error_names_the_host_each_image_and_its_groups():
 ])
 def test_image_names_that_podman_would_read_as_options_are_refused(image, problem):
     assert image_problem("images[0].image", image) == problem
+
+
+LAYOUT = {"dir": "/ctl/images/agents-src-1.oci",
+          "layers": ["sha256:" + "a" * 64, "sha256:" + "b" * 64],
+          "files": ["blobs/sha256/" + "a" * 64, "blobs/sha256/" + "b" * 64,
+                    "blobs/sha256/" + "c" * 64, "index.json", "oci-layout"]}
+
+
+def test_a_layout_sends_only_the_layers_the_host_lacks():
+    assert layout_files(LAYOUT, ["sha256:" + "a" * 64, "sha256:" + "f" * 64]) == [
+        "blobs/sha256/" + "b" * 64, "blobs/sha256/" + "c" * 64, "index.json", "oci-layout"]
+    assert layout_files(LAYOUT, []) == LAYOUT["files"]
+
+
+def test_an_image_with_a_layout_comes_as_its_layout_before_any_archive():
+    layouts = {"localhost/agents:1": LAYOUT}
+    plan = plan_images(IMAGES, ["docker.io/library/redis:7"], ARCHIVES, "/var/lib/ai-system/images",
+                       layouts=layouts, host_layers=["sha256:" + "a" * 64])
+    assert plan["load"] == []
+    (entry,) = plan["layout"]
+    assert entry["image"] == "localhost/agents:1" and entry["groups"] == ["core", "models"]
+    assert entry["src"] == LAYOUT["dir"]
+    assert entry["dest"] == layout_path("/var/lib/ai-system/images", "localhost/agents:1") == (
+        "/var/lib/ai-system/images/localhost_agents_1.oci")
+    assert "blobs/sha256/" + "a" * 64 not in entry["files"] and len(entry["files"]) == 4
+    present = plan_images(IMAGES, [i["image"] for i in IMAGES], ARCHIVES, "/d", layouts=layouts)
+    assert present["layout"] == []

@@ -73,8 +73,13 @@ def test_image_meeting_the_contract_is_built_and_archived_once(image, tmp_path, 
     assert result["changed"] and entry["built"]
     assert podman("image", "inspect", "--format", "{{.Id}}", entry["ref"]).stdout.strip() == (
         entry["id"])
-    assert os.path.getsize(entry["archive"]) > 0
-    assert result["archives"] == {entry["ref"]: entry["archive"]}
+    layout = result["layouts"][entry["ref"]]
+    assert layout["dir"] == entry["archive"]
+    layers = podman("image", "inspect", "--format", "{{range .RootFS.Layers}}{{.}} {{end}}",
+                    entry["ref"]).stdout.split()
+    assert layout["layers"] == layers  # uncompressed: a layer blob is named by its diff ID
+    for digest in layers:
+        assert "blobs/sha256/" + digest.split(":")[1] in layout["files"]
     again, failed = run_module(image_build.main, args(name, context, tmp_path))
     assert not failed and not again["changed"]
     assert again["images"][name]["id"] == entry["id"]
