@@ -79,7 +79,9 @@ def deployed(lab, listens_archive):
 def test_the_deploy_says_what_the_container_listens_on(deployed):
     lab, inventory, extravars, run = deployed
     assert run.rc != 0
-    failed = run.task_results(STACK_UNITS, event="runner_on_failed")[HOST]
+    failures = run.task_results(STACK_UNITS, event="runner_on_failed")
+    assert HOST in failures, ["%s: %s" % (f.get("task"), f["res"].get("msg")) for f in run.failures()]
+    failed = failures[HOST]
     print(failed["msg"])
     assert failed["unhealthy"] == [GROUP]
     said = "%s: nothing on %d, %d; the container listens on %s" % ((AGENT,) + DECLARED + (LISTENS,))
