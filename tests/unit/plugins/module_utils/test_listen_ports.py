@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
+import time
+import uuid
 
 import pytest
 
@@ -149,3 +153,83 @@ def test_a_container_that_cannot_be_read_says_why(answer, why):
 def test_a_process_that_has_exited_says_so(tmp_path):
     listeners, why = lp.read_listeners(4242, proc=str(tmp_path))
     assert listeners is None and why.startswith("cannot read %s/4242/net/tcp: no such file" % tmp_path)
+
+
+# --------------------------------------------------------------------------
+# A real container: its own network namespace, read from the host
+# --------------------------------------------------------------------------
+
+def podman_can_run():
+    podman = shutil.which("podman")
+    if not podman or os.geteuid() != 0:
+        return False
+    env = dict(os.environ, PODMAN_IGNORE_CGROUPSV1_WARNING="1")
+    try:
+        proc = subprocess.run([podman, "info", "--format", "{{.Host.OCIRuntime.Name}}"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0
+
+
+LISTENER_SCRIPT = """
+import socket, time
+socks = []
+for family, address, port in ((socket.AF_INET, "0.0.0.0", 7121), (socket.AF_INET, "127.0.0.1", 7122),
+                              (socket.AF_INET6, "::", 8121)):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((address, port))
+    s.listen()
+    socks.append(s)
+print("listening", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.podman
+@pytest.mark.skipif(not podman_can_run(), reason="needs root and a working podman")
+def test_a_real_containers_listeners_are_read_from_its_namespace_without_exec(tmp_path, monkeypatch):
+    """A container on a root file system that shares the host's /usr, in a network
+    namespace of its own: its listeners are read through its PID, with one
+    ``podman container inspect`` and no ``podman exec``."""
+    monkeypatch.setenv("PODMAN_IGNORE_CGROUPSV1_WARNING", "1")
+    rootfs = tmp_path / "rootfs"
+    for name in ("proc", "dev", "sys", "tmp", "etc", "run", "var", "usr"):
+        (rootfs / name).mkdir(parents=True)
+    for name in ("bin", "lib", "lib64", "sbin"):
+        if os.path.isdir("/usr/" + name):
+            (rootfs / name).symlink_to("usr/" + name)
+    name = "ai-listen-ports-test-%s" % uuid.uuid4().hex[:8]
+    started = subprocess.run(
+        ["podman", "run", "-d", "--name", name, "--network", "none", "-v", "/usr:/usr:ro", "--rootfs", str(rootfs),
+         "/usr/bin/python3", "-c", LISTENER_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True, timeout=120, check=False)
+    if started.returncode != 0:
+        pytest.skip("podman cannot run a container here: %s" % started.stderr.strip())
+    try:
+        deadline = time.monotonic() + 30
+        while "listening" not in subprocess.run(["podman", "logs", name], stdout=subprocess.PIPE,
+                                                stderr=subprocess.STDOUT, universal_newlines=True).stdout:
+            assert time.monotonic() < deadline, "the container did not start listening"
+            time.sleep(0.2)
+        calls = []
+
+        def run(argv):
+            calls.append(argv)
+            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                                  timeout=60, check=False)
+            return proc.returncode, proc.stdout, proc.stderr
+
+        listeners, why = lp.container_listeners(run, "podman", name)
+        assert why is None
+        assert listeners == [Listener("0.0.0.0", 7121), Listener("127.0.0.1", 7122), Listener("::", 8121)]
+        assert [argv[1:3] for argv in calls] == [["container", "inspect"]]
+        assert lp.silent_text("SystemDigitalTwin", [8120], listeners) == \
+            "SystemDigitalTwin: nothing on 8120; the container listens on 7121, 7122 (127.0.0.1 only), 8121"
+        # The host's own namespace has none of them.
+        host = lp.parse_proc_net_tcp(open("/proc/self/net/tcp").read())
+        assert Listener("127.0.0.1", 7122) not in host
+    finally:
+        subprocess.run(["podman", "rm", "-f", "-t", "0", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=120, check=False)
