@@ -450,10 +450,13 @@ def firewall_openings(mon: Monitoring, hosts: Mapping[str, Host]) -> Dict[str, L
     out = {hname: [{"port": mon.exporter_port, "proto": "tcp", "source": source,
                     "source_host": mon.host, "group": "monitoring", "agent": "exporter"}]
            for hname in hosts}
-    if mon.host in out:
-        out[mon.host] += [{"port": mon.port, "proto": "tcp", "source": viewer,
-                           "source_host": "viewer", "group": "monitoring", "agent": "prometheus"}
-                          for viewer in mon.viewers]
+    if mon.host in out and mon.viewers:
+        # The host itself too: its own connections to its LAN address pass the
+        # prerouting hook (verify asks Prometheus there).
+        own = [(source, mon.host)] if source not in mon.viewers else []
+        out[mon.host] += [{"port": mon.port, "proto": "tcp", "source": address,
+                           "source_host": who, "group": "monitoring", "agent": "prometheus"}
+                          for address, who in own + [(v, "viewer") for v in mon.viewers]]
     return out
 
 

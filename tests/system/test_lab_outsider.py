@@ -5,16 +5,17 @@ A third container on the lab network (neither mainpc nor pc2, neither a peer
 nor a Prometheus viewer) routes each host's container subnet through that
 host, as a LAN neighbour can, and tries every container port:
 
-1. pc2 starts with an ``ai-system`` network of another range made before
-   the deploy (on a fresh lab), and the inventory moves mainpc's subnet to
-   another range; one deploy (with monitoring) must recreate both networks
-   with the plan's subnets, and then no container port answers the outsider
-   and Prometheus (on 127.0.0.1) answers no one from the LAN;
-2. Prometheus opened to the outsider (viewers, TLS, basic auth): it answers
-   the outsider, with the password only, and still no one else (pc2);
+1. the shipped inventory with monitoring: Prometheus (on 127.0.0.1) answers
+   no one from the LAN;
+2. pc2's ``ai-system`` network replaced, behind the deploy's back, by one of
+   another range, and mainpc's subnet moved in the inventory; one deploy must
+   recreate both networks with the plan's subnets, and then no container
+   port answers the outsider; Prometheus, opened to the outsider in the same
+   deploy (viewers, TLS, basic auth), answers it with the password only, and
+   still no one else (pc2);
 3. pc2 booted with its firewall unit failing: no group starts; the next good
    boot starts them all;
-4. back to the shipped inventory: the networks are recreated again.
+4. back to the shipped inventory: mainpc's network is recreated again.
 
 Needs the lab images (``make images``) and the lab-prometheus archive.
 """
@@ -170,43 +171,71 @@ def opened(results):
 
 @pytest.fixture(scope="module")
 def stranger(lab):
-    """A third machine on the lab network, routing each moved container subnet via its host."""
-    for archive in ("lab-prometheus.tar",):
-        if not os.path.exists(os.path.join(LAB_IMAGES, archive)):
-            pytest.fail("lab image archive %s is missing: run `make images`" % archive)
+    """A third machine on the lab network, routing each container subnet via its host."""
+    if not os.path.exists(os.path.join(LAB_IMAGES, "lab-prometheus.tar")):
+        pytest.fail("lab image archive lab-prometheus.tar is missing: run `make images`")
     sh(["podman", "rm", "-f", "-t", "0", OUTSIDER], check=False)
     sh(["podman", "run", "-d", "--name", OUTSIDER, "--network", LAB_NETWORK, "--ip", OUTSIDER_IP,
         "--cap-add", "NET_ADMIN", "--entrypoint", "sleep", OUTSIDER_IMAGE, "infinity"])
     try:
-        for host, address in (("mainpc", "10.89.100.16"), ("pc2", "10.89.100.17")):
-            sh(["podman", "exec", OUTSIDER, "ip", "route", "add", MOVED_SUBNETS[host], "via", address])
+        for subnet, address in (("172.20.0.0/16", "10.89.100.16"),
+                                (MOVED_SUBNETS["mainpc"], "10.89.100.16"),
+                                (MOVED_SUBNETS["pc2"], "10.89.100.17")):
+            sh(["podman", "exec", OUTSIDER, "ip", "route", "add", subnet, "via", address])
         yield OUTSIDER
     finally:
         sh(["podman", "rm", "-f", "-t", "0", OUTSIDER], check=False)
 
 
-@pytest.fixture(scope="module")
-def moved(lab, stranger, tmp_path_factory):
-    """One deploy: pc2's network left from before in another range (on a fresh
-    lab), mainpc's subnet moved in the inventory, monitoring on."""
+def plan_of(inventory, extravars):
     from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
     from support.inventory import load_inventory_dir
-    root = tmp_path_factory.mktemp("outsider")
-    inventory = inventory_with(root, "moved", MOVED_SUBNETS)
-    # On a fresh lab: mainpc's network as a deploy of the shipped inventory left
-    # it (before the subnet moved), pc2's of a range no inventory ever had.
-    for host, subnet in (("mainpc", "172.20.0.0/16"), ("pc2", STALE_PC2_SUBNET)):
-        if lab.exec(host, "podman", "network", "exists", NETWORK, check=False).returncode != 0:
-            lab.exec(host, "podman", "network", "create", "--subnet", subnet, NETWORK)
-    before = {h: real_subnets(lab, h) for h in lab.hosts}
-    extravars = monitoring_vars()
-    run = lab.playbook(inventory=inventory, extravars=extravars)
-    assert run.rc == 0, failures(run)
     hostvars = load_inventory_dir(inventory)
     for host in hostvars.values():
         host["ai_monitoring"] = extravars["ai_monitoring"]
     plan = build_plan(hostvars)
     assert plan["errors"] == []
+    return plan
+
+
+@pytest.fixture(scope="module")
+def shipped(lab, stranger):
+    """The shipped inventory deployed with monitoring (no viewers)."""
+    extravars = monitoring_vars()
+    run = lab.playbook(extravars=extravars)
+    assert run.rc == 0, failures(run)
+    plan = plan_of(LAB_INVENTORY, extravars)
+    wait_healthy(lab, plan, lab.hosts)
+    return plan
+
+
+def test_prometheus_answers_no_one_from_the_lan_by_default(lab, shipped):
+    lan = "10.89.100.16:%d" % PROMETHEUS_PORT
+    assert opened(probe(None, [lan])) == []
+    assert opened(probe("pc2", [lan])) == []
+    local = lab.exec("mainpc", "python3", "-c", PROBE, "1", "127.0.0.1:%d" % PROMETHEUS_PORT).stdout
+    assert json.loads(local) == {"127.0.0.1:%d" % PROMETHEUS_PORT: "open"}
+
+
+@pytest.fixture(scope="module")
+def moved(lab, shipped, tmp_path_factory):
+    """One deploy: pc2's network replaced by one of another range (its groups
+    stopped for that), mainpc's subnet moved in the inventory, Prometheus
+    opened to the outsider."""
+    root = tmp_path_factory.mktemp("outsider")
+    inventory = inventory_with(root, "moved", MOVED_SUBNETS)
+    lab.exec("pc2", "systemctl", "stop", *services(shipped, "pc2"), timeout=300)
+    lab.exec("pc2", "podman", "network", "rm", NETWORK)
+    lab.exec("pc2", "podman", "network", "create", "--subnet", STALE_PC2_SUBNET, NETWORK)
+    before = {h: real_subnets(lab, h) for h in lab.hosts}
+    digest = _viewer_credentials(root)
+    extravars = monitoring_vars(viewers=[OUTSIDER_IP], web={
+        "tls_cert": "%s/cert.pem" % TLS_DIR, "tls_key": "%s/key.pem" % TLS_DIR,
+        "users": {USER: digest}})
+    extravars.update(verify_prometheus_user=USER, verify_prometheus_password=PASSWORD)
+    run = lab.playbook(inventory=inventory, extravars=extravars)
+    assert run.rc == 0, failures(run)
+    plan = plan_of(inventory, extravars)
     wait_healthy(lab, plan, lab.hosts)
     return {"inventory": inventory, "plan": plan, "before": before, "run": run, "root": root}
 
@@ -215,12 +244,12 @@ def test_networks_of_another_range_are_recreated_with_the_plans_subnets(lab, mov
     print("\nbefore the deploy: %s" % moved["before"])
     for host in lab.hosts:
         assert real_subnets(lab, host) == [MOVED_SUBNETS[host]]
+    assert moved["before"] == {"mainpc": ["172.20.0.0/16"], "pc2": [STALE_PC2_SUBNET]}
     results = moved["run"].task_results(NETWORK_TASK)
     for host in lab.hosts:
-        if moved["before"][host] != [MOVED_SUBNETS[host]]:
-            assert results[host]["changed"], results[host]
-            assert results[host]["subnets_before"] == moved["before"][host]
-    assert moved["before"]["mainpc"] != [MOVED_SUBNETS["mainpc"]]
+        assert results[host]["changed"], results[host]
+        assert results[host]["subnets_before"] == moved["before"][host]
+        assert results[host]["subnets"] == [MOVED_SUBNETS[host]]
 
 
 def test_no_container_port_answers_the_outsider_on_the_new_subnets(lab, moved):
@@ -233,14 +262,6 @@ def test_no_container_port_answers_the_outsider_on_the_new_subnets(lab, moved):
         assert opened(results) == []
     # The ground truth: the host itself reaches them.
     assert opened(probe("mainpc", targets(lab, moved["plan"], "mainpc")))
-
-
-def test_prometheus_answers_no_one_from_the_lan_by_default(lab, moved):
-    lan = "10.89.100.16:%d" % PROMETHEUS_PORT
-    assert opened(probe(None, [lan])) == []
-    assert opened(probe("pc2", [lan])) == []
-    local = lab.exec("mainpc", "python3", "-c", PROBE, "1", "127.0.0.1:%d" % PROMETHEUS_PORT).stdout
-    assert json.loads(local) == {"127.0.0.1:%d" % PROMETHEUS_PORT: "open"}
 
 
 def _viewer_credentials(root):
@@ -263,13 +284,6 @@ def _viewer_credentials(root):
 
 
 def test_prometheus_opened_to_a_viewer_answers_it_with_the_password_only(lab, moved):
-    digest = _viewer_credentials(moved["root"])
-    extravars = monitoring_vars(viewers=[OUTSIDER_IP], web={
-        "tls_cert": "%s/cert.pem" % TLS_DIR, "tls_key": "%s/key.pem" % TLS_DIR,
-        "users": {USER: digest}})
-    extravars.update(verify_prometheus_user=USER, verify_prometheus_password=PASSWORD)
-    run = lab.playbook(inventory=moved["inventory"], extravars=extravars)
-    assert run.rc == 0, failures(run)
     url = "https://10.89.100.16:%d/api/v1/status/buildinfo" % PROMETHEUS_PORT
 
     def fetch(*auth):

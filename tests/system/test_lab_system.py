@@ -505,7 +505,7 @@ def test_a_blocked_port_is_reported_at_the_tcp_stage(lab):
                 if lk["name"] == "MemoryOrchestratorService"][0]
         assert link["reason"].startswith("timed out"), link
     finally:
-        lab.exec("pc2", "systemctl", "restart", "ai-system-firewall.service")
+        lab.exec("pc2", "systemctl", "reload", "ai-system-firewall.service")
 
 
 def test_a_silent_tcp_server_times_out_at_the_zmtp_stage(lab):

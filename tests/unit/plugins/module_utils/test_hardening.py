@@ -379,7 +379,7 @@ def test_viewers_get_tls_basic_auth_and_a_firewall_opening_each(inventory):
                                          "key_file": "/etc/prometheus/tls/key.pem"},
                    "basic_auth_users": {"grafana": BCRYPT}}
     opened = sorted(o["source"] for o in main["firewall"] if o["port"] == 9090)
-    assert opened == ["192.168.1.50", "192.168.1.51"]
+    assert opened == ["10.0.0.16", "192.168.1.50", "192.168.1.51"]  # the host itself (verify)
     assert main["monitoring"]["prometheus_url"] == "https://10.0.0.16:9090"
     unit_plan = [u for u in main["units"] if u["group"] == "prometheus"][0]
     assert "monitoring/web.yml" in unit_plan["config_files"]
@@ -504,3 +504,17 @@ def test_a_subnet_holding_another_hosts_lan_address_is_refused(inventory):
     result = build_plan(inventory)
     found = [p for p in result["problems"] if p["field"] == "ai_network_subnet"]
     assert [(p["host"], "10.0.0.5" in p["message"]) for p in found] == [("pc2", True)]
+
+
+@pytest.mark.podman
+@needs_quadlet
+def test_the_generator_accepts_prometheus_opened_to_viewers(tmp_path, inventory):
+    monitored(inventory, viewers=["192.168.1.50"],
+              web={"tls_cert": "/etc/ai-tls/cert.pem", "tls_key": "/etc/ai-tls/key.pem",
+                   "users": {"grafana": BCRYPT}})
+    files = build_plan(inventory)["hosts"]["mainpc"]["quadlet"]
+    service = generated_service(files, tmp_path, "ai-prometheus.service")
+    assert "--web.config.file=/etc/prometheus/ai-system/web.yml" in service
+    assert "-v /etc/ai-tls/key.pem:/etc/prometheus/tls/key.pem:ro" in service
+    assert "--read-only" in service and "--cap-drop all" in service
+    assert "--security-opt=no-new-privileges" in service or "no-new-privileges" in service
