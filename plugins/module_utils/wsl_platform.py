@@ -197,4 +197,4 @@ def run(module):
     facts, error = gather(module.params["platform"], module.params["root"])
     if error:
         return dict(facts, failed=True, changed=False, msg=error)
-    return dict(facts, changed=False, ansible_facts={"ai_wsl_facts": facts})
+    return dict(facts, changed=False, ansible_facts={"ai_system_wsl_facts": facts})

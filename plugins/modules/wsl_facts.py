@@ -19,7 +19,7 @@ description:
     (every file's name, size and modification time), which changes when the Windows driver is updated.
   - Reports the paths that show a Linux NVIDIA driver (C(/proc/driver/nvidia), C(/sys/module/nvidia),
     C(/dev/nvidiactl)), which must not exist under WSL2.
-  - The result is also set as the host fact C(ai_wsl_facts).
+  - The result is also set as the host fact C(ai_system_wsl_facts).
 author:
   - ai_system.containers maintainers (@ai-system)
 options:

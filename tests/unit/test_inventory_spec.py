@@ -30,7 +30,8 @@ def _keys(option):
 
 
 def test_every_variable_the_plan_reads_is_described(spec):
-    assert set(stack_model.PLAN_VARS) - set(spec) == set()
+    # inventory_dir is Ansible's own (where relative image contexts are read).
+    assert {v for v in stack_model.PLAN_VARS if v.startswith("ai_")} - set(spec) == set()
 
 
 def test_every_ai_variable_the_playbooks_and_roles_read_is_described(spec):
