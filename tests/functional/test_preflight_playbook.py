@@ -58,7 +58,8 @@ def test_site_runs_the_preflight_after_the_plan_and_stops_there(playbook, tmp_pa
     # Only the preflight's tag: were the hosts ready, nothing else would run here either.
     run = playbook("site.yml", "inventory/production", extra(tmp_path), tags="preflight")
     assert run.rc != 0
-    assert plays(run) == ["Validate the whole topology on the controller before touching a host",
+    assert plays(run) == ["Check that the inventory's group of AI hosts has hosts",
+                          "Validate the whole topology on the controller before touching a host",
                           "Check that every host is ready before anything changes"]
     assert [f["task"] for f in run.failures()] == [STOP_TASK, STOP_TASK]
     # site.yml planned already: the preflight does not plan again.
