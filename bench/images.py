@@ -74,6 +74,14 @@ def failure_text(result):
                      for f in result.failures()) or "rc %s" % result.rc
 
 
+def only_result(result, task):
+    """The result of a task that runs once (on the controller): exactly one."""
+    results = result.task_results(task)
+    if len(results) != 1:
+        raise SystemExit("expected one result of %r, got %d" % (task, len(results)))
+    return next(iter(results.values()))
+
+
 def task_seconds(result, task):
     return {host: seconds for name, host, seconds in result.durations() if name == task}
 
@@ -148,7 +156,7 @@ def main():
                 return 1
             build = task_seconds(first, BUILD_TASK)
             pull = task_seconds(first, PULL_TASK)
-            (built,) = first.task_results(BUILD_TASK).values()
+            built = only_result(first, BUILD_TASK)
             ref = built["images"]["stand-in-agent"]["ref"]
 
             # 2. What a converged images phase adds.
@@ -179,7 +187,7 @@ def main():
             if change.rc != 0:
                 print("deploy after the change failed: %s" % failure_text(change))
                 return 1
-            (rebuilt,) = change.task_results(BUILD_TASK).values()
+            rebuilt = only_result(change, BUILD_TASK)
             new_ref = rebuilt["images"]["stand-in-agent"]["ref"]
             new_layers, config = manifest_layers(registry, new_ref)
             changed_layers = {d: s for d, s in new_layers.items() if d not in old_layers}
@@ -195,7 +203,7 @@ def main():
             if switched.rc != 0:
                 print("deploy without the registry failed: %s" % failure_text(switched))
                 return 1
-            (built4,) = switched.task_results(BUILD_TASK).values()
+            built4 = only_result(switched, BUILD_TASK)
             old_layout = built4["layouts"][built4["images"]["stand-in-agent"]["ref"]]
             with open(os.path.join(context, "agent.py"), "a") as handle:
                 handle.write("# one more changed line\n")
@@ -203,7 +211,7 @@ def main():
             if conn.rc != 0:
                 print("deploy after the change (no registry) failed: %s" % failure_text(conn))
                 return 1
-            (built5,) = conn.task_results(BUILD_TASK).values()
+            built5 = only_result(conn, BUILD_TASK)
             conn_ref = built5["images"]["stand-in-agent"]["ref"]
             layout = built5["layouts"][conn_ref]
             fresh = [d for d in layout["layers"] if d not in old_layout["layers"]]

@@ -184,7 +184,7 @@ def context_files(context: str) -> List[str]:
         rel_top = "" if rel_top == "." else rel_top.replace(os.sep, "/") + "/"
         dirs.sort()
         # A directory excluded with no negation rule below it is skipped whole.
-        if not any(neg for neg, _ in rules):
+        if not any(negated for negated, dummy in rules):
             dirs[:] = [d for d in dirs if not is_ignored(rel_top + d, rules)]
         for name in files:
             rel = rel_top + name
@@ -373,7 +373,7 @@ def git_commit(repo: str, ref: str) -> Tuple[str, str]:
         return ref, ""
     try:
         proc = subprocess.run(["git", "ls-remote", "--", repo, ref], capture_output=True,
-                              text=True, timeout=60,
+                              text=True, timeout=60, check=False,
                               env=dict(os.environ, LANG="C", LC_ALL="C", GIT_TERMINAL_PROMPT="0"))
     except (OSError, subprocess.TimeoutExpired) as exc:
         return "", str(exc)
@@ -454,7 +454,8 @@ def checkout(repo: str, commit: str, dest: str) -> str:
     for argv in (["git", "clone", "--quiet", "--no-checkout", "--", repo, partial],
                  ["git", "-C", partial, "checkout", "--quiet", "--detach", commit]):
         try:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env=env)
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800, env=env,
+                                  check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return str(exc)
         if proc.returncode != 0:

@@ -132,12 +132,15 @@ registry:
 
 import resource
 import urllib.error
-import urllib.request
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
 from ansible_collections.ai_system.containers.plugins.module_utils.image_build_run import build_images
 from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
+
+MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, "
+                  "application/vnd.oci.image.manifest.v1+json")
 
 PODMAN_ENV = {"LANG": "C", "LC_ALL": "C", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}
 
@@ -162,14 +165,16 @@ def main():
         return module.run_command([podman] + list(argv), environ_update=PODMAN_ENV)
 
     def head(url):
+        """HTTP status of a HEAD request to ``url``, or why none came back."""
+        # registry_insecure means plain http (see image_build_run), so an https
+        # registry always has its certificate checked.
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD", headers={
-                    "Accept": "application/vnd.docker.distribution.manifest.v2+json, "
-                              "application/vnd.oci.image.manifest.v1+json"}), timeout=10) as reply:
+            with open_url(url, method="HEAD", headers={"Accept": MANIFEST_TYPES}, timeout=10,
+                          validate_certs=True, use_netrc=False) as reply:
                 return reply.status
         except urllib.error.HTTPError as exc:
             return exc.code
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, UrlConnectionError) as exc:
             return str(getattr(exc, "reason", exc))
 
     params = dict(module.params)

@@ -1,11 +1,11 @@
-#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
 """Write the lab inventory for the image pipeline: inventory/lab, with every
 stand-in group running the stand-in agent built from source by
 playbooks/images.yml (``image: {name: stand-in-agent}``) and delivered from the
 lab registry (scripts/lab/registry.sh) or, with --no-registry, over the
 Ansible connection.
 
-Usage: scripts/lab/pipeline-inventory.py DEST [--context DIR] [--no-registry] [--archive-dir DIR]
+Usage: python3 scripts/lab/pipeline-inventory.py DEST [--context DIR] [--no-registry] [--archive-dir DIR]
   DEST              directory to write (replaced)
   --context DIR     the stand-in's build context (default: images/stand-in-agent)
   --no-registry     deliver over the Ansible connection instead of the registry

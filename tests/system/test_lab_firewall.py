@@ -263,8 +263,7 @@ def test_peer_routing_the_container_subnet_reaches_no_container_address(deployed
 
 # -- (c) restarts and reloads leave no window -----------------------------------------------
 
-def test_restarting_and_reloading_the_firewall_unit_never_lets_the_outsider_in(outsider, targets, deployed,
-                                                                             lab_plan):
+def test_restarting_and_reloading_the_firewall_unit_never_lets_the_outsider_in(outsider, targets, deployed, lab_plan):
     # Every container unit requires the firewall unit: a restart restarts the
     # groups too (slow), so 40 reloads and one restart.
     loop = ProbeLoop(stress_targets(targets, "pc2"))

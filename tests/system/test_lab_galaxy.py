@@ -64,7 +64,7 @@ def _point_at_the_lab(inventory):
             for name, host in data["ai_hosts"]["children"][group]["hosts"].items():
                 host["ansible_host"] = LAB[name][0]
     _edit_yaml(inventory / "hosts.yml", hosts)
-    for name, (_, address) in LAB.items():
+    for name, (dummy, address) in LAB.items():
         _edit_yaml(inventory / "host_vars" / name / "host.yml",
                    lambda data, address=address: data.update(ai_lan_address=address))
     (inventory / "group_vars" / "all" / "connection.yml").write_text(yaml.safe_dump({

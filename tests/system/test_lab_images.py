@@ -34,8 +34,8 @@ PIPELINE_INVENTORY = [sys.executable, os.path.join(REPO, "scripts", "lab", "pipe
 
 @pytest.fixture(scope="module")
 def registry(lab):
-    if subprocess.run(["podman", "image", "exists", "localhost/ai-system/lab-registry:latest"]
-                      ).returncode != 0:
+    if subprocess.run(["podman", "image", "exists", "localhost/ai-system/lab-registry:latest"],
+                      check=False).returncode != 0:
         pytest.fail("localhost/ai-system/lab-registry:latest is missing: run "
                     "`scripts/build-lab-images.sh lab-registry`")
     sh(["bash"] + REGISTRY + ["start"], timeout=120)

@@ -122,7 +122,7 @@ def taken_port(lab, lab_plan):
         "s.bind(('0.0.0.0', %d)); s.listen()\n"
         "open('/run/preflight-listener.pid', 'w').write(str(os.getpid()))\n"
         "time.sleep(3600)" % port])
-    for _ in range(50):
+    for dummy in range(50):
         if lab.exec("mainpc", "test", "-s", "/run/preflight-listener.pid", check=False).returncode == 0:
             break
         time.sleep(0.1)
@@ -170,4 +170,3 @@ def test_host_without_systemd_stops_site_before_any_change(lab, spare_host, tmp_
     assert report["hosts"]["mainpc"]["ready"] is True and report["hosts"]["spare"]["ready"] is False
     assert dict((h, snapshot(h)) for h in hosts) == before
     assert sh(["podman", "exec", spare_host, "cat", "/proc/1/comm"]).stdout.strip() == "sleep"
-

@@ -674,6 +674,8 @@ def test_bad_bind_ports_exit_2(tmp_path, value, error):
     result = run_to_exit(env)
     assert result.returncode == 2
     assert result.stderr.startswith("stand-in-agent: AI_SYSTEM_STANDIN_BIND_PORTS: ")
+
+
 # --------------------------------------------------------------------------
 # The application's contract: the starter's group lookup, calls to peers
 # --------------------------------------------------------------------------

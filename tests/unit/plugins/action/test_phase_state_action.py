@@ -219,26 +219,26 @@ def test_no_argument_or_result_carries_the_secret_or_a_digest_of_it(tmp_path):
 
 
 def test_a_changed_secret_changes_the_digest_and_the_same_one_does_not(tmp_path):
-    first, _ = _sent(_vars(tmp_path), {"secrets": ["db"]})
-    again, _ = _sent(_vars(tmp_path), {"secrets": ["db"]})
-    changed, _ = _sent(_vars(tmp_path, value="hunter3"), {"secrets": ["db"]})
+    first = _sent(_vars(tmp_path), {"secrets": ["db"]})[0]
+    again = _sent(_vars(tmp_path), {"secrets": ["db"]})[0]
+    changed = _sent(_vars(tmp_path, value="hunter3"), {"secrets": ["db"]})[0]
     assert first["digest"] == again["digest"] != changed["digest"]
     # A secret the phase does not name is no input.
-    other, _ = _sent(dict(_vars(tmp_path), ai_secrets={"db": SECRET, "unused": "changed"}), {"secrets": ["db"]})
+    other = _sent(dict(_vars(tmp_path), ai_secrets={"db": SECRET, "unused": "changed"}), {"secrets": ["db"]})[0]
     assert other["digest"] == first["digest"]
 
 
 def test_the_secrets_variable_can_be_named(tmp_path):
     plain_vars = _vars(tmp_path)
     named = dict(plain_vars, vault_values={"db": "hunter3"})
-    a, _ = _sent(plain_vars, {"secrets": ["db"]})
-    b, _ = _sent(named, {"secrets": ["db"], "secrets_var": "vault_values"})
+    a = _sent(plain_vars, {"secrets": ["db"]})[0]
+    b = _sent(named, {"secrets": ["db"], "secrets_var": "vault_values"})[0]
     assert a["digest"] != b["digest"] and "vault_values" not in json.dumps(b)
 
 
 def test_the_key_is_made_once_readable_by_its_owner_only(tmp_path):
     path = tmp_path / "keys" / "secrets-digest.key"
-    first, _ = _sent(_vars(tmp_path), {"secrets": ["db"]})
+    first = _sent(_vars(tmp_path), {"secrets": ["db"]})[0]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     key = path.read_bytes()
@@ -264,15 +264,15 @@ def test_a_bad_key_file_is_refused_naming_it(tmp_path, setup, message):
     path = tmp_path / "keys" / "secrets-digest.key"
     path.parent.mkdir(mode=0o700)
     setup(path)
-    with pytest.raises(Exception, match="phase_state: %s .*%s" % (path, message.split(":")[0].replace("(", r"\("
-                                                                                                   ).replace(")", r"\)"))):
+    reason = message.split(":")[0].replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(Exception, match="phase_state: %s .*%s" % (path, reason)):
         _sent(_vars(tmp_path), {"secrets": ["db"]})
 
 
 def test_forks_making_the_key_at_once_agree(tmp_path):
     path = str(tmp_path / "secrets-digest.key")
     pids = []
-    for _ in range(4):
+    for dummy in range(4):
         pid = os.fork()
         if pid == 0:
             try:
@@ -289,7 +289,7 @@ def test_forks_making_the_key_at_once_agree(tmp_path):
 
 
 def test_without_secrets_no_key_is_made(tmp_path):
-    sent, _ = _sent(_vars(tmp_path), {})
+    sent = _sent(_vars(tmp_path), {})[0]
     assert not (tmp_path / "keys").exists()
     assert len(sent["digest"]) == 64
 
@@ -308,6 +308,8 @@ def test_the_stack_role_names_its_secrets_instead_of_hashing_them():
                       if "ai_system.containers.phase_state" in t]
     assert len(tasks) == 2
     assert all(t["secrets"] == "{{ __stack_host.secrets }}" for t in tasks)
+
+
 # -- ai_phase_records=ignore -----------------------------------------------------------
 def test_ignore_turns_a_check_into_forget_even_with_a_converged_reading():
     task_vars = dict(BASE)
@@ -337,7 +339,6 @@ def test_use_is_the_default_and_another_value_is_refused():
     plugin.run(task_vars=task_vars)
     assert calls[0].get("state", "check") == "check" and calls[0]["digest"]
     plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"]})
-    with pytest.raises(action.AnsibleActionFail, match=r"ai_phase_records must be one of use, ignore, "
-                                                        r"got 'skip'"):
+    with pytest.raises(action.AnsibleActionFail, match=r"ai_phase_records must be one of use, ignore, got 'skip'"):
         plugin.run(task_vars=dict(BASE, ai_phase_records="skip"))
     assert calls == []

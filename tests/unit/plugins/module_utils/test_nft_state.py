@@ -481,7 +481,8 @@ CHECK = os.path.join(REPO, "roles", "stack", "files", "ai-system-firewall-check"
 
 def run_check(path):
     return subprocess.run(["sh", CHECK, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          universal_newlines=True, env={"PATH": os.environ["PATH"], "LC_ALL": "C"})
+                          universal_newlines=True, env={"PATH": os.environ["PATH"], "LC_ALL": "C"},
+                          check=False)
 
 
 def damaged_files(text):

@@ -575,6 +575,7 @@ HOSTILE = {
     "bidi": "abc\u202edcba",
 }
 
+
 def markdown_html(text, inline=True):
     """``text`` as a CommonMark renderer with GFM tables and strikethrough
     turns it into HTML (raw HTML allowed, as on most Markdown viewers)."""
