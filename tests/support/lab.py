@@ -138,6 +138,29 @@ class Lab:
             time.sleep(3)
         raise AssertionError("not healthy after %d s: %s" % (timeout, ", ".join(pending)))
 
+    def container_ip(self, host, container):
+        return self.exec(host, "podman", "inspect", "--format",
+                         "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+                         container).stdout.strip()
+
+    def container_targets(self, host_plan, host):
+        """``address:port`` of every port of every group container of ``host``
+        (agents, health sockets, Redis), by the container's address on the
+        host's network: in pod mode the groups share the pod unit's, which is
+        no group of its own. Host-network units (Prometheus) are left out."""
+        units = host_plan["units"]
+        pod = next((u["container"] for u in units if u["group"] == "pod" and not u["agents"]), None)
+        out = []
+        for unit in units:
+            if unit["group"] == "prometheus" or unit["container"] == pod:
+                continue
+            address = self.container_ip(host, pod or unit["container"])
+            assert address, unit["container"]
+            config = json.loads(host_plan["config"]["groups/%s/endpoints.json" % unit["group"]])
+            ports = {p for a in config["agents"].values() for p in (a["port"], a.get("health_port")) if p}
+            out += ["%s:%d" % (address, port) for port in sorted(ports or {6379})]
+        return out
+
     def latest_report(self):
         with open(self.tmp_root / "reports" / "latest.json") as handle:
             return json.load(handle)

@@ -29,7 +29,6 @@ OUTSIDER = "ai-system-lab-outsider"
 OUTSIDER_IP = "10.89.100.99"
 LAB_NETWORK = "ai-system-lab"
 OUTSIDER_IMAGE = "localhost/ai-system/lab-host:trixie"
-REDIS_PORT = 6379
 
 # Connects to each address:port given, all at once; prints {target: result}.
 PROBE = r"""
@@ -132,24 +131,6 @@ def deployed(lab, lab_plan):
     return lab
 
 
-def container_ip(lab, host, container):
-    return lab.exec(host, "podman", "inspect", "--format",
-                    "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container).stdout.strip()
-
-
-def container_ports(plan, group):
-    """Every port a group's container listens on: agents, health sockets, Redis."""
-    config = json.loads(plan["config"]["groups/%s/endpoints.json" % group])
-    ports = set()
-    for agent in config["agents"].values():
-        ports.add(agent["port"])
-        if agent.get("health_port"):
-            ports.add(agent["health_port"])
-    if not ports:
-        ports.add(REDIS_PORT)
-    return sorted(ports)
-
-
 @pytest.fixture(scope="module")
 def targets(deployed, lab_plan):
     """host -> {"lan": [published LAN:port], "containers": [container IP:port]}."""
@@ -157,12 +138,7 @@ def targets(deployed, lab_plan):
     for host in deployed.hosts:
         plan = lab_plan["hosts"][host]
         lan = ["%s:%d" % (plan["lan_address"], p["port"]) for p in plan["published"]]
-        inside = []
-        for unit in plan["units"]:
-            address = container_ip(deployed, host, unit["container"])
-            assert address, unit["container"]
-            inside += ["%s:%d" % (address, port) for port in container_ports(plan, unit["group"])]
-        out[host] = {"lan": lan, "containers": inside}
+        out[host] = {"lan": lan, "containers": deployed.container_targets(plan, host)}
     return out
 
 

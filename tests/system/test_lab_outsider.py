@@ -143,18 +143,7 @@ def wait_healthy(lab, plan, hosts, timeout=300):
 
 def targets(lab, plan, host):
     """Every port of every container of ``host``, by the container's address."""
-    out = []
-    for unit in plan["hosts"][host]["units"]:
-        if unit["group"] == "prometheus":
-            continue  # host network: probed on the LAN address
-        address = lab.exec(host, "podman", "inspect", "--format",
-                           "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
-                           unit["container"]).stdout.strip()
-        assert address, unit["container"]
-        config = json.loads(plan["hosts"][host]["config"]["groups/%s/endpoints.json" % unit["group"]])
-        ports = {p for a in config["agents"].values() for p in (a["port"], a.get("health_port")) if p}
-        out += ["%s:%d" % (address, port) for port in sorted(ports or {6379})]
-    return out
+    return lab.container_targets(plan["hosts"][host], host)
 
 
 def probe(where, addresses, timeout=1.0):
