@@ -323,6 +323,8 @@ class Group:
     name: str
     image: str = ""
     build: Optional[Build] = None
+    # The image is an ai_images entry, built from source by the collection.
+    from_images: bool = False
     description: str = ""
     command: Tuple[str, ...] = ()
     entrypoint: Tuple[str, ...] = ()
@@ -380,6 +382,8 @@ class Host:
     address_env: Tuple[Tuple[str, str], ...] = ()
     # BIND_ADDRESS of every group ("" leaves it unset).
     bind_address: str = ""
+    # The image the pod unit runs (ai_pod_image; "" chooses one of the groups').
+    pod_image: str = ""
 
     @property
     def pod_container(self) -> str:
@@ -420,7 +424,7 @@ SETTINGS_VARS = {
 HOST_VARS = (
     "ai_lan_address", "ai_network_subnet", "ai_gpu", "ai_selinux", "ai_groups",
     "ai_group_defaults", "ai_host_group_defaults", "ai_group_overrides", "ai_max_cpus",
-    "ai_network_mode", "ai_host_address_env", "ai_bind_address",
+    "ai_network_mode", "ai_host_address_env", "ai_bind_address", "ai_pod_image",
 )
 
 # Variables of which the plan needs only the keys (secret names): their values
@@ -1178,6 +1182,7 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
         known = images or {}
         if image_name in known:
             group.image = known[image_name]
+            group.from_images = True
         else:
             problems.add("image %r is not in ai_images" % (image_name,),
                          "declare it under ai_images (group_vars/all) or use one of: %s"
@@ -1423,6 +1428,15 @@ def _parse_contract(host: Host, hostvars: Mapping[str, Any], problems: Problems)
             problems.add("ai_bind_address %r is not an IP address" % (bind,),
                          "write e.g. 0.0.0.0 (every interface of the container's network "
                          "namespace)", host=name, field="ai_bind_address")
+    pod_image = hostvars.get("ai_pod_image")
+    if pod_image not in (None, ""):
+        if not isinstance(pod_image, str) or not IMAGE_RE.match(pod_image.strip()) \
+                or pod_image.strip().endswith((".build", ".image")):
+            problems.add("ai_pod_image %r is not an image reference" % (pod_image,),
+                         "name an image with python3 that the host has, e.g. the image of "
+                         "one of its groups", host=name, field="ai_pod_image")
+        else:
+            host.pod_image = pod_image.strip()
 
 
 def check_contract(hosts: Mapping[str, Host], problems: Problems) -> None:

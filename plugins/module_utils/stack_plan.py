@@ -730,11 +730,17 @@ class _HostRenderer:
     def pod_group(self, order: Sequence[str]) -> Group:
         """The group whose image the pod unit runs (one the host has anyway):
         the first, in start order, whose agents the ZMQ probe checks -- the
-        image contract gives those python3 -- else the first group."""
+        image contract gives those python3 -- preferring an image the
+        collection does not build (a rebuild of the pod's image restarts the
+        pod, and with it every group of the host); else the first group."""
         groups = [self.host.groups[g] for g in order]
-        return next((g for g in groups if g.probed_agents and not g.health.cmd), groups[0])
+        probed = [g for g in groups if g.probed_agents and not g.health.cmd]
+        stable = [g for g in probed if not g.build and not g.from_images]
+        return (stable or probed or groups)[0]
 
     def pod_image(self, order: Sequence[str]) -> str:
+        if self.host.pod_image:
+            return self.host.pod_image
         group = self.pod_group(order)
         return self.unit_file(group.name, "build") if group.build else group.image
 
@@ -780,8 +786,8 @@ class _HostRenderer:
         return UnitPlan(
             group=POD_NAME, unit_file=self.pod_unit_file,
             service=quadlet.service_name(self.pod_unit_file),
-            container=self.host.pod_container, image=group.image_ref,
-            build=group.build is not None, depends_on=(), gpu=False, cdi_devices=(),
+            container=self.host.pod_container, image=self.host.pod_image or group.image_ref,
+            build=not self.host.pod_image and group.build is not None, depends_on=(), gpu=False, cdi_devices=(),
             vram_mib=None, secrets=(), config_files=(), restart_on_change=(),
             healthcheck=False, agents=())
 

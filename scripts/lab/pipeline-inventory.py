@@ -63,6 +63,10 @@ def main(argv=None):
             "build_args": {"BASE": "localhost/ai-system/python-zmq-base:trixie"},
         }},
         "ai_images_archive_dir": os.path.abspath(args.archive_dir),
+        # MainPC's pod unit keeps an image the pipeline does not rebuild (its
+        # Redis's, which has python3): a rebuild of the stand-in then restarts
+        # the groups that run it, not the pod and every group with it.
+        "ai_pod_image": "localhost/ai-system/lab-redis:latest",
         # The lab's other archives (lab-redis), found from the repository
         # rather than from this copy's directory.
         "lab_image_dir": "{{ lookup('ansible.builtin.env', 'AI_SYSTEM_LAB_IMAGES', default=%r) }}"

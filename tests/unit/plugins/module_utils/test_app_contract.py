@@ -403,3 +403,44 @@ def test_localhost_must_be_true_or_false(inventory):
         {"agent": "Twin", "localhost": "yes"}]
     assert any(e.startswith("host mainpc, group models, field connects_to.localhost: ")
                for e in errors_of(inventory))
+
+
+# -- the pod unit's image -------------------------------------------------------
+
+def _pod_unit_image(inventory):
+    result = build_plan(inventory)
+    assert result["errors"] == [], result["errors"]
+    units = result["hosts"]["mainpc"]["units"]
+    pod = next(u for u in units if u["group"] == "pod")
+    text = result["hosts"]["mainpc"]["quadlet"][pod["unit_file"]]
+    return pod["image"], [line for line in text.splitlines() if line.startswith("Image=")]
+
+
+def test_the_pod_unit_runs_a_probed_group_image_or_the_one_named(production):
+    image, lines = _pod_unit_image(production)
+    assert lines == ["Image=%s" % image]
+    production["mainpc"]["ai_pod_image"] = "localhost/ai-system/pause-python:1"
+    image, lines = _pod_unit_image(production)
+    assert (image, lines) == ("localhost/ai-system/pause-python:1",
+                              ["Image=localhost/ai-system/pause-python:1"])
+
+
+@pytest.mark.parametrize("value", ["-v /:/host", "x.build", 7, "a b"])
+def test_a_pod_image_that_is_no_image_reference_is_refused_naming_host_and_field(production, value):
+    production["mainpc"]["ai_pod_image"] = value
+    errors = build_plan(production)["errors"]
+    assert [e for e in errors if e.startswith("host mainpc, field ai_pod_image: ai_pod_image ")], errors
+
+
+def test_the_pod_unit_prefers_a_group_image_the_collection_does_not_build(production, tmp_path):
+    (tmp_path / "Containerfile").write_text("FROM scratch\n")
+    first = plan_of(production)["mainpc"]
+    order = [u["group"] for u in first["units"] if u["group"] != "pod"]
+    probed = [g for g in order if production["mainpc"]["ai_groups"][g].get("agents")]
+    for host in production:
+        production[host]["ai_images"] = {"agents": {"context": str(tmp_path)}}
+    # The first probed group now runs an image of ai_images: the pod takes the next one's.
+    production["mainpc"]["ai_groups"][probed[0]]["image"] = {"name": "agents"}
+    image, _lines = _pod_unit_image(production)
+    assert ":src-" not in image
+    assert image == plan_of(production)["mainpc"]["units"][order.index(probed[1]) + 1]["image"]
