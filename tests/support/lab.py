@@ -60,6 +60,12 @@ def molecule(action):
               timeout=600)
 
 
+def is_pod_unit(unit):
+    """The unit that holds a host's network namespace in pod mode
+    (ai_network_mode: pod): no group of the application's own."""
+    return unit["group"] == "pod" and not unit["agents"] and not unit["healthcheck"]
+
+
 class Lab:
     """Handles on the running lab."""
 
@@ -149,7 +155,7 @@ class Lab:
         host's network: in pod mode the groups share the pod unit's, which is
         no group of its own. Host-network units (Prometheus) are left out."""
         units = host_plan["units"]
-        pod = next((u["container"] for u in units if u["group"] == "pod" and not u["agents"]), None)
+        pod = next((u["container"] for u in units if is_pod_unit(u)), None)
         out = []
         for unit in units:
             if unit["group"] == "prometheus" or unit["container"] == pod:
