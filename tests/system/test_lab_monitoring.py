@@ -79,7 +79,8 @@ def test_prometheus_scrapes_both_exporters_and_sees_every_group_up_and_healthy(l
 
     expected = sorted([(host, u["group"]) for host in lab.hosts
                        for u in lab_plan["hosts"][host]["units"]] + [("mainpc", "prometheus")])
-    assert len(expected) == 18  # the 16 agent groups, Redis and Prometheus
+    # The 16 agent groups, Redis, Prometheus and MainPC's pod unit (pod mode).
+    assert len(expected) == 19
 
     def healthy_groups():
         result = query(lab, "ai_system_group_up == 1 and ai_system_group_healthy == 1")
