@@ -11,6 +11,7 @@ texts to host_platform's parsers and checks. It changes nothing.
 from __future__ import annotations
 
 import os
+import re
 import time
 
 from ansible_collections.ai_system.containers.plugins.module_utils import host_platform as hp
@@ -22,6 +23,7 @@ ARGUMENT_SPEC = dict(
     published=dict(type="list", elements="dict", default=[]),
     monitoring=dict(type="dict"),
     services=dict(type="list", elements="str", default=[]),
+    quadlet_dir=dict(type="path", default="/etc/containers/systemd"),
     gpu=dict(type="dict"),
     lab=dict(type="bool", default=False),
     controller_time=dict(type="float"),
@@ -68,9 +70,30 @@ class Host(object):
         return out if rc == 0 or argv[0] == "systemd-detect-virt" else None
 
 
-def socket_owners(inodes, services, proc="/proc"):
+MANAGED_LABEL = "Label=io.ai-system.managed-by=ai_system.containers"
+SERVICE_RE = re.compile(r"/([A-Za-z0-9_.@-]+)\.service\b")
+
+
+def managed_services(cgroup, quadlet_dir):
+    """The services of ``cgroup`` whose Quadlet file in ``quadlet_dir`` the
+    collection wrote (its label): units a run replaces or removes, such as
+    a pod unit before a switch to per-group mode or the units of a renamed
+    unit prefix."""
+    out = []
+    for name in SERVICE_RE.findall(cgroup or ""):
+        try:
+            with open(os.path.join(quadlet_dir, name + ".container")) as handle:
+                if MANAGED_LABEL in handle.read():
+                    out.append(name + ".service")
+        except (IOError, OSError):
+            continue
+    return out
+
+
+def socket_owners(inodes, services, proc="/proc", quadlet_dir=None):
     """{inode: {pid, comm, ours}} for the listening sockets ``inodes``:
-    ``ours`` when the process runs in the cgroup of one of ``services``."""
+    ``ours`` when the process runs in the cgroup of one of ``services``, or
+    of a unit the collection wrote in ``quadlet_dir``."""
     wanted = set("socket:[%d]" % i for i in inodes)
     owners = {}
     if not wanted:
@@ -98,7 +121,8 @@ def socket_owners(inodes, services, proc="/proc"):
                         cgroup = handle.read()
                 except (IOError, OSError):
                     cgroup = ""
-                ours = any("/%s" % service in cgroup for service in services)
+                ours = any("/%s" % service in cgroup for service in services) or bool(
+                    quadlet_dir and managed_services(cgroup, quadlet_dir))
                 owners[inode] = {"pid": int(pid), "comm": comm, "ours": ours}
     return owners
 
@@ -165,7 +189,8 @@ def read_items(module, host, now=None, nvml_loader=None):
     monitoring = params.get("monitoring") or {}
     services = list(params["services"]) + [monitoring[k] for k in ("exporter_service", "prometheus_service")
                                            if monitoring.get(k)]
-    owners = socket_owners(candidates, services, host.path("/proc")) if candidates else {}
+    owners = socket_owners(candidates, services, host.path("/proc"),
+                           host.path(params["quadlet_dir"])) if candidates else {}
     items.append(hp.check_ports(ports, listeners, params["lan_address"], owners))
     graphroot = hp.parse_graphroot(host.read("/etc/containers/storage.conf"))
     path, free = free_space(host.path(graphroot))

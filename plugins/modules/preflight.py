@@ -52,6 +52,13 @@ options:
     description:
       - The plan's C(monitoring) of this host (C(exporter_port), C(prometheus), C(prometheus_port)), or null.
     type: dict
+  quadlet_dir:
+    description:
+      - Where the collection's Quadlet files are on the host (the plan's C(quadlet_dir)). A listener in a unit
+        whose Quadlet file there carries the collection's C(io.ai-system.managed-by) label is the stack's own
+        too (a run replaces or removes it), for example a pod unit before a switch to per-group mode.
+    type: path
+    default: /etc/containers/systemd
   services:
     description:
       - The systemd services of the plan's units on this host; their listeners (Podman's C(conmon) holds each

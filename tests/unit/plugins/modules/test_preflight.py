@@ -243,3 +243,17 @@ def test_docs_show_the_reports_the_code_makes(run_module, tree, production_plan,
     sections = doc_sections()
     assert name in sections, "docs/hosts.md has no report of %s" % name
     assert sections[name] == "```text\n%s\n```\n" % "\n".join(result["text"])
+
+
+def test_a_listener_in_a_unit_the_collection_wrote_is_the_stacks_own(tmp_path):
+    from ansible_collections.ai_system.containers.plugins.module_utils import preflight_run
+    quadlet = tmp_path / "systemd"
+    quadlet.mkdir()
+    (quadlet / "ai-pod.container").write_text(
+        "[Container]\nLabel=io.ai-system.managed-by=ai_system.containers\n")
+    (quadlet / "mine.container").write_text("[Container]\nImage=x\n")
+    cgroup = "0::/system.slice/%s\n"
+    assert preflight_run.managed_services(cgroup % "ai-pod.service", str(quadlet)) == ["ai-pod.service"]
+    # A Quadlet unit of the user's own, or a plain service, is not.
+    assert preflight_run.managed_services(cgroup % "mine.service", str(quadlet)) == []
+    assert preflight_run.managed_services(cgroup % "nginx.service", str(quadlet)) == []
