@@ -120,8 +120,10 @@ def taken_port(lab, lab_plan):
     host = "pc2"
     published = lab_plan["hosts"][host]["published"][0]
     services = [u["service"] for u in lab_plan["hosts"][host]["units"]]
-    owner = next(u["service"] for u in lab_plan["hosts"][host]["units"]
-                 if u["group"] == published["group"])
+    owners = [u["service"] for u in lab_plan["hosts"][host]["units"]
+              if u["group"] == published["group"]]
+    assert owners, published
+    owner = owners[0]
     lab.exec(host, "systemctl", "stop", owner, check=False)
     sh(["podman", "exec", "-d", host, "python3", "-c",
         "import os, socket, time\n"
