@@ -318,11 +318,11 @@ def changed_tasks(run, host):
 def test_after_nft_flush_ruleset_a_run_of_site_yml_loads_the_table_again(outsider, targets, deployed, lab_plan):
     deployed.exec("pc2", "nft", "flush", "ruleset")
     try:
-        # The ground truth: with no table the outsider does reach the containers.
+        # What the outsider reaches with no table at all (shown, not judged:
+        # what answers then depends on what else the flush removed).
         exposed = opened(probe_from_outsider(targets["pc2"]["containers"]))
         print("\nafter `nft flush ruleset` on pc2, %d of %d container ports answer the outsider"
               % (len(exposed), len(targets["pc2"]["containers"])))
-        assert exposed
         run = deployed.playbook(tags="validate,stack")
         assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
         results = nft_table_results(run)

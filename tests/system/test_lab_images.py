@@ -13,6 +13,7 @@ delivery over the Ansible connection (no registry).
 from __future__ import annotations
 
 import os
+import uuid
 import shutil
 import subprocess
 import sys
@@ -141,7 +142,8 @@ def test_one_file_change_rebuilds_once_and_restarts_exactly_its_groups(
     before_plan = plan_of(inventory)
     before = start_times(lab, before_plan)
     with open(source / "agent.py", "a") as handle:
-        handle.write("\n# a one-line source change\n")
+        # Unique per run: a controller that built this change before keeps its tag.
+        handle.write("\n# a one-line source change %s\n" % uuid.uuid4().hex)
     plan = plan_of(inventory)
     run = lab.playbook(inventory=inventory)
     assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
