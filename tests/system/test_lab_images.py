@@ -13,10 +13,10 @@ delivery over the Ansible connection (no registry).
 from __future__ import annotations
 
 import os
-import uuid
 import shutil
 import subprocess
 import sys
+import uuid
 
 import pytest
 
