@@ -2,7 +2,10 @@
 # Copyright: (c) 2026, ai_system.containers contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The options of the modules that hold a host's cross-host openings
-(nft_table, firewall_rules); their spec is firewall_spec.OPENINGS_SPEC."""
+(nft_table, firewall_rules, hyperv_firewall); their spec is
+firewall_spec.OPENINGS_SPEC. ``LAN_ADDRESS``
+(``ai_system.containers.openings.lan_address``): the host's LAN address, for
+the modules whose rules name it."""
 
 from __future__ import annotations
 
@@ -10,10 +13,6 @@ from __future__ import annotations
 class ModuleDocFragment(object):
     DOCUMENTATION = r"""
 options:
-  lan_address:
-    description: The host's LAN address, where its cross-host ports are published and the destination of every rule.
-    type: str
-    required: true
   openings:
     description: The host's cross-host openings, as the plan returns them (C(plan.firewall)).
     type: list
@@ -42,4 +41,12 @@ options:
       agent:
         description: Agent that listens on the port.
         type: str
+"""
+
+    LAN_ADDRESS = r"""
+options:
+  lan_address:
+    description: The host's LAN address, where its cross-host ports are published and the destination of every rule.
+    type: str
+    required: true
 """

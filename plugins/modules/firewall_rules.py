@@ -23,6 +23,7 @@ description:
     rules are rendered again with O(lan_address).
 extends_documentation_fragment:
   - ai_system.containers.openings
+  - ai_system.containers.openings.lan_address
 options:
   state_file:
     description: JSON file that lists the rules the last run opened; missing on a first run.

@@ -32,34 +32,6 @@ options:
     description: Where the script is written on the host (its directory is created when missing).
     type: path
     required: true
-  openings:
-    description: The host's cross-host openings, as the plan returns them (C(plan.firewall)).
-    type: list
-    elements: dict
-    required: true
-    suboptions:
-      port:
-        description: The published port.
-        type: int
-        required: true
-      proto:
-        description: Its protocol.
-        type: str
-        default: tcp
-        choices: [tcp, udp]
-      source:
-        description: Address of a peer admitted to the port.
-        type: str
-        required: true
-      source_host:
-        description: Inventory name of that peer.
-        type: str
-      group:
-        description: Group that publishes the port.
-        type: str
-      agent:
-        description: Agent that listens on the port.
-        type: str
 attributes:
   check_mode:
     support: full
@@ -70,6 +42,7 @@ attributes:
     platforms: posix
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ai_system.containers.openings
 notes:
   - Not run on WSL hardware or Windows by the collection's tests; the script's text is checked
     against a golden file for the production plan.

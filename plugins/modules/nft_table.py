@@ -31,6 +31,7 @@ description:
   - Commands run with C(LANG=C).
 extends_documentation_fragment:
   - ai_system.containers.openings
+  - ai_system.containers.openings.lan_address
 options:
   subnet:
     description: The host's container subnet (C(network.subnet) of the plan).

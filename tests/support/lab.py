@@ -170,3 +170,69 @@ class Lab:
     def latest_report(self):
         with open(self.tmp_root / "reports" / "latest.json") as handle:
             return json.load(handle)
+
+
+# -- a LAN outsider ----------------------------------------------------------
+#
+# A third machine on the lab network, neither mainpc nor pc2, that routes a
+# host's container subnet through that host as a LAN neighbour can; the
+# firewall tests probe every container port from it.
+
+LAB_NETWORK = "ai-system-lab"
+OUTSIDER_IMAGE = "localhost/ai-system/lab-host:trixie"
+
+# Connects to each address:port given, all at once; prints {target: result},
+# a result being open, timeout, refused or "error <errno>".
+PORT_PROBE = r"""
+import json, socket, sys, threading
+timeout = float(sys.argv[1])
+out = {}
+def probe(target):
+    address, port = target.rsplit(":", 1)
+    s = socket.socket()
+    s.settimeout(timeout)
+    try:
+        s.connect((address, int(port)))
+        out[target] = "open"
+    except socket.timeout:
+        out[target] = "timeout"
+    except ConnectionRefusedError:
+        out[target] = "refused"
+    except OSError as exc:
+        out[target] = "error %s" % exc.errno
+    finally:
+        s.close()
+threads = [threading.Thread(target=probe, args=(t,)) for t in sys.argv[2:]]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps(out))
+"""
+
+
+@contextlib.contextmanager
+def lan_outsider(name, address, routes):
+    """The container ``name`` at ``address`` on the lab network, with a route
+    for each (subnet, via) of ``routes``; removed on leaving."""
+    sh(["podman", "rm", "-f", "-t", "0", name], check=False)
+    sh(["podman", "run", "-d", "--name", name, "--network", LAB_NETWORK, "--ip", address,
+        "--cap-add", "NET_ADMIN", "--entrypoint", "sleep", OUTSIDER_IMAGE, "infinity"])
+    try:
+        for subnet, via in routes:
+            sh(["podman", "exec", name, "ip", "route", "add", subnet, "via", via])
+        yield name
+    finally:
+        sh(["podman", "rm", "-f", "-t", "0", name], check=False)
+
+
+def probe_ports(container, targets, timeout=1.0):
+    """{address:port: result} of PORT_PROBE run in ``container`` (an outsider
+    or a lab host) against ``targets``."""
+    argv = ["podman", "exec", container, "python3", "-c", PORT_PROBE, str(timeout)] + list(targets)
+    return json.loads(sh(argv, timeout=120).stdout)
+
+
+def opened(results):
+    """The targets of a probe's results that accepted the connection."""
+    return sorted(t for t, r in results.items() if r == "open")

@@ -21,42 +21,12 @@ import time
 
 import pytest
 
-from support.lab import ENV, sh
+from support.lab import ENV, PORT_PROBE, lan_outsider, opened, probe_ports, sh
 
 FIREWALL_UNIT = "ai-system-firewall.service"
 TABLE = ("inet", "ai_system")
 OUTSIDER = "ai-system-lab-outsider"
 OUTSIDER_IP = "10.89.100.99"
-LAB_NETWORK = "ai-system-lab"
-OUTSIDER_IMAGE = "localhost/ai-system/lab-host:trixie"
-
-# Connects to each address:port given, all at once; prints {target: result}.
-PROBE = r"""
-import json, socket, sys, threading
-timeout = float(sys.argv[1])
-out = {}
-def probe(target):
-    address, port = target.rsplit(":", 1)
-    s = socket.socket()
-    s.settimeout(timeout)
-    try:
-        s.connect((address, int(port)))
-        out[target] = "open"
-    except socket.timeout:
-        out[target] = "timeout"
-    except ConnectionRefusedError:
-        out[target] = "refused"
-    except OSError as exc:
-        out[target] = "error %s" % exc.errno
-    finally:
-        s.close()
-threads = [threading.Thread(target=probe, args=(t,)) for t in sys.argv[2:]]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print(json.dumps(out))
-"""
 
 # The first bytes of the peer's ZMTP greeting, read on a plain TCP connection.
 GREETING = r"""
@@ -145,27 +115,18 @@ def targets(deployed, lab_plan):
 @pytest.fixture(scope="module")
 def outsider(deployed, lab_plan):
     """A third machine on the lab network that routes each container subnet via its host."""
-    sh(["podman", "rm", "-f", "-t", "0", OUTSIDER], check=False)
-    sh(["podman", "run", "-d", "--name", OUTSIDER, "--network", LAB_NETWORK, "--ip", OUTSIDER_IP,
-        "--cap-add", "NET_ADMIN", "--entrypoint", "sleep", OUTSIDER_IMAGE, "infinity"])
-    try:
-        for host in deployed.hosts:
-            plan = lab_plan["hosts"][host]
-            sh(["podman", "exec", OUTSIDER, "ip", "route", "add", plan["network"]["subnet"], "via",
-                plan["lan_address"]])
-        yield OUTSIDER
-    finally:
-        sh(["podman", "rm", "-f", "-t", "0", OUTSIDER], check=False)
+    routes = [(lab_plan["hosts"][host]["network"]["subnet"], lab_plan["hosts"][host]["lan_address"])
+              for host in deployed.hosts]
+    with lan_outsider(OUTSIDER, OUTSIDER_IP, routes) as name:
+        yield name
 
 
 def probe_from_outsider(targets, timeout=1.0):
-    out = sh(["podman", "exec", OUTSIDER, "python3", "-c", PROBE, str(timeout)] + list(targets),
-             timeout=120).stdout
-    return json.loads(out)
+    return probe_ports(OUTSIDER, targets, timeout)
 
 
 def probe_from_host(lab, host, targets, timeout=1.0):
-    return json.loads(lab.exec(host, "python3", "-c", PROBE, str(timeout), *targets).stdout)
+    return json.loads(lab.exec(host, "python3", "-c", PORT_PROBE, str(timeout), *targets).stdout)
 
 
 def tally(results):
@@ -173,10 +134,6 @@ def tally(results):
     for value in results.values():
         counts[value] = counts.get(value, 0) + 1
     return counts
-
-
-def opened(results):
-    return sorted(t for t, r in results.items() if r == "open")
 
 
 def table_present(lab, host):

@@ -31,12 +31,10 @@ import pytest
 import yaml
 
 from support.ansible_run import REPO
-from support.lab import LAB_IMAGES, LAB_INVENTORY, sh
+from support.lab import LAB_IMAGES, LAB_INVENTORY, PORT_PROBE, lan_outsider, opened, probe_ports, sh
 
 OUTSIDER = "ai-system-lab-stranger"
 OUTSIDER_IP = "10.89.100.98"
-LAB_NETWORK = "ai-system-lab"
-OUTSIDER_IMAGE = "localhost/ai-system/lab-host:trixie"
 NETWORK = "ai-system"
 FIREWALL_UNIT = "ai-system-firewall.service"
 FIREWALL_FILE = "/etc/ai-system/firewall.nft"
@@ -47,33 +45,6 @@ USER, PASSWORD = "viewer", "lab-viewer-password"
 TLS_DIR = "/etc/ai-lab-tls"
 MONITORING_VARS = os.path.join(REPO, "inventory", "lab-monitoring.yml")
 NETWORK_TASK = "Make the container network have the plan's subnet"
-
-PROBE = r"""
-import json, socket, sys, threading
-timeout = float(sys.argv[1])
-out = {}
-def probe(target):
-    address, port = target.rsplit(":", 1)
-    s = socket.socket()
-    s.settimeout(timeout)
-    try:
-        s.connect((address, int(port)))
-        out[target] = "open"
-    except socket.timeout:
-        out[target] = "timeout"
-    except ConnectionRefusedError:
-        out[target] = "refused"
-    except OSError as exc:
-        out[target] = "error %s" % exc.errno
-    finally:
-        s.close()
-threads = [threading.Thread(target=probe, args=(t,)) for t in sys.argv[2:]]
-for t in threads:
-    t.start()
-for t in threads:
-    t.join()
-print(json.dumps(out))
-"""
 
 # GET url [user:password] over TLS (certificate not checked): the HTTP status or the error.
 FETCH = r"""
@@ -148,14 +119,7 @@ def targets(lab, plan, host):
 
 def probe(where, addresses, timeout=1.0):
     """Connect from the outsider (where=None) or a lab host to each address:port."""
-    argv = ["python3", "-c", PROBE, str(timeout)] + list(addresses)
-    if where is None:
-        return json.loads(sh(["podman", "exec", OUTSIDER] + argv, timeout=120).stdout)
-    return json.loads(sh(["podman", "exec", where] + argv, timeout=120).stdout)
-
-
-def opened(results):
-    return sorted(t for t, r in results.items() if r == "open")
+    return probe_ports(where or OUTSIDER, addresses, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -163,17 +127,10 @@ def stranger(lab):
     """A third machine on the lab network, routing each container subnet via its host."""
     if not os.path.exists(os.path.join(LAB_IMAGES, "lab-prometheus.tar")):
         pytest.fail("lab image archive lab-prometheus.tar is missing: run `make images`")
-    sh(["podman", "rm", "-f", "-t", "0", OUTSIDER], check=False)
-    sh(["podman", "run", "-d", "--name", OUTSIDER, "--network", LAB_NETWORK, "--ip", OUTSIDER_IP,
-        "--cap-add", "NET_ADMIN", "--entrypoint", "sleep", OUTSIDER_IMAGE, "infinity"])
-    try:
-        for subnet, address in (("172.20.0.0/16", "10.89.100.16"),
-                                (MOVED_SUBNETS["mainpc"], "10.89.100.16"),
-                                (MOVED_SUBNETS["pc2"], "10.89.100.17")):
-            sh(["podman", "exec", OUTSIDER, "ip", "route", "add", subnet, "via", address])
-        yield OUTSIDER
-    finally:
-        sh(["podman", "rm", "-f", "-t", "0", OUTSIDER], check=False)
+    with lan_outsider(OUTSIDER, OUTSIDER_IP, (("172.20.0.0/16", "10.89.100.16"),
+                                              (MOVED_SUBNETS["mainpc"], "10.89.100.16"),
+                                              (MOVED_SUBNETS["pc2"], "10.89.100.17"))) as name:
+        yield name
 
 
 def plan_of(inventory, extravars):
@@ -202,7 +159,7 @@ def test_prometheus_answers_no_one_from_the_lan_by_default(lab, shipped):
     lan = "10.89.100.16:%d" % PROMETHEUS_PORT
     assert opened(probe(None, [lan])) == []
     assert opened(probe("pc2", [lan])) == []
-    local = lab.exec("mainpc", "python3", "-c", PROBE, "1", "127.0.0.1:%d" % PROMETHEUS_PORT).stdout
+    local = lab.exec("mainpc", "python3", "-c", PORT_PROBE, "1", "127.0.0.1:%d" % PROMETHEUS_PORT).stdout
     assert json.loads(local) == {"127.0.0.1:%d" % PROMETHEUS_PORT: "open"}
 
 
