@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import name_problem
 
@@ -108,3 +108,33 @@ def missing_message(host: str, missing: Sequence[Mapping[str, Any]]) -> str:
                         entry["reason"]))
     return ("host %s: %sfix the image name in the inventory, or load the image "
             "(stack_image_archives); no unit was changed" % (host, "".join(parts)))
+
+
+BUILT_TAG = re.compile(r"^src-[0-9a-f]{12}\Z")
+
+
+def earlier_builds(wanted: Iterable[str], local: Sequence[Mapping[str, Any]], keep: int = 1) -> List[str]:
+    """The tags of earlier builds that may go: for every wanted image built
+    from source (``<repository>:src-<12 hex>``), the other ``src-`` tags of
+    its repository in ``local`` (``podman images --format json``: Names, the
+    tags, or RepoTags; Created; Containers), newest first, but the ``keep`` newest (a way back)
+    and any image a container uses. Images the collection does not build
+    are never listed."""
+    wanted = set(wanted)
+    repositories = {ref.rsplit(":", 1)[0] for ref in wanted
+                    if ":" in ref and BUILT_TAG.match(ref.rsplit(":", 1)[1])}
+    earlier: Dict[str, List[Tuple[int, str, int]]] = {}
+    seen = set()
+    for image in local:
+        # Podman lists an image once per name, each time with all its names.
+        for tag in image.get("Names") or image.get("RepoTags") or []:
+            repository, dummy, name = tag.rpartition(":")
+            if repository in repositories and BUILT_TAG.match(name) and tag not in wanted | seen:
+                seen.add(tag)
+                earlier.setdefault(repository, []).append(
+                    (int(image.get("Created") or 0), tag, int(image.get("Containers") or 0)))
+    going = []
+    for repository in sorted(earlier):
+        ordered = sorted(earlier[repository], reverse=True)
+        going += [tag for dummy, tag, used in ordered[max(keep, 0):] if not used]
+    return going

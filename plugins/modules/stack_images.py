@@ -77,6 +77,19 @@ options:
         never fail on a missing image.
     type: bool
     default: false
+  prune:
+    description:
+      - Instead of getting the images, remove the tags of earlier builds (RV(removed_images)) - for
+        each of O(images) built from source (C(<repository>:src-<12 hex>), see
+        M(ai_system.containers.image_build)), the other C(src-) tags of its repository but the
+        O(keep) newest. A tag a container uses stays; images the collection does not build are
+        never touched. Run it once the units run the new images.
+    type: bool
+    default: false
+  keep:
+    description: With O(prune=true), how many earlier builds of each image stay on the host (a way back).
+    type: int
+    default: 1
 attributes:
   check_mode:
     description: Reports what would be loaded and pulled; loads and pulls nothing and does not fail
@@ -114,6 +127,12 @@ EXAMPLES = r"""
     images: "{{ stack_host_plan.images }}"
     archives: {"localhost/agents:1": "build/agents.tar"}
     host: "{{ inventory_hostname }}"
+
+- name: Once the units run the new images, remove the earlier builds but the newest one
+  ai_system.containers.stack_images:
+    images: "{{ stack_host_plan.images }}"
+    prune: true
+    keep: 1
 """
 
 RETURN = r"""
@@ -187,6 +206,12 @@ layout:
       elements: str
       sample: [oci-layout, index.json, blobs/sha256/0d7d78a0f036e51cc930751cb8a01fad9533ad81abad44491d9352730ca39413]
   sample: []
+removed_images:
+  description: With O(prune=true), the tags of earlier builds removed (or, in check mode, to remove).
+  returned: always
+  type: list
+  elements: str
+  sample: [localhost/ai-system/agents:src-0d4e3f2a9c1b]
 removed_archives:
   description: The archives and layouts removed from the host after their image loaded.
   returned: always
@@ -240,6 +265,7 @@ missing:
 """
 
 import errno
+import json
 import os
 import platform
 import shutil
@@ -249,7 +275,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
-    image_problem, in_order, last_line, missing_message, plan_images,
+    earlier_builds, image_problem, in_order, last_line, missing_message, plan_images,
 )
 
 PODMAN_ENV = {"LANG": "C", "LC_ALL": "C", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}
@@ -352,6 +378,25 @@ def _host(params):
     return params["host"] or platform.node()
 
 
+def prune_images(module, podman):
+    """Remove the tags of earlier builds of the images (``prune``)."""
+    p = module.params
+    result = {"changed": False, "removed_images": []}
+    rc, out, err = podman.run(["images", "--format", "json"])
+    if rc != 0:
+        module.fail_json(msg="podman images failed (rc %d): %s" % (rc, last_line(err or out)))
+    going = earlier_builds([i["image"] for i in p["images"]], json.loads(out or "[]"), p["keep"])
+    for tag in going:
+        if not module.check_mode:
+            rc, out, err = podman.run(["rmi", "--", tag])
+            if rc != 0:
+                module.warn("could not remove the earlier build %s: %s" % (tag, last_line(err or out)))
+                continue
+        result["removed_images"].append(tag)
+    result["changed"] = bool(result["removed_images"])
+    return result
+
+
 def ensure_images(module):
     p = module.params
     for position, item in enumerate(p["images"]):
@@ -359,6 +404,8 @@ def ensure_images(module):
         if problem:
             module.fail_json(msg=problem)
     podman = Podman(module)
+    if p["prune"]:
+        return prune_images(module, podman)
     present = [i["image"] for i in p["images"] if podman.exists(i["image"])]
     host_layers = []
     if p["layouts"] and any(i["image"] in p["layouts"] and i["image"] not in present
@@ -368,6 +415,7 @@ def ensure_images(module):
                          p["layouts"], host_layers)
     result["changed"] = False
     result["removed_archives"] = []
+    result["removed_images"] = []
     if p["plan_only"]:
         return result
     if module.check_mode:
@@ -417,6 +465,8 @@ def main():
             "pull": {"type": "bool", "default": True},
             "host": {"type": "str"},
             "plan_only": {"type": "bool", "default": False},
+            "prune": {"type": "bool", "default": False},
+            "keep": {"type": "int", "default": 1},
         },
         supports_check_mode=True,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
-    archive_path, image_problem, in_order, last_line, layout_files, layout_path, missing_message,
+    archive_path, earlier_builds, image_problem, in_order, last_line, layout_files, layout_path, missing_message,
     plan_images,
 )
 
@@ -118,3 +118,39 @@ def test_an_image_with_a_layout_comes_as_its_layout_before_any_archive():
     assert "blobs/sha256/" + "a" * 64 not in entry["files"] and len(entry["files"]) == 4
     present = plan_images(IMAGES, [i["image"] for i in IMAGES], ARCHIVES, "/d", layouts=layouts)
     assert present["layout"] == []
+
+
+# -- earlier builds ----------------------------------------------------------
+
+AGENTS = "registry.lan:5000/ai-system/agents"
+
+
+def built(tag, created, containers=0, *more):
+    return {"Names": ["%s:%s" % (AGENTS, tag)] + list(more), "Created": created, "Containers": containers}
+
+
+def test_earlier_builds_are_the_other_source_tags_of_the_repository_but_the_newest():
+    local = [built("src-000000000001", 100), built("src-000000000003", 300),
+             built("src-000000000002", 200), built("src-000000000004", 400)]
+    wanted = [AGENTS + ":src-000000000004"]
+    assert earlier_builds(wanted, local, keep=1) == [AGENTS + ":src-000000000002",
+                                                     AGENTS + ":src-000000000001"]
+    assert earlier_builds(wanted, local, keep=0) == [AGENTS + ":src-00000000000%d" % n for n in (3, 2, 1)]
+    assert earlier_builds(wanted, local, keep=5) == []
+
+
+def test_earlier_builds_leave_what_a_container_uses_and_what_the_collection_does_not_build():
+    local = [built("src-000000000001", 100, 1), built("src-000000000002", 200),
+             built("latest", 50), built("src-0000000000zz", 10),
+             {"Names": ["docker.io/library/redis:7"], "Created": 1, "Containers": 0},
+             {"Names": ["localhost/ai-system/other:src-000000000009"], "Created": 1, "Containers": 0},
+             {"Names": None, "RepoTags": None, "Created": 5, "Containers": 0}]
+    wanted = [AGENTS + ":src-000000000003", "docker.io/library/redis:7"]
+    # src-...01 runs in a container; latest and a tag that is no digest are not builds;
+    # redis is not built; other's repository is not wanted here.
+    assert earlier_builds(wanted, local, keep=0) == [AGENTS + ":src-000000000002"]
+
+
+def test_no_image_built_from_source_means_nothing_goes():
+    local = [built("src-000000000001", 100)]
+    assert earlier_builds(["docker.io/library/redis:7", AGENTS + ":latest"], local, keep=0) == []
