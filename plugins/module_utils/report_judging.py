@@ -101,6 +101,8 @@ class CheckJudge:
     noun = ""
     #: Key of a host's results that holds the module's registered result.
     result_key = ""
+    #: The module whose result it judges, in lines such as ``cuda_check did not run: ...``.
+    module = ""
     #: At most one item per host: the host's entry is the item or ``None``.
     single = False
 
@@ -118,6 +120,24 @@ class CheckJudge:
         """The host's items: ``result`` is the module's registered result
         (``None``: the phase did not run), judged against ``host.plan``."""
         raise NotImplementedError
+
+    def entry_of(self, host: HostInput, item: Item, result: Optional[Mapping[str, Any]], ran: bool,
+                 entries: Mapping[str, Mapping[str, Any]], key: str, what: str) -> Optional[Mapping[str, Any]]:
+        """The entry of the module's result for ``item`` (``entries[key]``),
+        or None with ``item`` judged: left not checked (``result`` None),
+        failed when the module did not run (``ran`` false) or returned no
+        entry for the ``what`` of the item."""
+        if result is None:
+            return None
+        if not ran:
+            item.update(status=FAILED, reason="%s did not run: %s" % (self.module, error_text(result)),
+                        cause=Cause(MODULE, host.name, check=self.name))
+            return None
+        item["cause"] = None
+        entry = entries.get(key)
+        if entry is None:
+            item.update(status=FAILED, reason="%s returned no result for this %s" % (self.module, what))
+        return entry
 
     def degraded_agent(self, host: str, item: Item) -> str:
         """``host/agent`` of a degraded item, where the agent runs."""
@@ -208,7 +228,7 @@ class CudaJudge(CheckJudge):
     warning, never a pass), skipped (lab, no driver) or failed (its step).
     """
 
-    name, title, noun, result_key = "cuda", "CUDA", "CUDA check", "cuda"
+    name, title, noun, result_key, module = "cuda", "CUDA", "CUDA check", "cuda", "cuda_check"
 
     def judge(self, host: HostInput, result: Optional[Mapping[str, Any]]) -> List[Item]:
         containers = list((host.plan.get("checks") or {}).get("cuda") or [])
@@ -224,16 +244,8 @@ class CudaJudge(CheckJudge):
                              gpus=[], driver_version=None, lab=None, budget_mib=budgets.get(container),
                              budget=None, budget_reason=None)
             items.append(item)
-            if result is None:
-                continue
-            if not ran:
-                item.update(status=FAILED, reason="cuda_check did not run: %s" % error_text(result),
-                            cause=Cause(MODULE, host.name, check=self.name))
-                continue
-            item["cause"] = None
-            entry = by_name.get(container)
+            entry = self.entry_of(host, item, result, ran, by_name, container, "container")
             if entry is None:
-                item.update(status=FAILED, reason="cuda_check returned no result for this container")
                 continue
             item.update(failed_step=entry.get("failed_step"), error=entry.get("error"),
                         gpus=[g.get("name") for g in entry.get("gpus") or [] if isinstance(g, Mapping)],
@@ -288,7 +300,7 @@ class UnitsJudge(CheckJudge):
     check must run a container that has one.
     """
 
-    name, title, noun, result_key = "units", "units", "unit", "units"
+    name, title, noun, result_key, module = "units", "units", "unit", "units", "unit_health"
 
     def judge(self, host: HostInput, result: Optional[Mapping[str, Any]]) -> List[Item]:
         planned = list(host.plan.get("units") or [])
@@ -302,16 +314,8 @@ class UnitsJudge(CheckJudge):
             item = self.item(host, group=unit["group"], service=unit["service"], container=unit.get("container"),
                              healthcheck=bool(unit.get("healthcheck")), **{key: None for key in UNIT_FIELDS})
             items.append(item)
-            if result is None:
-                continue
-            if not ran:
-                item.update(status=FAILED, reason="unit_health did not run: %s" % error_text(result),
-                            cause=Cause(MODULE, host.name, check=self.name))
-                continue
-            item["cause"] = None
-            state = by_service.get(unit["service"])
+            state = self.entry_of(host, item, result, ran, by_service, unit["service"], "unit")
             if state is None:
-                item.update(status=FAILED, reason="unit_health returned no result for this unit")
                 continue
             for key in UNIT_FIELDS:
                 item[key] = state.get(key)

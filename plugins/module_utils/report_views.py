@@ -81,6 +81,10 @@ class CheckView:
         """The check's details in a host's Markdown section."""
         return []
 
+    def markdown_table(self, header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> List[str]:
+        """The check's heading and a table under it, in a host's Markdown section."""
+        return ["", "### %s" % self.heading, ""] + table(header, rows)
+
     def diagram_label(self, group: Mapping[str, Any]) -> Optional[str]:
         """A line the check adds to a group's node, or None."""
         return None
@@ -108,7 +112,7 @@ class GpuView(CheckView):
         gpu = host.get(self.name)
         if not gpu:
             return []
-        return ["", "### %s" % self.heading, ""] + table(
+        return self.markdown_table(
             ["Expected", "Found", "Driver", "CUDA", "Result", "Detail"],
             [[gpu["expected_model"], ", ".join(str(g.get("name")) for g in gpu["gpus"]),
               gpu["driver_version"], gpu["cuda_driver_version"], status_cell(gpu["status"]), gpu["reason"]]])
@@ -136,7 +140,7 @@ class CudaView(CheckView):
     def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
         if not host.get(self.name):
             return []
-        return ["", "### %s" % self.heading, ""] + table(
+        return self.markdown_table(
             ["Container", "Result", "GPUs", "Driver", "VRAM budget", "Reason"],
             [[c["container"], status_cell(c["status"]), ", ".join(str(g) for g in c["gpus"]),
               c["driver_version"], budget_cell(c.get("budget_mib"), c.get("budget")), c["reason"]]
@@ -297,7 +301,7 @@ class LinksView(ZmqView):
     def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
         if not host[self.name]:
             return []
-        return ["", "### %s" % self.heading, ""] + table(
+        return self.markdown_table(
             ["From", "Agent", "To", "Address", "Kind", "Result", "RTT median", "Failed stage", "Reason"],
             [[i["from_group"], i["name"], "%s/%s" % (i["to_host"], i["to_group"]),
               "%s:%s" % (i["address"], i["port"]), i["kind"], status_cell(i["status"]),
@@ -341,7 +345,7 @@ class HealthSocketsView(ZmqView):
     def markdown_lines(self, host: Mapping[str, Any]) -> List[str]:
         if not host[self.name]:
             return []
-        return ["", "### %s" % self.heading, ""] + table(
+        return self.markdown_table(
             ["Group", "Agent", "Port", "Result", "RTT median", "Failed stage", "Reason"],
             [[i["group"], i["name"], i["port"], status_cell(i["status"]), rtt_text(i.get("rtt_ms")),
               i.get("failed_stage"), zmq_reason(i)] for i in host[self.name]])
@@ -362,7 +366,7 @@ class FirewallView(CheckView):
         item = host.get(self.name)
         if not item:
             return []
-        lines = ["", "### %s" % self.heading, ""] + table(
+        lines = self.markdown_table(
             ["Table", "File", "Result", "Detail"],
             [[item["table"], item["path"], status_cell(item["status"]), item["reason"]]])
         for label, key in (("Missing", "missing"), ("Not planned", "extra")):
@@ -378,7 +382,7 @@ class MonitoringView(CheckView):
         item = host.get(self.name)
         if not item:
             return []
-        lines = ["", "### %s" % self.heading, ""] + table(
+        lines = self.markdown_table(
             ["Exporter", "Address", "Result", "Detail"],
             [[e.get("host"), e.get("instance"), status_cell(e.get("status")), e.get("reason")]
              for e in item["exporters"]] or [["-", "-", status_cell(item["status"]), item["reason"]]])
