@@ -20,7 +20,7 @@ check).  Every item ends ``passed``, ``degraded``, ``failed`` or ``skipped``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
     FAILED, MODULE, NOT_CHECKED, PASSED, PHASE, SKIPPED, Cause, Item,
@@ -82,6 +82,16 @@ class HostInput:
         if value.get("skipped") is True:
             return None
         return value
+
+
+def entries_by(result: Optional[Mapping[str, Any]], key: str, field: str,
+               planned: Sequence[Any]) -> Tuple[bool, Dict[str, Mapping[str, Any]]]:
+    """Whether the module ran (its result has the list ``key``, not empty
+    when something is ``planned``), and that list's entries by ``field``."""
+    ran = result is not None and isinstance(result.get(key), list) and bool(result[key] or not planned)
+    if not ran or result is None:
+        return False, {}
+    return True, dict((str(entry.get(field)), entry) for entry in result[key] if isinstance(entry, Mapping))
 
 
 # --------------------------------------------------------------------------
@@ -232,11 +242,7 @@ class CudaJudge(CheckJudge):
 
     def judge(self, host: HostInput, result: Optional[Mapping[str, Any]]) -> List[Item]:
         containers = list((host.plan.get("checks") or {}).get("cuda") or [])
-        ran = result is not None and isinstance(result.get("results"), list) \
-            and bool(result["results"] or not containers)
-        by_name = {}
-        if ran:
-            by_name = {str(r.get("container")): r for r in result["results"] if isinstance(r, Mapping)}
+        ran, by_name = entries_by(result, "results", "container", containers)
         items: List[Item] = []
         budgets = (host.plan.get("checks") or {}).get("cuda_budgets") or {}
         for container in containers:
@@ -304,11 +310,7 @@ class UnitsJudge(CheckJudge):
 
     def judge(self, host: HostInput, result: Optional[Mapping[str, Any]]) -> List[Item]:
         planned = list(host.plan.get("units") or [])
-        ran = result is not None and isinstance(result.get("units"), list) \
-            and bool(result["units"] or not planned)
-        by_service = {}
-        if ran:
-            by_service = {str(u.get("service")): u for u in result["units"] if isinstance(u, Mapping)}
+        ran, by_service = entries_by(result, "units", "service", planned)
         items: List[Item] = []
         for unit in planned:
             item = self.item(host, group=unit["group"], service=unit["service"], container=unit.get("container"),
