@@ -297,7 +297,6 @@ UNIT_FIELDS = ("active_state", "sub_state", "health", "restarts", "active_since"
                "container_state", "container_started_at")
 
 
-
 class UnitsJudge(CheckJudge):
     """``unit_health``: every group's unit (``units`` of the plan).
 

@@ -158,8 +158,6 @@ def budget_cell(mib: Any, status: Optional[str]) -> str:
     return Markup("%s MiB, %s" % (md_text(mib), _BUDGET_CELLS.get(status or "", "not checked")))
 
 
-
-
 # --------------------------------------------------------------------------
 # Units
 # --------------------------------------------------------------------------

@@ -70,8 +70,6 @@ def _endpoint_key(entry: Mapping[str, Any]) -> Tuple[str, str, int, str]:
             int(entry.get("port") or 0), str(entry.get("kind") or "main"))
 
 
-
-
 class ZmqJudge(CheckJudge):
     """What links and health sockets share: ``zmq_check`` run inside a
     container, one result per endpoint, its ``ok`` and ``verdict`` the verdict."""
