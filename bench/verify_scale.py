@@ -48,53 +48,60 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
+from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import (  # noqa: E402
+    REPORT_CHECKS, VERIFY_CHECKS,
+)
 from support.ansible_run import run_playbook  # noqa: E402
 from support.lab import LAB_IMAGES, LAB_INVENTORY, lab_lock, molecule  # noqa: E402
 
 VERIFY = os.path.join(REPO, "playbooks", "verify.yml")
 HOST_TASK = "Run the host's checks, all at the same time, in one call"
 COLLECT_TASK = "Collect the host's results for the report"
-#: check: (its module, the options verify.yml gives it, in verify_<check>_check).
-SINGLE = {
-    "gpu": ("gpu_facts", ("required", "vram_budgets", "vram_reserve_mib")),
-    "cuda": ("cuda_check", ("containers", "lab", "daemon_reload", "budgets", "mps")),
-    "units": ("unit_health", ("units", "fail_on_error")),
-    "zmq": ("zmq_check", ("containers", "concurrency", "timeout", "fail_on_error")),
-    "firewall": ("nft_table", ("lan_address", "subnet", "openings")),
-    "prometheus": ("prometheus_check", ("url", "exporters")),
-}
-CHECK_TASKS = {"Check %s alone with %s" % (check, module): check for check, (module, dummy) in SINGLE.items()}
+CHECK_TASKS = {"Check %s alone with %s" % (check.name, check.module): check.name for check in VERIFY_CHECKS}
+WSL_TASK = "Read the kernel's release (WSL2 or not)"
 GOAL = 1.5
 
 
 def sequential_playbook(dest):
-    """verify.yml with host_checks replaced by the former tasks: one module call per check."""
+    """verify.yml with host_checks replaced by the former tasks: one module call per check,
+    with the options the host_checks action makes (the verify_checks lookup)."""
     with open(VERIFY, encoding="utf-8") as handle:
         plays = yaml.safe_load(handle)
-    tasks = plays[0]["tasks"]
+    play = next((p for p in plays if HOST_TASK in [task.get("name") for task in p.get("tasks") or []]), {})
+    tasks = play.get("tasks") or []
     names = [task.get("name") for task in tasks]
-    if HOST_TASK not in names or COLLECT_TASK not in names:
-        raise SystemExit("playbooks/verify.yml has no task %r or %r" % (HOST_TASK, COLLECT_TASK))
-    singles = []
-    for check, (module, options) in SINGLE.items():
+    if HOST_TASK not in names or COLLECT_TASK not in names or WSL_TASK not in names:
+        raise SystemExit("playbooks/verify.yml has no task %r, %r or %r" % (HOST_TASK, COLLECT_TASK, WSL_TASK))
+    singles = [{
+        "name": "Make each check's options from the host's plan",
+        "ansible.builtin.set_fact": {"__verify_options": "{{ lookup('ai_system.containers.verify_checks', "
+                                                         "'options', plan=verify_plan, phases=verify_phases, "
+                                                         "settings=verify_settings) }}"},
+        "tags": ["always"],
+    }]
+    for check in VERIFY_CHECKS:
         task = {
-            "name": "Check %s alone with %s" % (check, module),
-            "ai_system.containers.%s" % module: dict(
-                (option, "{{ verify_%s_check.%s }}" % (check, option)) for option in options),
-            "register": "__verify_%s" % check,
+            "name": "Check %s alone with %s" % (check.name, check.module),
+            "ai_system.containers.%s" % check.module: dict(
+                (option, "{{ __verify_options.%s.%s | default(omit) }}" % (check.name, option))
+                for option in check.argument_spec),
+            "register": "__verify_%s" % check.name,
             "failed_when": False,
-            "when": "verify_%s_check is not none" % check,
+            "when": "__verify_options.%s is not none" % check.name,
             "tags": ["always"],
         }
-        if check == "firewall":
+        if check.check_mode:
             task.update(check_mode=True, changed_when=False)
         singles.append(task)
     at = names.index(HOST_TASK)
     tasks[at:at + 1] = singles
+    wsl = tasks[[task.get("name") for task in tasks].index(WSL_TASK)]
+    wsl["when"][-1] = " or ".join("__verify_options.%s is not none" % check.name
+                                  for check in VERIFY_CHECKS if check.reads_wsl)
     collect = tasks[[task.get("name") for task in tasks].index(COLLECT_TASK)]
     collect["ansible.builtin.set_fact"]["__verify_result"] = dict(
-        [("lab", "{{ verify_lab }}")]
-        + [(check, "{{ __verify_%s | default(none) }}" % check) for check in SINGLE])
+        [("lab", "{{ verify_lab }}"), ("wsl", "{{ __verify_wsl }}")]
+        + [(check.name, "{{ __verify_%s | default(none) }}" % check.name) for check in VERIFY_CHECKS])
     path = os.path.join(dest, "verify-sequential.yml")
     with open(path, "w", encoding="utf-8") as handle:
         yaml.safe_dump(plays, handle, sort_keys=False)
@@ -127,9 +134,9 @@ def measure(work, label, playbook, number):
         if task == HOST_TASK:
             calls[host] = data["duration"]
             res = data.get("res", {})
-            for check in SINGLE:
-                if isinstance(res.get(check), dict):
-                    checks.setdefault(host, {})[check] = res[check]["elapsed_s"]
+            for check in VERIFY_CHECKS:
+                if isinstance(res.get(check.name), dict):
+                    checks.setdefault(host, {})[check.name] = res[check.name]["elapsed_s"]
         else:
             checks.setdefault(host, {})[CHECK_TASKS[task]] = data["duration"]
         span = spans.setdefault(host, [float("inf"), 0.0])
@@ -145,7 +152,7 @@ def judgement(report):
     """Every check's status and failed stage, host by host: what the report judged."""
     out = {"ok": report["ok"], "counts": report["counts"], "checks": report["checks"]}
     for host, data in sorted(report["hosts"].items()):
-        for kind in ("gpu", "cuda", "units", "links", "health", "firewall"):
+        for kind in (check.name for check in REPORT_CHECKS):
             items = data.get(kind)
             items = items if isinstance(items, list) else [items]
             out["%s/%s" % (host, kind)] = [

@@ -4,10 +4,10 @@
 """A host's verify checks in one module call, each in its own thread.
 
 The module ai_system.containers.host_checks is a thin wrapper around
-:func:`run_checks`.  :data:`CHECKS` registers each check: its key in the
-options and the result, the module whose options it takes and whose result it
-returns, that module's argument spec and its ``run`` function from
-module_utils.  Each check's options are validated (and defaulted) with that
+:func:`run_checks`.  The checks are ``verify_checks.VERIFY_CHECKS``: each
+one's name is its key in the options and the result; it names the module
+whose options it takes and whose result it returns, that module's argument
+spec and its ``run`` function from module_utils.  Each check's options are validated (and defaulted) with that
 spec, then its ``run`` gets a view of the module with those options, so its
 result is what the module alone ends with: ``failed`` and ``msg`` where the
 module fails.  A check whose options are invalid, or whose ``run`` raises,
@@ -19,41 +19,12 @@ from __future__ import annotations
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.ai_system.containers.plugins.module_utils import (
-    cuda_run, gpu_run, nft_run, prometheus_run, unit_health_run, zmq_run,
-)
-
-
-class HostCheck(NamedTuple):
-    """One check that host_checks can run."""
-
-    #: Key of the check in host_checks' options and result.
-    key: str
-    #: The module whose options the check takes and whose result it returns.
-    module: str
-    argument_spec: Mapping[str, Any]
-    #: run(view) -> the module's result (``failed`` and ``msg`` when it fails).
-    run: Callable[[Any], Dict[str, Any]]
-    mutually_exclusive: Sequence[Sequence[str]] = ()
-    required_one_of: Sequence[Sequence[str]] = ()
-    #: True: always run in check mode (read-only), whatever the task's mode.
-    check_mode: Optional[bool] = None
-
-
-CHECKS = (
-    HostCheck("gpu", "gpu_facts", gpu_run.ARGUMENT_SPEC, gpu_run.run),
-    HostCheck("cuda", "cuda_check", cuda_run.ARGUMENT_SPEC, cuda_run.run),
-    HostCheck("units", "unit_health", unit_health_run.ARGUMENT_SPEC, unit_health_run.run),
-    HostCheck("zmq", "zmq_check", zmq_run.ARGUMENT_SPEC, zmq_run.run,
-              mutually_exclusive=zmq_run.MUTUALLY_EXCLUSIVE, required_one_of=zmq_run.REQUIRED_ONE_OF),
-    # Compares the loaded table and its file with the plan; never writes nor loads.
-    HostCheck("firewall", "nft_table", nft_run.ARGUMENT_SPEC, nft_run.run, check_mode=True),
-    # On the Prometheus host: its targets and alerts (reads its HTTP API only).
-    HostCheck("prometheus", "prometheus_check", prometheus_run.ARGUMENT_SPEC, prometheus_run.run),
+from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import (
+    VERIFY_CHECKS, VerifyCheck,
 )
 
 
@@ -71,7 +42,7 @@ class ModuleView:
         return getattr(self._module, name)
 
 
-def run_one(check: HostCheck, module: Any, args: Mapping[str, Any],
+def run_one(check: VerifyCheck, module: Any, args: Mapping[str, Any],
             monotonic: Callable[[], float] = time.monotonic) -> Dict[str, Any]:
     """``check`` with the options ``args``: its module's result plus ``failed`` and ``elapsed_s``."""
     started = monotonic()
@@ -83,38 +54,38 @@ def run_one(check: HostCheck, module: Any, args: Mapping[str, Any],
         if validation.error_messages:
             result = {"failed": True, "changed": False,
                       "msg": "invalid options for %s (%s): %s"
-                             % (check.key, check.module, "; ".join(validation.error_messages))}
+                             % (check.name, check.module, "; ".join(validation.error_messages))}
         else:
             check_mode = module.check_mode if check.check_mode is None else check.check_mode
             result = dict(check.run(ModuleView(module, validation.validated_parameters, check_mode)))
     except Exception as exc:  # pylint: disable=broad-except  # one check must not hide the others
         result = {"failed": True, "changed": False,
-                  "msg": "%s (%s) raised %s: %s" % (check.key, check.module, type(exc).__name__, exc),
+                  "msg": "%s (%s) raised %s: %s" % (check.name, check.module, type(exc).__name__, exc),
                   "exception": traceback.format_exc()}
     result["failed"] = bool(result.get("failed"))
     result["elapsed_s"] = round(monotonic() - started, 3)
     return result
 
 
-def run_checks(module: Any, checks: Sequence[HostCheck] = CHECKS,
+def run_checks(module: Any, checks: Sequence[VerifyCheck] = VERIFY_CHECKS,
                monotonic: Callable[[], float] = time.monotonic) -> Dict[str, Any]:
-    """Every check of ``checks`` whose key ``module.params`` gives (not None),
+    """Every check of ``checks`` whose name ``module.params`` gives (not None),
     all at the same time; return host_checks' result."""
     started = monotonic()
-    wanted = [c for c in checks if module.params.get(c.key) is not None]
-    results: Dict[str, Optional[Dict[str, Any]]] = dict((c.key, None) for c in checks)
+    wanted = [c for c in checks if module.params.get(c.name) is not None]
+    results: Dict[str, Optional[Dict[str, Any]]] = dict((c.name, None) for c in checks)
     if wanted:
         with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-            futures = [(c, pool.submit(run_one, c, module, module.params[c.key], monotonic)) for c in wanted]
+            futures = [(c, pool.submit(run_one, c, module, module.params[c.name], monotonic)) for c in wanted]
             for check, future in futures:
-                results[check.key] = future.result()
-    failed: List[str] = [c.key for c in wanted if results[c.key]["failed"]]
+                results[check.name] = future.result()
+    failed: List[str] = [c.name for c in wanted if results[c.name]["failed"]]
     elapsed = round(monotonic() - started, 3)
     if not wanted:
         msg = "no checks given"
     else:
         msg = "%d check(s) in %.2f s: %s" % (len(wanted), elapsed, "; ".join(
-            "%s %s (%.2f s)" % (c.key, "failed" if results[c.key]["failed"] else "ran", results[c.key]["elapsed_s"])
+            "%s %s (%.2f s)" % (c.name, "failed" if results[c.name]["failed"] else "ran", results[c.name]["elapsed_s"])
             for c in wanted))
-    return dict(results, changed=False, checks_run=[c.key for c in wanted], failed_checks=failed,
+    return dict(results, changed=False, checks_run=[c.name for c in wanted], failed_checks=failed,
                 elapsed_s=elapsed, msg=msg)

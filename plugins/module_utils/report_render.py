@@ -10,9 +10,9 @@ Pure Python, no Ansible imports.  Every function here takes a report that
 :func:`render_json`, :func:`render_junit` (JUnit XML for CI systems), and
 :func:`write_report` stores them.
 
-Nothing here knows a kind of check: each renderer iterates the registry
-(``checks``, by default ``report_checks.REGISTRY``) and asks each check for
-its columns, its details and its edges.
+Nothing here knows a kind of check: each renderer iterates the report's
+checks (``checks``, by default ``verify_checks.REPORT_CHECKS``) and asks each
+for its columns, its details and its edges.
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import write_text
-from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import (
-    AFTER_GROUPS, BEFORE_GROUPS, UNDER_GROUPS, Check, registry,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import checks_or_default
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
     DEGRADED, FAILED, NOT_VERIFIED, PASSED, SKIPPED, md_text, mermaid_text, ratio, shown, status_cell,
     table,
+)
+from ansible_collections.ai_system.containers.plugins.module_utils.report_views import (
+    AFTER_GROUPS, BEFORE_GROUPS, UNDER_GROUPS, ReportCheck,
 )
 
 # How many degraded agents the one-line verdict names before "+N more".
@@ -68,8 +69,8 @@ def verdict(report: Mapping[str, Any]) -> str:
     return text + ", %d failed, %d skipped" % (counts[FAILED], counts[SKIPPED])
 
 
-def _placed(checks: Sequence[Check], *sections: str) -> List[Check]:
-    """The checks of ``sections``, by section then in the registry's order:
+def _placed(checks: Sequence[ReportCheck], *sections: str) -> List[ReportCheck]:
+    """The checks of ``sections``, by section then in the order of ``checks``:
     the order of the columns and details of a host."""
     return [check for section in sections for check in checks if check.section == section]
 
@@ -78,7 +79,7 @@ def _placed(checks: Sequence[Check], *sections: str) -> List[Check]:
 # Text for the terminal
 # --------------------------------------------------------------------------
 
-def _text_table(host: Mapping[str, Any], checks: Sequence[Check]) -> List[str]:
+def _text_table(host: Mapping[str, Any], checks: Sequence[ReportCheck]) -> List[str]:
     """The host's groups, a row each: GROUP, every check's columns, RESULT."""
     columns = [column for check in _placed(checks, *SECTIONS) for column in check.text_columns]
     rows = [tuple(["GROUP"] + [c.header for c in columns] + ["RESULT"])]
@@ -90,9 +91,9 @@ def _text_table(host: Mapping[str, Any], checks: Sequence[Check]) -> List[str]:
     return ["  " + " ".join(cell.ljust(width) for cell, width in zip(r, widths)) + " " + r[-1] for r in rows]
 
 
-def render_text(report: Mapping[str, Any], checks: Optional[Sequence[Check]] = None) -> List[str]:
+def render_text(report: Mapping[str, Any], checks: Optional[Sequence[ReportCheck]] = None) -> List[str]:
     """A readable table for the terminal, one string per line."""
-    checks = registry(checks)
+    checks = checks_or_default(checks)
     lines = ["AI system verification %s -- %s" % (report["generated_at"], verdict(report))]
     for name, host in report["hosts"].items():
         head = "%s (%s): %s" % (name, host["lan_address"], host["status"].upper())
@@ -129,10 +130,10 @@ STATUS_STYLE = {
 }
 
 
-def render_mermaid(report: Mapping[str, Any], checks: Optional[Sequence[Check]] = None) -> List[str]:
+def render_mermaid(report: Mapping[str, Any], checks: Optional[Sequence[ReportCheck]] = None) -> List[str]:
     """``flowchart LR``: a subgraph per host and a node per group, coloured by
     status and labelled by the checks; then every check's edges."""
-    checks = registry(checks)
+    checks = checks_or_default(checks)
     lines = ["flowchart LR"]
     ids: Dict[Tuple[str, str], str] = {}
     classes: Dict[str, List[str]] = {}
@@ -180,10 +181,10 @@ def render_mermaid(report: Mapping[str, Any], checks: Optional[Sequence[Check]] 
     return lines
 
 
-def render_markdown(report: Mapping[str, Any], checks: Optional[Sequence[Check]] = None) -> str:
+def render_markdown(report: Mapping[str, Any], checks: Optional[Sequence[ReportCheck]] = None) -> str:
     """The whole report as Markdown: verdict, per-host summary, problems,
     the Mermaid topology, then per host every check's details and the groups."""
-    checks = registry(checks)
+    checks = checks_or_default(checks)
     word = "FAILED"
     if report["ok"]:
         word = "PASSED with degraded agents" if report["counts"].get(DEGRADED) else "PASSED"
@@ -240,20 +241,20 @@ def _xml_text(text: Any) -> str:
     return _NOT_XML.sub(lambda m: "\\x%02x" % ord(m.group()), str(text))
 
 
-def _junit_items(host: Mapping[str, Any], check: Check) -> List[Mapping[str, Any]]:
+def _junit_items(host: Mapping[str, Any], check: ReportCheck) -> List[Mapping[str, Any]]:
     items = host.get(check.name)
     if check.single:
         return [items] if items else []
     return list(items or [])
 
 
-def render_junit(report: Mapping[str, Any], checks: Optional[Sequence[Check]] = None) -> str:
+def render_junit(report: Mapping[str, Any], checks: Optional[Sequence[ReportCheck]] = None) -> str:
     """JUnit XML: a test suite per host and kind of check, a test case per
     item, so a CI system lists each broken link or unhealthy unit as a failed
     test. Skipped checks are skipped test cases; degraded agents fail only
     when the report was judged with ``fail_on_degraded`` (they pass with a
     note otherwise)."""
-    checks = registry(checks)
+    checks = checks_or_default(checks)
     totals = {"tests": 0, "failures": 0, "skipped": 0}
     root = ET.Element("testsuites", name="AI system verification",
                       timestamp=report["generated_at"])

@@ -27,6 +27,9 @@ description:
   - O(firewall) always compares only, as M(ai_system.containers.nft_table) does in check mode; it
     never writes the table's file nor loads the table.
   - Only reads, like the verify playbook that calls it (C(playbooks/verify.yml)).
+  - With O(plan), the action plugin of the same name makes each check's options on the controller from the
+    host's plan, the checks O(phases) selects and O(settings), and calls the module with the checks that have
+    something to check on the host; with none, the task is skipped without a call to the host.
 author:
   - ai_system.containers maintainers (@ai-system)
 extends_documentation_fragment:
@@ -62,6 +65,46 @@ options:
       - The options of M(ai_system.containers.prometheus_check) (C(url), C(url_username), C(url_password), C(exporters), C(timeout), C(wait)).
         Leave it out to skip the check.
     type: dict
+  plan:
+    description:
+      - The host's plan (one host's entry of the C(plan) that M(ai_system.containers.stack_plan) returns).
+        Given, the options of every check are made from it on the controller and must not be given as well.
+    type: dict
+  phases:
+    description:
+      - With O(plan), the tags of the checks to run (C(verify_gpu), C(verify_cuda), C(verify_units),
+        C(verify_links), C(verify_firewall), C(verify_monitoring)); a check whose tag is missing is not run.
+    type: list
+    elements: str
+  settings:
+    description:
+      - With O(plan), the verify playbook's settings that the checks' options take.
+    type: dict
+    suboptions:
+      lab:
+        description: A lab host (a CDI device stands in for the GPU, no driver); passed to the CUDA check.
+        type: bool
+        default: false
+      zmq_timeout:
+        description: Seconds per network step of each ZMQ check.
+        type: float
+        default: 3.0
+      zmq_concurrency:
+        description: Containers whose ZMQ checks run at the same time.
+        type: int
+        default: 8
+      firewall_backend:
+        description: The stack role's firewall backend; V(none) leaves the firewall check out.
+        type: str
+        default: auto
+      prometheus_user:
+        description: User of Prometheus's HTTP API, for the monitoring check.
+        type: str
+        default: ""
+      prometheus_password:
+        description: Password of Prometheus's HTTP API, for the monitoring check.
+        type: str
+        default: ""
 attributes:
   check_mode:
     support: full
@@ -74,8 +117,8 @@ attributes:
     platforms: posix
     details: Linux hosts, with what each check given needs (see its module).
 notes:
-  - How to add a check is in C(docs/development.md) of the collection; the checks are registered in
-    C(plugins/module_utils/host_checks.py).
+  - How to add a check is in C(docs/development.md) of the collection; each check is described once in
+    C(plugins/module_utils/verify_checks.py).
 seealso:
   - module: ai_system.containers.gpu_facts
   - module: ai_system.containers.cuda_check
@@ -162,6 +205,13 @@ checks_run:
   type: list
   elements: str
   sample: [units, zmq, firewall]
+reads_wsl:
+  description:
+    - With O(plan), whether a check ran whose report reads whether the host is a WSL2 host (the links and the
+      firewall).
+  returned: when O(plan) is given
+  type: bool
+  sample: true
 failed_checks:
   description: The checks whose result has C(failed=true).
   returned: always
@@ -182,13 +232,22 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.host_checks import CHECKS, run_checks
+from ansible_collections.ai_system.containers.plugins.module_utils.host_checks import run_checks
+from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import (
+    SETTINGS_SPEC, VERIFY_CHECKS,
+)
 
-ARGUMENT_SPEC = dict((check.key, dict(type="dict")) for check in CHECKS)
+ARGUMENT_SPEC = dict((check.name, dict(type="dict")) for check in VERIFY_CHECKS)
+# Read by the action plugin on the controller; it never passes them on.
+ARGUMENT_SPEC.update(plan=dict(type="dict"), phases=dict(type="list", elements="str"),
+                     settings=dict(type="dict", options=SETTINGS_SPEC))
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if module.params["plan"] is not None:
+        module.fail_json(msg="host_checks: plan is read by the action plugin on the controller, "
+                             "not by the module on the host")
     module.exit_json(**run_checks(module))
 
 

@@ -18,6 +18,8 @@ import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils import report_checks as rc
 from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
+from ansible_collections.ai_system.containers.plugins.module_utils import report_views as rv
+from ansible_collections.ai_system.containers.plugins.module_utils import verify_checks as vc
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import Cause
 from support.verify_results import (
@@ -33,26 +35,26 @@ MOS_ERROR = "'MemoryOrchestratorService' object has no attribute 'error_bus_pub'
 # --------------------------------------------------------------------------
 
 def test_registry_lists_every_kind_of_check_once():
-    names = [check.name for check in rc.REGISTRY]
+    names = [check.name for check in vc.REPORT_CHECKS]
     assert names == ["gpu", "cuda", "units", "links", "health", "firewall", "monitoring"]
-    for check in rc.REGISTRY:
+    for check in vc.REPORT_CHECKS:
         assert check.title and check.noun and check.result_key, check.name
-        assert check.section in (rc.BEFORE_GROUPS, rc.UNDER_GROUPS, rc.AFTER_GROUPS)
+        assert check.section in (rv.BEFORE_GROUPS, rv.UNDER_GROUPS, rv.AFTER_GROUPS)
 
 
 def test_every_check_of_the_registry_is_in_the_report(plan, results):
     report = rc.build_report(plan, results, now=NOW)
-    names = [check.name for check in rc.REGISTRY]
+    names = [check.name for check in vc.REPORT_CHECKS]
     assert list(report["checks"]) == names
     for host in report["hosts"].values():
         assert list(host["checks"]) == names
-        for check in rc.REGISTRY:
+        for check in vc.REPORT_CHECKS:
             assert check.name in host
     assert sum(report["counts"].values()) == total_checks(plan)
 
 
 def test_a_check_passed_as_checks_replaces_the_registry(plan, results):
-    only_units = rc.build_report(plan, results, now=NOW, checks=[rc.UnitsCheck()])
+    only_units = rc.build_report(plan, results, now=NOW, checks=[vc.UnitsCheck()])
     assert list(only_units["checks"]) == ["units"]
     assert only_units["counts"]["passed"] == sum(len(p["units"]) for p in plan.values())
     assert "links" not in only_units["hosts"]["pc2"] and "cuda" not in only_units["hosts"]["pc2"]["groups"][

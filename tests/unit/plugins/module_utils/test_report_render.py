@@ -20,6 +20,8 @@ from markdown_it import MarkdownIt
 
 from ansible_collections.ai_system.containers.plugins.module_utils import report_checks as rc
 from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
+from ansible_collections.ai_system.containers.plugins.module_utils import report_views as rv
+from ansible_collections.ai_system.containers.plugins.module_utils import verify_checks as vc
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
     FAILED, MAX_TEXT, PASSED, Column, Edge, md_cell, md_code, md_text, mermaid_text, ratio, shown, status_cell,
     table,
@@ -403,7 +405,7 @@ def test_junit_has_one_case_per_check_and_counts_them(plan, results):
         str(total_checks(plan)), "0", "0")
     assert len(cases) == total_checks(plan)
     suites = {suite.get("name") for suite in root.iter("testsuite")}
-    assert {"%s.%s" % (h, c.name) for h in plan for c in rc.REGISTRY} == suites
+    assert {"%s.%s" % (h, c.name) for h in plan for c in vc.REPORT_CHECKS} == suites
     assert ("pc2.units", "pc2: unit ai-pc2-redis.service") in cases
 
 
@@ -458,7 +460,7 @@ def test_every_check_of_the_registry_shows_in_every_form(plan, results):
     md = rr.render_markdown(report)
     data = json.loads(rr.render_json(report))
     header = md.splitlines()[4]
-    for check in rc.REGISTRY:
+    for check in vc.REPORT_CHECKS:
         assert check.name in data["checks"] and check.name in data["hosts"]["pc2"]
         assert "| %s |" % check.heading in header
         for column in check.text_columns:
@@ -469,7 +471,7 @@ def test_every_check_of_the_registry_shows_in_every_form(plan, results):
             check.name]}
 
 
-class DiskCheck(rc.Check):
+class DiskCheck(rv.ReportCheck):
     """A kind of check the registry does not have: free disk per group, from
     a module whose result is ``{"free": {group: MiB}}``."""
 
@@ -513,7 +515,7 @@ class DiskCheck(rc.Check):
 
 
 def test_a_new_check_class_renders_without_touching_the_renderers(plan, results):
-    checks = rc.REGISTRY + (DiskCheck(),)
+    checks = vc.REPORT_CHECKS + (DiskCheck(),)
     for name, host in results.items():
         host["disk"] = {"changed": False, "free": {u["group"]: 500 for u in plan[name]["units"]}}
     results["pc2"]["disk"]["free"]["pc2-redis"] = 10

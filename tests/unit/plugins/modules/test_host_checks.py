@@ -25,6 +25,7 @@ import test_gpu_facts as gpu_t
 import test_unit_health as units_t
 import test_zmq_check as zmq_t
 from ansible_collections.ai_system.containers.plugins.module_utils import host_checks as hc
+from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import VERIFY_CHECKS, VerifyCheck
 from ansible_collections.ai_system.containers.plugins.module_utils import cuda_run, nft_run, nft_state, nvml_facts
 from ansible_collections.ai_system.containers.plugins.modules import (
     cuda_check, gpu_facts, host_checks, nft_table, unit_health, zmq_check,
@@ -227,8 +228,8 @@ def test_checks_run_at_the_same_time():
         time.sleep(0.3)
         return {"changed": False, "seen": view.params["x"], "check_mode": view.check_mode}
 
-    checks = [hc.HostCheck(key, key, {"x": {"type": "int", "default": 1}}, slow,
-                           check_mode=True if key == "e" else None) for key in "abcde"]
+    checks = [VerifyCheck(key, key, {"x": {"type": "int", "default": 1}}, slow,
+                          check_mode=True if key == "e" else None) for key in "abcde"]
 
     class Module:
         params = {"a": {}, "b": {"x": "2"}, "c": {}, "d": {}, "e": {}}
@@ -245,18 +246,21 @@ def test_checks_run_at_the_same_time():
 
 
 def test_every_check_module_is_registered_once():
-    assert [c.key for c in hc.CHECKS] == ["gpu", "cuda", "units", "zmq", "firewall", "prometheus"]
-    assert [c.module for c in hc.CHECKS] == ["gpu_facts", "cuda_check", "unit_health", "zmq_check", "nft_table",
-                                             "prometheus_check"]
-    assert hc.CHECKS[1].argument_spec is cuda_check.ARGUMENT_SPEC is cuda_run.ARGUMENT_SPEC
-    assert hc.CHECKS[3].argument_spec is zmq_check.ARGUMENT_SPEC
+    assert [c.name for c in VERIFY_CHECKS] == ["gpu", "cuda", "units", "zmq", "firewall", "prometheus"]
+    assert [c.module for c in VERIFY_CHECKS] == ["gpu_facts", "cuda_check", "unit_health", "zmq_check",
+                                                 "nft_table", "prometheus_check"]
+    assert VERIFY_CHECKS[1].argument_spec is cuda_check.ARGUMENT_SPEC is cuda_run.ARGUMENT_SPEC
+    assert VERIFY_CHECKS[3].argument_spec is zmq_check.ARGUMENT_SPEC
 
 
 def test_documentation_matches_the_argument_spec():
     doc = yaml.safe_load(host_checks.DOCUMENTATION)
-    assert set(doc["options"]) == set(host_checks.ARGUMENT_SPEC) == {c.key for c in hc.CHECKS}
+    # Besides one option per check, plan, phases and settings, which the action plugin reads.
+    assert set(doc["options"]) == set(host_checks.ARGUMENT_SPEC) == {c.name for c in VERIFY_CHECKS} | {
+        "plan", "phases", "settings"}
+    assert set(doc["options"]["settings"]["suboptions"]) == set(host_checks.SETTINGS_SPEC)
     returned = yaml.safe_load(host_checks.RETURN)
-    assert {c.key for c in hc.CHECKS} <= set(returned)
+    assert {c.name for c in VERIFY_CHECKS} <= set(returned)
     yaml.safe_load(host_checks.EXAMPLES)
 
 
@@ -272,3 +276,9 @@ def test_the_health_probe_source_is_read_once_for_all_threads():
         texts = list(pool.map(lambda dummy: zmq_run._health_source(), range(64)))
     assert len(set(texts)) == 1 and "def judge_reply" in texts[0]
     assert len(zmq_run._SOURCE) == 1
+
+
+def test_a_plan_reaching_the_module_is_refused(capsys):
+    """plan, phases and settings are the action plugin's: the module on the host never takes them."""
+    result = run_main(host_checks.main, {"plan": {"checks": {}}, "phases": ["verify_units"]}, capsys)
+    assert result["failed"] is True and "action plugin on the controller" in result["msg"]
