@@ -20,18 +20,12 @@ from __future__ import annotations
 
 import ctypes
 
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import (  # noqa: F401 (re-exported)
-    MIB,
+from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import (
     NVML_ERROR_FUNCTION_NOT_FOUND,
     NVML_ERROR_LIBRARY_NOT_FOUND,
-    NVML_LIBRARY,
     NVML_SUCCESS,
-    WSL_LIB_DIR,
     NVMLError,
     ProbeNvml,
-    cuda_version_string,
-    default_loader,
-    library_candidates,
 )
 
 NVML_ERROR_UNINITIALIZED = 1

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import (
+from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import (
     MIB,
     NVML_LIBRARY,
     WSL_LIB_DIR,
-    CtypesNvml,
     cuda_version_string,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
 
 try:
     import pynvml as _pynvml
