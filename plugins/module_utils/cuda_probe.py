@@ -342,6 +342,7 @@ class ProbeNvml(object):
         self._call("nvmlDeviceGetMemoryInfo", (ctypes.c_void_p, _P(NvmlMemory)), handle, ctypes.byref(memory))
         return memory
 
+
 # --------------------------------------------------------------------------
 # CUDA driver API
 # --------------------------------------------------------------------------

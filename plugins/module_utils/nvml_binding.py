@@ -110,4 +110,3 @@ class CtypesNvml(ProbeNvml):
             used = info.usedGpuMemory
             processes.append(NvmlProcess(info.pid, None if used == NVML_VALUE_NOT_AVAILABLE_ULL else used))
         return processes
-

@@ -135,4 +135,3 @@ def test_the_record_covers_every_path_the_writers_reported(playbook, tmp_path):
     assert changed["converged"] is False and not (demo / "records" / "demo.json").exists()
     assert len(changed["differences"]) == 1
     assert changed["differences"][0].startswith("file %s: was sha256 " % (demo / "set/sub/inner.json"))
-
