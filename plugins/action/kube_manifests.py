@@ -10,8 +10,9 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.ai_system.containers.plugins.action.stack_plan import hosts_group, planned_hostvars
 from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
 from ansible_collections.ai_system.containers.plugins.module_utils.kube_manifests import (
-    KUBE_OPTION_DEFAULTS, kube_stack, kustomization, podman_documents,
+    kube_stack, kustomization, podman_documents,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.kube_options import KUBE_OPTION_DEFAULTS
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 from ansible_collections.ai_system.containers.plugins.plugin_utils.kube_yaml import dump_documents
 

@@ -9,6 +9,10 @@ every file of the calling role and of the collection's plugins, so that a
 change of inventory, role default, template or module is a change of inputs
 and the phase runs. The module then runs on the host with the digest.
 
+A record (``state: record``) covers ``files`` and every path the phase's
+writing tasks reported in their registered results (``wrote``), so a path a
+task writes is in its phase's record without being listed again.
+
 A run of several phases can read every phase's record and the host in one
 call at its start (``state: read``, registered and handed to each phase's
 check as ``reads``). A phase's check then needs no call of its own when the
@@ -37,7 +41,9 @@ import uuid
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import inputs_digest, judge
+from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import (
+    inputs_digest, judge, record_files,
+)
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 from ansible_collections.ai_system.containers.plugins.plugin_utils.secret_digest import (
     DEFAULT_KEY_FILE, KEY_FILE_VAR, KeyFileError, load_key, secret_digests,
@@ -117,6 +123,12 @@ class ActionModule(ActionBase):
         if "digest" in args:
             raise AnsibleActionFail("phase_state: digest is computed by the action plugin; do not set it")
         reads = args.pop("reads", None)
+        wrote = args.pop("wrote", None)
+        if args.get("state") == "record":
+            if wrote is not None and not isinstance(wrote, (list, tuple)):
+                raise AnsibleActionFail("phase_state: wrote must be a list of the writing tasks' registered results")
+            # The record covers every path the phase's writing tasks reported.
+            args["files"] = record_files(args.get("files") or [], wrote or [])
         secret_names = args.pop("secrets", None)
         secrets_var = args.pop("secrets_var", None) or "ai_secrets"
         if records_mode(self._templar, task_vars) == "ignore":

@@ -10,7 +10,9 @@ only (no Ansible, no pynvml) so that it can be
   ``cuda_check`` module, which reads one JSON document from stdout;
 * run directly on a host: ``python3 cuda_probe.py`` (exit status 0 passed,
   1 failed, 3 skipped);
-* imported by ``nvml_facts`` for its pynvml-compatible ctypes NVML binding.
+* imported by ``nvml_binding``, whose pynvml-compatible ctypes binding
+  (used by ``nvml_facts`` and the exporter) extends the probe's own NVML
+  calls, :class:`ProbeNvml`, and shares its library search and errors.
 
 The probe loads ``libnvidia-ml.so.1`` and ``libcuda.so.1`` - the libraries
 that the NVIDIA CDI spec injects into a container - and never anything from
@@ -219,14 +221,8 @@ def _bind(lib, name, argtypes, restype):
 # --------------------------------------------------------------------------
 
 NVML_SUCCESS = 0
-NVML_ERROR_UNINITIALIZED = 1
-NVML_ERROR_NOT_SUPPORTED = 3
-NVML_ERROR_INSUFFICIENT_SIZE = 7
-NVML_ERROR_DRIVER_NOT_LOADED = 9
 NVML_ERROR_LIBRARY_NOT_FOUND = 12
 NVML_ERROR_FUNCTION_NOT_FOUND = 13
-NVML_ERROR_LIB_RM_VERSION_MISMATCH = 18
-NVML_VALUE_NOT_AVAILABLE_ULL = (1 << 64) - 1
 
 _NVML_BUFFER = 96
 _NVML_DRIVER_BUFFER = 80
@@ -250,45 +246,14 @@ class NvmlMemory(ctypes.Structure):
     _fields_ = [("total", ctypes.c_ulonglong), ("free", ctypes.c_ulonglong), ("used", ctypes.c_ulonglong)]
 
 
-class NvmlProcessInfo(ctypes.Structure):
-    """nvmlProcessInfo_v2_t, the layout of the _v2 and _v3 process queries."""
+class ProbeNvml(object):
+    """The NVML calls the probe makes, over ctypes, with pynvml's names.
 
-    _fields_ = [
-        ("pid", ctypes.c_uint),
-        ("usedGpuMemory", ctypes.c_ulonglong),
-        ("gpuInstanceId", ctypes.c_uint),
-        ("computeInstanceId", ctypes.c_uint),
-    ]
-
-
-class NvmlProcess(object):
-    """A running compute process, with the attribute names pynvml uses."""
-
-    def __init__(self, pid, used_gpu_memory):
-        self.pid = pid
-        self.usedGpuMemory = used_gpu_memory
-
-    def __repr__(self):
-        return "NvmlProcess(pid=%r, usedGpuMemory=%r)" % (self.pid, self.usedGpuMemory)
-
-
-class CtypesNvml(object):
-    """The part of the pynvml API that this collection uses, over ctypes.
-
-    Instances quack like the ``pynvml`` module: same function names, same
-    return values, errors raised as :class:`NVMLError` with ``.value`` set to
-    the NVML return code. ``loader`` opens the library (tests inject a fake).
+    Errors are raised as :class:`NVMLError` with ``.value`` set to the NVML
+    return code. ``loader`` opens the library (tests inject a fake). The
+    collection's pynvml-compatible binding, ``nvml_binding.CtypesNvml``,
+    extends this class with the queries only the host side makes.
     """
-
-    NVMLError = NVMLError
-    NVML_SUCCESS = NVML_SUCCESS
-    NVML_ERROR_UNINITIALIZED = NVML_ERROR_UNINITIALIZED
-    NVML_ERROR_NOT_SUPPORTED = NVML_ERROR_NOT_SUPPORTED
-    NVML_ERROR_INSUFFICIENT_SIZE = NVML_ERROR_INSUFFICIENT_SIZE
-    NVML_ERROR_DRIVER_NOT_LOADED = NVML_ERROR_DRIVER_NOT_LOADED
-    NVML_ERROR_LIBRARY_NOT_FOUND = NVML_ERROR_LIBRARY_NOT_FOUND
-    NVML_ERROR_FUNCTION_NOT_FOUND = NVML_ERROR_FUNCTION_NOT_FOUND
-    NVML_ERROR_LIB_RM_VERSION_MISMATCH = NVML_ERROR_LIB_RM_VERSION_MISMATCH
 
     def __init__(self, loader=None, library=NVML_LIBRARY):
         self._loader = loader or default_loader
@@ -376,39 +341,6 @@ class CtypesNvml(object):
         memory = NvmlMemory()
         self._call("nvmlDeviceGetMemoryInfo", (ctypes.c_void_p, _P(NvmlMemory)), handle, ctypes.byref(memory))
         return memory
-
-    def nvmlDeviceGetCudaComputeCapability(self, handle):
-        major, minor = ctypes.c_int(), ctypes.c_int()
-        self._call(
-            "nvmlDeviceGetCudaComputeCapability",
-            (ctypes.c_void_p, _P(ctypes.c_int), _P(ctypes.c_int)),
-            handle, ctypes.byref(major), ctypes.byref(minor),
-        )
-        return (major.value, minor.value)
-
-    def nvmlDeviceGetComputeRunningProcesses(self, handle):
-        argtypes = (ctypes.c_void_p, _P(ctypes.c_uint), _P(NvmlProcessInfo))
-        try:
-            fn = self._fn("nvmlDeviceGetComputeRunningProcesses_v3", argtypes)
-        except NVMLError as exc:
-            if exc.value != NVML_ERROR_FUNCTION_NOT_FOUND:
-                raise
-            fn = self._fn("nvmlDeviceGetComputeRunningProcesses_v2", argtypes)
-        count = ctypes.c_uint(0)
-        ret = fn(handle, ctypes.byref(count), None)
-        if ret == NVML_SUCCESS:
-            return []
-        if ret != NVML_ERROR_INSUFFICIENT_SIZE:
-            self._check(ret)
-        # Room for processes that start between the two calls.
-        count.value = count.value * 2 + 5
-        infos = (NvmlProcessInfo * count.value)()
-        self._check(fn(handle, ctypes.byref(count), infos))
-        processes = []
-        for info in infos[:count.value]:
-            used = info.usedGpuMemory
-            processes.append(NvmlProcess(info.pid, None if used == NVML_VALUE_NOT_AVAILABLE_ULL else used))
-        return processes
 
 
 # --------------------------------------------------------------------------
@@ -1001,7 +933,7 @@ def _run(result, steps, loader, elements, lab, require_injected, read_maps, read
                     "%s resolved to %s, which is part of the image, not a library injected by CDI" % (
                         lib["soname"], lib["path"] or "an unknown file") for lib in not_injected))
 
-        _nvml_phase(steps, CtypesNvml(loader=lambda _name: nvml_lib), result)
+        _nvml_phase(steps, ProbeNvml(loader=lambda _name: nvml_lib), result)
 
         cuda = CudaDriver(cuda_lib)
         with steps.step("cuInit"):

@@ -5,7 +5,7 @@
 
 Every function takes the NVML binding as an argument: the ``pynvml`` module
 (package nvidia-ml-py) when it is importable on the managed host, otherwise
-the pynvml-compatible ctypes binding from ``cuda_probe`` (which needs only
+the pynvml-compatible ctypes binding from ``nvml_binding`` (which needs only
 the driver's libnvidia-ml.so.1). Tests pass a fake with the same names.
 """
 
@@ -17,9 +17,9 @@ from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe im
     MIB,
     NVML_LIBRARY,
     WSL_LIB_DIR,
-    CtypesNvml,
     cuda_version_string,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
 
 try:
     import pynvml as _pynvml

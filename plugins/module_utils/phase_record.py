@@ -22,6 +22,7 @@ import glob
 import hashlib
 import json
 import os
+import posixpath
 import re
 import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -195,6 +196,57 @@ def observe(spec: Mapping[str, Any], run: Run, which: Which) -> Tuple[Dict[str, 
         "units": units,
         "commands": observe_commands(spec.get("commands") or [], run, which),
     }, None
+
+
+# -- what the writing tasks reported --------------------------------------------
+# The written paths' keys in a writing module's registered result: copy,
+# template, file, deb822_repository, nft_table, hyperv_firewall (``dest``,
+# ``path``, ``key_filename``); file_set (``path`` and the names under it);
+# host_dirs (``created``, ``present``); yum_repository (its file is in
+# ``diff.after_header``).
+_PATH_KEYS = ("dest", "key_filename")
+_NAMES_UNDER_PATH = ("written", "unchanged", "removed")
+_DIR_LISTS = ("created", "present")
+
+
+def _result_paths(result: Any, found: List[str]) -> None:
+    if not isinstance(result, Mapping) or result.get("skipped"):
+        return
+    for item in result.get("results") or []:  # a loop: one result per item
+        _result_paths(item, found)
+    paths = [result.get(key) for key in _PATH_KEYS]
+    base = result.get("path")
+    names = [name for key in _NAMES_UNDER_PATH if isinstance(result.get(key), list) for name in result[key]]
+    if isinstance(base, str) and names:
+        paths.extend(posixpath.join(base, name) for name in names)
+    else:
+        paths.append(base)
+    for key in _DIR_LISTS:
+        if isinstance(result.get(key), list):
+            paths.extend(result[key])
+    diff = result.get("diff")
+    if "repo" in result and isinstance(diff, Mapping):
+        paths.append(diff.get("after_header"))
+    for path in paths:
+        if isinstance(path, str) and path.startswith("/") and path not in found:
+            found.append(path)
+
+
+def written_paths(results: Sequence[Any]) -> List[str]:
+    """The absolute paths the writing tasks' registered results name, in
+    order, each once; skipped tasks and items name none."""
+    found: List[str] = []
+    for result in results or []:
+        _result_paths(result, found)
+    return found
+
+
+def record_files(files: Sequence[str], results: Sequence[Any]) -> List[str]:
+    """``files`` followed by every written path (:func:`written_paths`) not
+    among them: what a phase's record covers."""
+    out = list(files or [])
+    out.extend(path for path in written_paths(results) if path not in out)
+    return out
 
 
 # -- the record ----------------------------------------------------------------

@@ -14,6 +14,7 @@ import os
 import re
 import time
 
+from ansible_collections.ai_system.containers.plugins.module_utils import host_parsers
 from ansible_collections.ai_system.containers.plugins.module_utils import host_platform as hp
 from ansible_collections.ai_system.containers.plugins.module_utils import nvml_facts
 
@@ -145,7 +146,7 @@ def gpu_reading(host, loader=None):
     except OSError as exc:
         facts = {"available": False, "reason": nvml_facts.NO_DRIVER_PREFIX + str(exc)}
     linux = []
-    if "nvidia" in hp.parse_proc_modules(host.read("/proc/modules") or ""):
+    if "nvidia" in host_parsers.parse_proc_modules(host.read("/proc/modules") or ""):
         linux.append("the nvidia kernel module is loaded (/proc/modules)")
     if host.exists("/proc/driver/nvidia"):
         linux.append("/proc/driver/nvidia exists")
@@ -156,22 +157,22 @@ def read_items(module, host, now=None, nvml_loader=None):
     """Every readiness item of the host, and the platform facts found."""
     params = module.params
     host_time = time.time() if now is None else now
-    osr = hp.parse_os_release(host.read("/etc/os-release") or host.read("/usr/lib/os-release") or "")
-    kernel = hp.parse_kernel_release(host.read("/proc/sys/kernel/osrelease") or "")
-    virt = hp.parse_detect_virt(host.command(["systemd-detect-virt"]))
+    osr = host_parsers.parse_os_release(host.read("/etc/os-release") or host.read("/usr/lib/os-release") or "")
+    kernel = host_parsers.parse_kernel_release(host.read("/proc/sys/kernel/osrelease") or "")
+    virt = host_parsers.parse_detect_virt(host.command(["systemd-detect-virt"]))
     if virt == "none" and (host.exists("/run/.containerenv") or host.exists("/.dockerenv")):
         virt = "podman" if host.exists("/run/.containerenv") else "docker"
     wsl = hp.wsl_of(kernel, virt)
-    pid1 = hp.parse_pid1(host.read("/proc/1/comm"))
+    pid1 = host_parsers.parse_pid1(host.read("/proc/1/comm"))
     wsl_conf_text = host.read("/etc/wsl.conf")
-    wsl_conf = hp.parse_ini(wsl_conf_text) if wsl_conf_text is not None else None
-    podman_version = hp.parse_podman_version(host.command(["podman", "--version"]))
+    wsl_conf = host_parsers.parse_ini(wsl_conf_text) if wsl_conf_text is not None else None
+    podman_version = host_parsers.parse_podman_version(host.command(["podman", "--version"]))
     quadlet = next((p for p in QUADLET_PATHS if host.exists(p)), None)
     items = [
         hp.check_distribution(osr, kernel, virt),
         hp.check_podman(osr, podman_version, quadlet, wsl, params["podman_repository"]),
         hp.check_systemd(pid1, wsl, wsl_conf, virt),
-        hp.check_cgroup(hp.parse_cgroup_mounts(host.read("/proc/mounts") or "")),
+        hp.check_cgroup(host_parsers.parse_cgroup_mounts(host.read("/proc/mounts") or "")),
     ]
     ip_out = host.command(["ip", "-j", "addr"])
     if ip_out is None:
@@ -179,10 +180,10 @@ def read_items(module, host, now=None, nvml_loader=None):
                              "`ip -j addr` did not run (is iproute2 installed?)",
                              "Install iproute2 (the `ip` command) and run the preflight again."))
     else:
-        items.append(hp.check_lan_address(params["lan_address"], hp.parse_ip_addr(ip_out), wsl))
+        items.append(hp.check_lan_address(params["lan_address"], host_parsers.parse_ip_addr(ip_out), wsl))
     listeners = []
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        listeners += hp.parse_proc_net_tcp(host.read(table) or "")
+        listeners += host_parsers.parse_proc_net_tcp(host.read(table) or "")
     ports = hp.planned_ports(params["published"], params.get("monitoring"))
     numbers = set(p["port"] for p in ports)
     candidates = [lst["inode"] for lst in listeners if lst["port"] in numbers]
@@ -192,7 +193,7 @@ def read_items(module, host, now=None, nvml_loader=None):
     owners = socket_owners(candidates, services, host.path("/proc"),
                            host.path(params["quadlet_dir"])) if candidates else {}
     items.append(hp.check_ports(ports, listeners, params["lan_address"], owners))
-    graphroot = hp.parse_graphroot(host.read("/etc/containers/storage.conf"))
+    graphroot = host_parsers.parse_graphroot(host.read("/etc/containers/storage.conf"))
     path, free = free_space(host.path(graphroot))
     items.append(hp.check_disk(graphroot, host.unpath(path), free, params["min_free_gib"]))
     items.append(hp.check_clock(host_time, params.get("controller_time"), params["max_clock_offset_s"]))

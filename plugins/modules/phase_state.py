@@ -93,6 +93,16 @@ options:
     type: list
     elements: str
     default: []
+  wrote:
+    description:
+      - With O(state=record), the registered results of the tasks of the phase that write files (copy, template,
+        file, the repository modules, and this collection's file_set, host_dirs, nft_table, hyperv_firewall).
+        The action plugin adds every path they report (C(dest), C(path), a file_set's files under its
+        C(path), a host_dirs' directories, a loop's items) to O(files), so the record covers what the phase
+        wrote. Results of skipped tasks name nothing; an undefined one may be given as V(null).
+    type: list
+    elements: raw
+    default: []
   packages:
     description:
       - With O(state=record), packages whose installed version is recorded (from dpkg-query or rpm; no package
@@ -228,6 +238,7 @@ ARGUMENT_SPEC = dict(
     secrets=dict(type="list", elements="str", no_log=False),
     secrets_var=dict(type="str", default="ai_secrets", no_log=False),
     files=dict(type="list", elements="str", default=[]),
+    wrote=dict(type="list", elements="raw", default=[]),
     packages=dict(type="list", elements="str", default=[]),
     units=dict(type="list", elements="str", default=[]),
     commands=dict(type="list", elements="list", default=[]),

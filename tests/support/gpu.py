@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import CtypesNvml
+from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
 
 
 def driver_present():

@@ -342,3 +342,33 @@ def test_use_is_the_default_and_another_value_is_refused():
     with pytest.raises(action.AnsibleActionFail, match=r"ai_phase_records must be one of use, ignore, got 'skip'"):
         plugin.run(task_vars=dict(BASE, ai_phase_records="skip"))
     assert calls == []
+
+
+# -- the record covers what the writing tasks reported -------------------------------
+WROTE = [
+    {"changed": True, "dest": "/etc/containers/containers.conf.d/50-ai-system.conf"},
+    {"changed": False, "path": "/etc/containers/containers.conf.d"},
+    None,  # a writer whose include did not run: `default(none)`
+]
+
+
+def test_a_record_covers_the_files_and_every_path_the_writers_reported():
+    plugin, calls = _plugin({"phase": "podman", "state": "record", "prefixes": ["podman_"],
+                             "files": ["/etc/os-release", "/etc/containers/containers.conf.d"], "wrote": WROTE})
+    plugin.run(task_vars=dict(BASE))
+    assert calls[0]["files"] == ["/etc/os-release", "/etc/containers/containers.conf.d",
+                                 "/etc/containers/containers.conf.d/50-ai-system.conf"]
+    assert "wrote" not in calls[0]
+
+
+def test_a_check_sends_no_results():
+    plugin, calls = _plugin({"phase": "podman", "prefixes": ["podman_"], "wrote": WROTE})
+    plugin.run(task_vars=dict(BASE))
+    assert "wrote" not in calls[0] and "files" not in calls[0]
+
+
+def test_wrote_that_is_not_a_list_is_refused():
+    plugin, calls = _plugin({"phase": "podman", "state": "record", "prefixes": ["podman_"], "wrote": "x"})
+    with pytest.raises(action.AnsibleActionFail, match="wrote must be a list of the writing tasks' registered results"):
+        plugin.run(task_vars=dict(BASE))
+    assert calls == []

@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe
+from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, nvml_binding
 from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import (
-    CtypesNvml,
     NVMLError,
     run_probe,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
 
 PROBE_PATH = Path(cuda_probe.__file__)
 LIB_DIR = "/usr/lib/x86_64-linux-gnu"
@@ -950,7 +950,7 @@ def test_ctypes_nvml_missing_library_raises_library_not_found():
 
 def test_ctypes_nvml_reads_everything_pynvml_would():
     driver = Driver(devices=(GPU0,))
-    driver.nvml.processes[0] = [(4242, 812 * 1024 * 1024), (17, cuda_probe.NVML_VALUE_NOT_AVAILABLE_ULL)]
+    driver.nvml.processes[0] = [(4242, 812 * 1024 * 1024), (17, nvml_binding.NVML_VALUE_NOT_AVAILABLE_ULL)]
     nvml = CtypesNvml(loader=driver.loader)
     nvml.nvmlInit()
     assert nvml.nvmlSystemGetDriverVersion() == "550.54.14"

@@ -15,6 +15,7 @@ import os
 
 import pytest
 
+from ansible_collections.ai_system.containers.plugins.module_utils import host_parsers
 from ansible_collections.ai_system.containers.plugins.module_utils import host_platform as hp
 
 HOSTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "hosts")
@@ -113,18 +114,18 @@ PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
 # ---------------------------------------------------------------------------
 
 def test_os_release_of_ubuntu_jammy_and_debian():
-    osr = hp.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
+    osr = host_parsers.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
     assert osr["ID"] == "ubuntu" and osr["VERSION_ID"] == "22.04" and osr["VERSION_CODENAME"] == "jammy"
     assert osr["PRETTY_NAME"] == "Ubuntu 22.04.5 LTS"
     assert osr["VERSION"] == "22.04.5 LTS (Jammy Jellyfish)"
-    assert hp.parse_os_release(DEBIAN_12)["VERSION_ID"] == "12"
-    assert hp.parse_os_release(ROCKY_9)["ID_LIKE"] == "rhel centos fedora"
+    assert host_parsers.parse_os_release(DEBIAN_12)["VERSION_ID"] == "12"
+    assert host_parsers.parse_os_release(ROCKY_9)["ID_LIKE"] == "rhel centos fedora"
 
 
 def test_version_tuple():
-    assert hp.version_tuple("22.04") == (22, 4)
-    assert hp.version_tuple("4.3.1+ds1-8+deb12u1") == (4, 3, 1)
-    assert hp.version_tuple("") == () and hp.version_tuple(None) == ()
+    assert host_parsers.version_tuple("22.04") == (22, 4)
+    assert host_parsers.version_tuple("4.3.1+ds1-8+deb12u1") == (4, 3, 1)
+    assert host_parsers.version_tuple("") == () and host_parsers.version_tuple(None) == ()
 
 
 @pytest.mark.parametrize("text, wsl", [
@@ -136,31 +137,31 @@ def test_version_tuple():
     ("6.18.44-fc-v1300", None),
 ])
 def test_kernel_release_tells_wsl_2_from_wsl_1_and_linux(text, wsl):
-    kernel = hp.parse_kernel_release(text)
+    kernel = host_parsers.parse_kernel_release(text)
     assert kernel == {"release": text.strip(), "wsl": wsl}
 
 
 def test_detect_virt_and_pid1():
-    assert hp.parse_detect_virt("wsl\n") == "wsl"
-    assert hp.parse_detect_virt("none\n") == "none"
-    assert hp.parse_detect_virt("") == "none" and hp.parse_detect_virt(None) == "none"
-    assert hp.parse_pid1("systemd\n") == "systemd"
-    assert hp.parse_pid1("init\n") == "init"  # WSL's own init, without systemd
-    assert hp.parse_pid1("") is None
+    assert host_parsers.parse_detect_virt("wsl\n") == "wsl"
+    assert host_parsers.parse_detect_virt("none\n") == "none"
+    assert host_parsers.parse_detect_virt("") == "none" and host_parsers.parse_detect_virt(None) == "none"
+    assert host_parsers.parse_pid1("systemd\n") == "systemd"
+    assert host_parsers.parse_pid1("init\n") == "init"  # WSL's own init, without systemd
+    assert host_parsers.parse_pid1("") is None
 
 
 def test_wsl_conf():
-    conf = hp.parse_ini(fixture("mainpc-wsl-jammy", "etc/wsl.conf"))
+    conf = host_parsers.parse_ini(fixture("mainpc-wsl-jammy", "etc/wsl.conf"))
     assert conf["automount"]["options"] == "metadata,umask=22,fmask=11"
     assert conf["network"]["generateresolvconf"] == "true"
-    assert hp.wsl_systemd_enabled(conf) is None
-    assert hp.wsl_systemd_enabled(hp.parse_ini(fixture("mainpc-wsl-noble", "etc/wsl.conf"))) is True
-    assert hp.wsl_systemd_enabled(hp.parse_ini("[boot]\nsystemd = false  # for now\n")) is False
-    assert hp.wsl_systemd_enabled(hp.parse_ini("# [boot]\n; systemd=true\n[Boot]\nSystemd=True\n")) is True
+    assert host_parsers.wsl_systemd_enabled(conf) is None
+    assert host_parsers.wsl_systemd_enabled(host_parsers.parse_ini(fixture("mainpc-wsl-noble", "etc/wsl.conf"))) is True
+    assert host_parsers.wsl_systemd_enabled(host_parsers.parse_ini("[boot]\nsystemd = false  # for now\n")) is False
+    assert host_parsers.wsl_systemd_enabled(host_parsers.parse_ini("# [boot]\n; systemd=true\n[Boot]\nSystemd=True\n")) is True
 
 
 def test_ip_j_addr_of_a_linux_host():
-    addresses = hp.parse_ip_addr(IP_J_ADDR)
+    addresses = host_parsers.parse_ip_addr(IP_J_ADDR)
     assert [(a["ifname"], a["local"], a["prefixlen"]) for a in addresses] == [
         ("lo", "127.0.0.1", 8), ("lo", "::1", 128), ("eth0", "192.0.2.2", 24), ("eth0", "fd00::2", 64),
         ("eth0", "fe80::fc:ff:fe00:1", 64), ("podman1", "10.89.100.1", 24)]
@@ -168,12 +169,12 @@ def test_ip_j_addr_of_a_linux_host():
 
 
 def test_ip_j_addr_of_wsl_in_nat_mode():
-    addresses = hp.parse_ip_addr(fixture("mainpc-wsl-jammy", "commands/ip"))
+    addresses = host_parsers.parse_ip_addr(fixture("mainpc-wsl-jammy", "commands/ip"))
     assert [a["local"] for a in addresses if a["ifname"] == "eth0"] == ["172.26.214.93", "fe80::215:5dff:fec8:4a1e"]
 
 
 def test_proc_net_tcp_listeners_only():
-    listeners = hp.parse_proc_net_tcp(PROC_NET_TCP)
+    listeners = host_parsers.parse_proc_net_tcp(PROC_NET_TCP)
     assert listeners == [
         {"address": "127.0.0.1", "port": 7120, "inode": 267242},
         {"address": "10.89.100.1", "port": 53, "inode": 261002},
@@ -182,7 +183,7 @@ def test_proc_net_tcp_listeners_only():
 
 
 def test_proc_net_tcp6_listeners():
-    listeners = hp.parse_proc_net_tcp(PROC_NET_TCP6)
+    listeners = host_parsers.parse_proc_net_tcp(PROC_NET_TCP6)
     assert listeners == [
         {"address": "::", "port": 7150, "inode": 267243},
         {"address": "::ffff:192.168.17.15", "port": 7121, "inode": 267250},
@@ -190,27 +191,27 @@ def test_proc_net_tcp6_listeners():
 
 
 def test_cgroup_versions():
-    assert hp.parse_cgroup_mounts(fixture("pc2-noble", "proc/mounts")) == "v2"
-    assert hp.parse_cgroup_mounts(MOUNTS_HYBRID) == "hybrid"
-    assert hp.parse_cgroup_mounts(fixture("mainpc-wsl-jammy", "proc/mounts")) == "hybrid"
-    assert hp.parse_cgroup_mounts(MOUNTS_V1) == "v1"
-    assert hp.parse_cgroup_mounts("proc /proc proc rw 0 0\n") is None
+    assert host_parsers.parse_cgroup_mounts(fixture("pc2-noble", "proc/mounts")) == "v2"
+    assert host_parsers.parse_cgroup_mounts(MOUNTS_HYBRID) == "hybrid"
+    assert host_parsers.parse_cgroup_mounts(fixture("mainpc-wsl-jammy", "proc/mounts")) == "hybrid"
+    assert host_parsers.parse_cgroup_mounts(MOUNTS_V1) == "v1"
+    assert host_parsers.parse_cgroup_mounts("proc /proc proc rw 0 0\n") is None
 
 
 def test_graphroot_from_storage_conf():
     conf = ('[storage]\ndriver = "overlay"\nrunroot = "/run/containers/storage"\n'
             'graphroot = "/srv/containers/storage"  # big disk\n[storage.options]\n'
             'graphroot = "/not/this"\n')
-    assert hp.parse_graphroot(conf) == "/srv/containers/storage"
-    assert hp.parse_graphroot('[storage]\n# graphroot = "/commented"\ndriver = "overlay"\n') == hp.DEFAULT_GRAPHROOT
-    assert hp.parse_graphroot(None) == "/var/lib/containers/storage"
+    assert host_parsers.parse_graphroot(conf) == "/srv/containers/storage"
+    assert host_parsers.parse_graphroot('[storage]\n# graphroot = "/commented"\ndriver = "overlay"\n') == host_parsers.DEFAULT_GRAPHROOT
+    assert host_parsers.parse_graphroot(None) == "/var/lib/containers/storage"
 
 
 def test_podman_version_and_modules():
-    assert hp.parse_podman_version("podman version 5.4.2\n") == "5.4.2"
-    assert hp.parse_podman_version(fixture("pc2-jammy", "commands/podman")) == "3.4.4"
-    assert hp.parse_podman_version("") is None
-    assert hp.parse_proc_modules(fixture("pc2-jammy", "proc/modules"))[:4] == [
+    assert host_parsers.parse_podman_version("podman version 5.4.2\n") == "5.4.2"
+    assert host_parsers.parse_podman_version(fixture("pc2-jammy", "commands/podman")) == "3.4.4"
+    assert host_parsers.parse_podman_version("") is None
+    assert host_parsers.parse_proc_modules(fixture("pc2-jammy", "proc/modules"))[:4] == [
         "nvidia_uvm", "nvidia_drm", "nvidia_modeset", "nvidia"]
 
 
@@ -226,15 +227,15 @@ def test_every_item_has_the_same_shape():
 
 
 def test_distribution_wsl_1_is_not_ready():
-    osr = hp.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
-    it = hp.check_distribution(osr, hp.parse_kernel_release("4.4.0-19041-Microsoft"), "wsl")
+    osr = host_parsers.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
+    it = hp.check_distribution(osr, host_parsers.parse_kernel_release("4.4.0-19041-Microsoft"), "wsl")
     assert it["status"] == hp.NOT_READY and "wsl --set-version <distribution> 2" in it["fix"]
-    it = hp.check_distribution(osr, hp.parse_kernel_release("5.15.167.4-microsoft-standard-WSL2"), "wsl")
+    it = hp.check_distribution(osr, host_parsers.parse_kernel_release("5.15.167.4-microsoft-standard-WSL2"), "wsl")
     assert it["status"] == hp.READY and it["evidence"].endswith("(WSL 2)")
 
 
 def test_podman_on_ubuntu_jammy_native_gives_the_release_upgrade():
-    osr = hp.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
+    osr = host_parsers.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
     it = hp.check_podman(osr, "3.4.4", None, None)
     assert it["status"] == hp.NOT_READY
     assert "Podman 3.4.4 installed" in it["evidence"]
@@ -244,41 +245,41 @@ def test_podman_on_ubuntu_jammy_native_gives_the_release_upgrade():
 
 
 def test_podman_on_ubuntu_jammy_under_wsl_gives_a_new_distribution():
-    osr = hp.parse_os_release(fixture("mainpc-wsl-jammy", "etc/os-release"))
+    osr = host_parsers.parse_os_release(fixture("mainpc-wsl-jammy", "etc/os-release"))
     it = hp.check_podman(osr, None, None, 2)
     assert it["status"] == hp.NOT_READY and "not installed" in it["evidence"]
     assert "`wsl --install -d Ubuntu-24.04`" in it["fix"] and "do-release-upgrade" in it["fix"]
 
 
 def test_podman_repository_opt_in_on_jammy_is_a_warning():
-    osr = hp.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
+    osr = host_parsers.parse_os_release(fixture("pc2-jammy", "etc/os-release"))
     it = hp.check_podman(osr, "3.4.4", None, None, "https://example.org/podman/jammy")
     assert it["status"] == hp.WARNING
     assert "https://example.org/podman/jammy" in it["evidence"] and "ai_preflight_accept_warnings" in it["fix"]
 
 
 def test_podman_on_debian_12_gives_the_upgrade_to_13():
-    it = hp.check_podman(hp.parse_os_release(DEBIAN_12), None, None, None)
+    it = hp.check_podman(host_parsers.parse_os_release(DEBIAN_12), None, None, None)
     assert it["status"] == hp.NOT_READY
     assert "Debian 12 offers Podman 4.3 at most" in it["evidence"]
     assert "Upgrade to Debian 13 (trixie)" in it["fix"] and "apt-get full-upgrade" in it["fix"]
 
 
 def test_podman_ready_where_offered_or_installed():
-    assert hp.check_podman(hp.parse_os_release(DEBIAN_13), None, None, None)["status"] == hp.READY
-    assert hp.check_podman(hp.parse_os_release(ROCKY_9), None, None, None)["status"] == hp.READY
-    noble = hp.parse_os_release(fixture("pc2-noble", "etc/os-release"))
+    assert hp.check_podman(host_parsers.parse_os_release(DEBIAN_13), None, None, None)["status"] == hp.READY
+    assert hp.check_podman(host_parsers.parse_os_release(ROCKY_9), None, None, None)["status"] == hp.READY
+    noble = host_parsers.parse_os_release(fixture("pc2-noble", "etc/os-release"))
     it = hp.check_podman(noble, "4.9.3", "/usr/libexec/podman/quadlet", None)
     assert it["status"] == hp.READY and "Quadlet at /usr/libexec/podman/quadlet" in it["evidence"]
     # Debian 12 with Podman 5 from trixie, as on the test machine: ready.
-    it = hp.check_podman(hp.parse_os_release(DEBIAN_12), "5.4.2", "/usr/libexec/podman/quadlet", None)
+    it = hp.check_podman(host_parsers.parse_os_release(DEBIAN_12), "5.4.2", "/usr/libexec/podman/quadlet", None)
     assert it["status"] == hp.READY
     unknown = hp.check_podman({"ID": "gentoo", "PRETTY_NAME": "Gentoo Linux"}, None, None, None)
     assert unknown["status"] == hp.NOT_READY and "Debian 13 (trixie)" in unknown["fix"]
 
 
 def test_systemd_under_wsl_names_the_wsl_conf_lines():
-    conf = hp.parse_ini(fixture("mainpc-wsl-jammy", "etc/wsl.conf"))
+    conf = host_parsers.parse_ini(fixture("mainpc-wsl-jammy", "etc/wsl.conf"))
     it = hp.check_systemd("init", 2, conf, "wsl")
     assert it["status"] == hp.NOT_READY
     assert it["evidence"] == "PID 1 is init; /etc/wsl.conf has no [boot] systemd setting"
@@ -304,7 +305,7 @@ def test_cgroup_items():
 
 
 def test_lan_address_on_a_linux_host():
-    addresses = hp.parse_ip_addr(IP_J_ADDR)
+    addresses = host_parsers.parse_ip_addr(IP_J_ADDR)
     assert hp.check_lan_address("192.0.2.2", addresses, None) == {
         "name": "lan_address", "title": "ai_lan_address is this host's", "status": "ready",
         "evidence": "192.0.2.2 is on eth0", "fix": None, "reason": None}
@@ -316,14 +317,14 @@ def test_lan_address_on_a_linux_host():
 
 
 def test_lan_address_under_wsl_nat_asks_for_mirrored_networking():
-    addresses = hp.parse_ip_addr(fixture("mainpc-wsl-jammy", "commands/ip"))
+    addresses = host_parsers.parse_ip_addr(fixture("mainpc-wsl-jammy", "commands/ip"))
     it = hp.check_lan_address("192.168.100.16", addresses, 2)
     assert it["status"] == hp.NOT_READY
     assert "172.26.214.93/20 (eth0)" in it["evidence"] and "NAT" in it["evidence"]
     assert "[wsl2]\nnetworkingMode=mirrored" in it["fix"]
     assert "Windows 11 22H2 or later, WSL 2.0.0 or later" in it["fix"] and "Hyper-V firewall" in it["fix"]
     assert "%UserProfile%\\.wslconfig" in it["fix"]
-    mirrored = hp.parse_ip_addr(fixture("mainpc-wsl-noble", "commands/ip"))
+    mirrored = host_parsers.parse_ip_addr(fixture("mainpc-wsl-noble", "commands/ip"))
     assert hp.check_lan_address("192.168.100.16", mirrored, 2)["status"] == hp.READY
 
 
@@ -341,7 +342,7 @@ def test_planned_ports_with_monitoring():
 
 
 def test_ports_taken_by_another_process():
-    listeners = hp.parse_proc_net_tcp(PROC_NET_TCP) + hp.parse_proc_net_tcp(PROC_NET_TCP6)
+    listeners = host_parsers.parse_proc_net_tcp(PROC_NET_TCP) + host_parsers.parse_proc_net_tcp(PROC_NET_TCP6)
     ports = hp.planned_ports(PUBLISHED, None)
     it = hp.check_ports(ports, listeners, "127.0.0.1", {267242: {"pid": 4242, "comm": "python3", "ours": False}})
     assert it["status"] == hp.NOT_READY
@@ -351,7 +352,7 @@ def test_ports_taken_by_another_process():
 
 
 def test_ports_of_the_stack_itself_and_other_addresses_are_not_in_the_way():
-    listeners = hp.parse_proc_net_tcp(PROC_NET_TCP)
+    listeners = host_parsers.parse_proc_net_tcp(PROC_NET_TCP)
     ports = hp.planned_ports(PUBLISHED[:1], None)
     # 7120 listens on 127.0.0.1 only: a LAN address of 192.0.2.2 is free.
     assert hp.check_ports(ports, listeners, "192.0.2.2")["status"] == hp.READY
@@ -361,10 +362,10 @@ def test_ports_of_the_stack_itself_and_other_addresses_are_not_in_the_way():
 
 
 def test_disk_and_clock():
-    it = hp.check_disk(hp.DEFAULT_GRAPHROOT, "/var/lib", 5 * hp.GIB, 20)
+    it = hp.check_disk(host_parsers.DEFAULT_GRAPHROOT, "/var/lib", 5 * hp.GIB, 20)
     assert it["status"] == hp.NOT_READY and it["evidence"].startswith("5.0 GiB free at /var/lib")
     assert "15.0 GiB" in it["fix"] and "ai_preflight_min_free_gib" in it["fix"]
-    assert hp.check_disk(hp.DEFAULT_GRAPHROOT, "/var/lib", 25 * hp.GIB, 20)["status"] == hp.READY
+    assert hp.check_disk(host_parsers.DEFAULT_GRAPHROOT, "/var/lib", 25 * hp.GIB, 20)["status"] == hp.READY
     assert hp.check_clock(1000.0, 999.5, 30)["status"] == hp.READY
     late = hp.check_clock(1000.0, 900.0, 30)
     assert late["status"] == hp.WARNING and "+100.0 s" in late["evidence"] and "timedatectl" in late["fix"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils import nvml_facts
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import CtypesNvml
+from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
 from ansible_collections.ai_system.containers.plugins.module_utils.nvml_facts import (
     NvmlFactsError,
     VramBudgetError,

@@ -14,7 +14,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, nvml_facts
+from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, nvml_binding, nvml_facts
 from ansible_collections.ai_system.containers.plugins.module_utils import wsl_platform as wsl
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "wsl")
@@ -134,7 +134,7 @@ def test_nvml_under_wsl_uses_the_binding_that_searches_the_wsl_directory(monkeyp
     monkeypatch.setattr(nvml_facts, "_pynvml", object())
     assert nvml_facts.load_nvml(wsl_nvml=False)[1] == "pynvml"
     nvml, binding = nvml_facts.load_nvml(wsl_nvml=True)
-    assert binding == "ctypes" and isinstance(nvml, cuda_probe.CtypesNvml)
+    assert binding == "ctypes" and isinstance(nvml, nvml_binding.CtypesNvml)
 
 
 def test_no_driver_under_wsl_points_at_the_windows_driver():
