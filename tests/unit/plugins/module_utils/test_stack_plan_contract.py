@@ -16,9 +16,11 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from support.inventory import load_inventory_dir
 
+from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+    HealthCheck, HostPlan, LinkCheck, ZmqEndpoint, ZmqTarget, summary_lines, zmq_targets,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
-    HealthCheck, HostPlan, LinkCheck, ZmqEndpoint, ZmqTarget, build_plan, plan_stack,
-    summary_lines, zmq_targets,
+    build_plan, plan_stack,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     HealthPolicy, normalize_endpoint, normalize_policy,
