@@ -130,3 +130,19 @@ def test_every_plan_class_has_a_spec_and_round_trips_through_it():
     assert len(classes) == 15
     for cls in classes:
         assert set(argument_spec(cls)) == {f.name for f in dataclasses.fields(cls)}
+
+
+def test_the_units_doc_fragment_documents_the_derived_spec():
+    """stack_units and quadlet_check document their units option with the
+    plan_units fragment; it must say what the spec derived from UnitPlan
+    checks (ansible-test's validate-modules compares them too)."""
+    from ansible_collections.ai_system.containers.plugins.doc_fragments.plan_units import (
+        ModuleDocFragment,
+    )
+    documented = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]["units"]["suboptions"]
+    spec = argument_spec(UnitPlan)
+    assert list(documented) == list(spec)
+    for name, option in spec.items():
+        doc = documented[name]
+        assert (doc["type"], doc.get("elements"), doc.get("required", False)) == (
+            option["type"], option.get("elements"), option.get("required", False)), name
