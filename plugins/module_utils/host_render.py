@@ -28,8 +28,9 @@ from ansible_collections.ai_system.containers.plugins.module_utils.quadlet_keys 
     BUILD_KEYS, CONTAINER_KEYS, CONTAINER_SERVICE_KEYS, INSTALL_KEYS, LABEL_MANAGED, NETWORK_KEYS,
     KeySource, computed_by, section,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.model_values import duration_seconds
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    CONTAINER_CONFIG, CONTAINER_PROBE, FIREWALL_UNIT, POD_NAME, Group, Host, duration_seconds,
+    CONTAINER_CONFIG, CONTAINER_PROBE, FIREWALL_UNIT, POD_NAME, Group, Host,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
     Link, host_dirs, mps_gpu_index, network_file, start_order, unit_file,

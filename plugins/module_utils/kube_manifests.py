@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils.model_values import duration_seconds
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems, duration_seconds,
+    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.host_render import (
     contract_environment, endpoint_document, group_environment,

@@ -28,9 +28,8 @@ from ansible_collections.ai_system.containers.plugins.module_utils.host_render i
 from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
     FirewallOpening, HostPlan, ImageUse, Json, MonitoringPlan, UnitCheck, UnitPlan, plain_data,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    Host, Problem, check_contract, load_hosts,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.model_load import check_contract, load_hosts
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import Host, Problem
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
     Link, check_all, gpu_warnings,
 )
