@@ -29,15 +29,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.ai_system.containers.plugins.module_utils.model_values import duration_seconds
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems,
+    CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems, duration_seconds,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.host_render import (
-    contract_environment, endpoint_document, group_environment,
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
+    HostPlan, StackPlan, UnitPlan, contract_environment, endpoint_document, group_environment,
+    plan_with_model,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import HostPlan, UnitPlan
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import StackPlan, plan_with_model
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import Link
 
 Json = Any

@@ -210,17 +210,8 @@ def check_host_path(value: str, problems: Problems, what: str, **where: str) -> 
     return True
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def duration_seconds(text: str) -> float:
-    """A Go duration (as :func:`parse_duration` accepts it: 30s, 1m30s, 250ms) in seconds."""
-    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
-
-
 def parse_duration(value: Any, problems: Problems, what: str, allow_zero: bool = False,
-              **where: str) -> Optional[str]:
+                   **where: str) -> Optional[str]:
     """A positive Go duration (30s, 1m30s); '0s' only where allow_zero."""
     text = str(value).strip()
     zero = bool(DURATION_RE.match(text)) and not re.search(r"[1-9]", text)

@@ -139,6 +139,17 @@ MEMORY_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 MIN_MEMORY_BYTES = 6 * 1024 ** 2  # Podman refuses anything below 6 MiB.
 
 
+# Go durations (health check intervals and timeouts), as ``DURATION_RE`` accepts them.
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """A Go duration (as ``model_values.parse_duration`` accepts it: 30s, 1m30s, 250ms) in seconds."""
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
+
+
+
 # ---------------------------------------------------------------------------
 # Problems
 # ---------------------------------------------------------------------------

@@ -24,9 +24,11 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 from ansible_collections.ai_system.containers.plugins.module_utils.model_values import (
-    check_host_path, check_keys, duration_seconds, parse_duration, parse_port, suggest,
+    check_host_path, check_keys, parse_duration, parse_port, suggest,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import FIREWALL_UNIT, IMAGE_RE, Host, Problems
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
+    FIREWALL_UNIT, IMAGE_RE, Host, Problems, duration_seconds,
+)
 
 # The collection's version, as galaxy.yml has it (a unit test keeps the two equal).
 COLLECTION_VERSION = "0.1.0"

@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
-from ansible_collections.ai_system.containers.plugins.module_utils.model_values import duration_seconds
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import PLAN_VARS
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import PLAN_VARS, duration_seconds
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
     build_plan, plan_stack,
 )
