@@ -23,14 +23,17 @@ from ansible_collections.ai_system.containers.plugins.module_utils.model_values 
     check_host_path, check_keys, check_policy, is_int, parse_bool, parse_duration, parse_mapping,
     parse_port, parse_string_list,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.quadlet_keys import QUADLET_OWNED
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
     Agent, AGENT_KEYS, AGENT_NAME_RE, AGENT_SOCKETS, CDI_DEVICE_RE, CONNECT_KEYS, ConnectRef,
     ENV_NAME_RE, Gpu, GPU_CAPABILITIES, GPU_KEYS, GROUP_NAME_RE, Health, HEALTH_KEYS,
     HEALTH_ON_FAILURE, MERGED_KEYS, Mount, MOUNT_KEYS, OWNER_RE, PORT_KEYS, Problems,
-    QUADLET_KEY_RE, QUADLET_OWNED, QUADLET_SECTIONS, SECRET_KEYS, SECRET_NAME_RE, SECRET_TYPES,
+    QUADLET_KEY_RE, QUADLET_SECTIONS, SECRET_KEYS, SECRET_NAME_RE, SECRET_TYPES,
     SecretRef, Security, SECURITY_KEYS, ServicePort,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import HealthPolicy, merge_policies, policy_problems
+from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+    HealthPolicy, merge_policies, policy_problems,
+)
 
 
 def _agent_policy(group_policy: Mapping[str, Any], group_default: HealthPolicy, raw: Any,

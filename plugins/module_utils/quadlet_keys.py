@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
 
@@ -61,7 +61,9 @@ class Key:
     ``const``: a fixed value instead; ``computed``: the renderer's method
     (``key_<computed>(source)``) returning the list of values; ``fmt``:
     applied to a value that is written; ``when``/``unless``: dotted paths
-    that must be true/false for the key to be written."""
+    that must be true/false for the key to be written; ``inventory``: the
+    inventory key that sets it, which ``quadlet_options`` may then not set
+    (:data:`QUADLET_OWNED`)."""
 
     key: str
     source: str = ""
@@ -70,6 +72,7 @@ class Key:
     fmt: Optional[Callable[[Any], Any]] = None
     when: Tuple[str, ...] = ()
     unless: Tuple[str, ...] = ()
+    inventory: str = ""
 
     def values(self, src: KeySource, computed: Callable[[str, KeySource], List[Any]]
                ) -> List[Any]:
@@ -90,41 +93,47 @@ class Key:
 HEALTH = ("health_on",)
 
 CONTAINER_KEYS: Tuple[Key, ...] = (
-    Key("ContainerName", "group.name"),
-    Key("HostName", "group.name"),
-    Key("Image", computed="image"),
-    Key("Network", computed="network"),
+    Key("ContainerName", "group.name", inventory="the group's name"),
+    Key("HostName", "group.name", inventory="the group's name"),
+    Key("Image", computed="image", inventory="image or build"),
+    Key("Network", computed="network", inventory="the host's ai_network_name and ai_network_mode"),
     Key("Label", computed="group_label"),
     Key("Label", const=LABEL_MANAGED),
-    Key("Entrypoint", "group.entrypoint", fmt=entrypoint_value),
-    Key("Exec", "group.command", fmt=exec_value),
-    Key("Environment", computed="environment"),
-    Key("AddDevice", "group.gpu.cdi_names", when=("gpu",)),
+    Key("Entrypoint", "group.entrypoint", fmt=entrypoint_value, inventory="entrypoint"),
+    Key("Exec", "group.command", fmt=exec_value, inventory="command"),
+    Key("Environment", computed="environment", inventory="env"),
+    Key("AddDevice", "group.gpu.cdi_names", when=("gpu",), inventory="gpu or devices"),
     Key("AddDevice", "group.devices"),
-    Key("Volume", computed="volumes"),
-    Key("Secret", computed="secrets"),
-    Key("PublishPort", computed="published"),
-    Key("NoNewPrivileges", "group.security.no_new_privileges"),
-    Key("DropCapability", "group.security.drop_capabilities"),
-    Key("AddCapability", "group.security.add_capabilities"),
-    Key("ReadOnly", "group.security.read_only"),
-    Key("ReadOnlyTmpfs", "group.security.read_only"),
-    Key("UserNS", "group.security.userns", unless=("gpu",)),
-    Key("SecurityLabelDisable", computed="label_disable"),
-    Key("HealthCmd", computed="health_cmd", when=HEALTH),
-    Key("HealthInterval", "group.health.interval", when=HEALTH),
-    Key("HealthTimeout", "group.health.timeout", when=HEALTH),
-    Key("HealthRetries", "group.health.retries", when=HEALTH),
-    Key("HealthStartPeriod", "group.health.start_period", when=HEALTH),
-    Key("HealthOnFailure", "group.health.on_failure", when=HEALTH),
-    Key("Notify", const="healthy", when=HEALTH + ("settings.notify_healthy",)),
+    Key("Volume", computed="volumes", inventory="volumes or readonly_mounts"),
+    Key("Secret", computed="secrets", inventory="secrets"),
+    Key("PublishPort", computed="published",
+        inventory="connects_to (other hosts' consumers are published and firewalled by the plan)"),
+    Key("NoNewPrivileges", "group.security.no_new_privileges",
+        inventory="security.no_new_privileges"),
+    Key("DropCapability", "group.security.drop_capabilities",
+        inventory="security.drop_capabilities"),
+    Key("AddCapability", "group.security.add_capabilities", inventory="security.add_capabilities"),
+    Key("ReadOnly", "group.security.read_only", inventory="security.read_only"),
+    Key("ReadOnlyTmpfs", "group.security.read_only", inventory="security.read_only"),
+    Key("UserNS", "group.security.userns", unless=("gpu",), inventory="security.userns"),
+    Key("SecurityLabelDisable", computed="label_disable",
+        inventory="security.security_label_disable"),
+    Key("HealthCmd", computed="health_cmd", when=HEALTH, inventory="health.cmd"),
+    Key("HealthInterval", "group.health.interval", when=HEALTH, inventory="health.interval"),
+    Key("HealthTimeout", "group.health.timeout", when=HEALTH, inventory="health.timeout"),
+    Key("HealthRetries", "group.health.retries", when=HEALTH, inventory="health.retries"),
+    Key("HealthStartPeriod", "group.health.start_period", when=HEALTH,
+        inventory="health.start_period"),
+    Key("HealthOnFailure", "group.health.on_failure", when=HEALTH, inventory="health.on_failure"),
+    Key("Notify", const="healthy", when=HEALTH + ("settings.notify_healthy",),
+        inventory="ai_notify_healthy"),
     Key("PodmanArgs", computed="limits"),
 )
 
 CONTAINER_SERVICE_KEYS: Tuple[Key, ...] = (
     Key("Restart", const="on-failure"),
-    Key("RestartSec", "settings.restart_sec", fmt=lambda s: "%ds" % s),
-    Key("TimeoutStartSec", computed="start_timeout"),
+    Key("RestartSec", "settings.restart_sec", fmt=lambda s: "%ds" % s, inventory="ai_restart_sec"),
+    Key("TimeoutStartSec", computed="start_timeout", inventory="ai_start_timeout"),
 )
 
 INSTALL_KEYS: Tuple[Key, ...] = (
@@ -164,3 +173,20 @@ def computed_by(renderer: Any) -> Callable[[str, KeySource], List[Any]]:
         return list(getattr(renderer, "key_" + name)(src))
     return call
 
+
+# The tables of a group's container unit, by section.
+CONTAINER_UNIT: Tuple[Tuple[str, Tuple[Key, ...]], ...] = (
+    ("Container", CONTAINER_KEYS),
+    ("Service", CONTAINER_SERVICE_KEYS),
+    ("Install", INSTALL_KEYS),
+)
+# Keys of a group's container unit the plan writes outside the tables.
+OWNED_OUTSIDE_TABLES = {
+    ("Unit", "Description"): "description",
+    ("Container", "EnvironmentFile"): "env or secrets",
+}
+# (section, key) -> the inventory key to use instead: what a group's
+# quadlet_options may not set, since the plan writes it.
+QUADLET_OWNED: Dict[Tuple[str, str], str] = dict(OWNED_OUTSIDE_TABLES)
+QUADLET_OWNED.update(((title, row.key), row.inventory) for title, table in CONTAINER_UNIT
+                     for row in table if row.inventory and (title, row.key) not in QUADLET_OWNED)

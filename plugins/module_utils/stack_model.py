@@ -56,43 +56,10 @@ MOUNT_KEYS = ("source", "target", "options", "owner", "group", "mode")
 OWNER_RE = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\Z")
 PORT_KEYS = ("port", "name", "publish")
 
-# quadlet_options: the sections of a .container file, and the keys the plan
-# writes itself from a field of the group (or never lets a group set: the
-# network, the published ports and the names are the plan's).
+# quadlet_options: the sections of a .container file and the form of a key
+# (the keys the plan writes itself are quadlet_keys.QUADLET_OWNED).
 QUADLET_SECTIONS = ("Unit", "Container", "Service", "Install", "Quadlet")
 QUADLET_KEY_RE = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
-QUADLET_OWNED = {
-    ("Unit", "Description"): "description",
-    ("Container", "ContainerName"): "the group's name",
-    ("Container", "HostName"): "the group's name",
-    ("Container", "Image"): "image or build",
-    ("Container", "Network"): "the host's ai_network_name and ai_network_mode",
-    ("Container", "PublishPort"): "connects_to (other hosts' consumers are published and "
-                                  "firewalled by the plan)",
-    ("Container", "Exec"): "command",
-    ("Container", "Entrypoint"): "entrypoint",
-    ("Container", "Environment"): "env",
-    ("Container", "EnvironmentFile"): "env or secrets",
-    ("Container", "Volume"): "volumes or readonly_mounts",
-    ("Container", "Secret"): "secrets",
-    ("Container", "AddDevice"): "gpu or devices",
-    ("Container", "NoNewPrivileges"): "security.no_new_privileges",
-    ("Container", "DropCapability"): "security.drop_capabilities",
-    ("Container", "AddCapability"): "security.add_capabilities",
-    ("Container", "ReadOnly"): "security.read_only",
-    ("Container", "ReadOnlyTmpfs"): "security.read_only",
-    ("Container", "UserNS"): "security.userns",
-    ("Container", "SecurityLabelDisable"): "security.security_label_disable",
-    ("Container", "HealthCmd"): "health.cmd",
-    ("Container", "HealthInterval"): "health.interval",
-    ("Container", "HealthTimeout"): "health.timeout",
-    ("Container", "HealthRetries"): "health.retries",
-    ("Container", "HealthStartPeriod"): "health.start_period",
-    ("Container", "HealthOnFailure"): "health.on_failure",
-    ("Container", "Notify"): "ai_notify_healthy",
-    ("Service", "TimeoutStartSec"): "ai_start_timeout",
-    ("Service", "RestartSec"): "ai_restart_sec",
-}
 # The unit the stack role installs to load the firewall table at boot.
 FIREWALL_UNIT = "ai-system-firewall.service"
 
