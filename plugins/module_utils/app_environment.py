@@ -15,7 +15,9 @@ import json
 import re
 from typing import Any, Dict, Mapping, Optional, Sequence
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import CONTAINER_CONFIG, Group, Host
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
+    CONTAINER_CONFIG, Group, Host,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import Link
 
 

@@ -24,14 +24,17 @@ from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet, stack_monitoring
-from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import (  # noqa: F401 (read here by kube_manifests)
+# kube_manifests imports the environment helpers from here.
+from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import (  # noqa: F401
     contract_environment, endpoint_document, group_environment,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.host_render import HostRenderer
 from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
     FirewallOpening, HostPlan, ImageUse, Json, MonitoringPlan, UnitCheck, UnitPlan, plain_data,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.model_load import check_contract, load_hosts
+from ansible_collections.ai_system.containers.plugins.module_utils.model_load import (
+    check_contract, load_hosts,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import Host, Problem
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import (
     Link, check_all, gpu_warnings,
