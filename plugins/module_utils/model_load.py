@@ -133,7 +133,7 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
         if mem:
             group.memory, group.memory_bytes = mem
     group.depends_on = tuple(parse_string_list(spec.get("depends_on"), problems, "depends_on",
-                                          field="depends_on", **where))
+                                               field="depends_on", **where))
     group.connects_to = parse_connects_to(spec.get("connects_to"), problems, **where)
     env = parse_mapping(spec.get("env"), problems, "env", field="env", **where)
     for key, value in env.items():
@@ -146,9 +146,9 @@ def parse_group(host: str, name: str, raw: Any, defaults: Mapping[str, Any],
         else:
             group.env[key] = str(value).lower() if isinstance(value, bool) else str(value)
     group.volumes = parse_mounts(spec.get("volumes"), problems, "volumes", False, own_trees,
-                                  **where)
+                                 **where)
     group.readonly_mounts = parse_mounts(spec.get("readonly_mounts"), problems,
-                                          "readonly_mounts", True, own_trees, **where)
+                                         "readonly_mounts", True, own_trees, **where)
     for mount in group.readonly_mounts:
         if mount.named_volume:
             problems.add("readonly_mounts entry %r must be a host path" % mount.source,

@@ -51,12 +51,12 @@ def _agent_policy(group_policy: Mapping[str, Any], group_default: HealthPolicy, 
 
 
 def parse_agents(raw: Any, problems: Problems, host: str, group: str,
-                  group_policy: Mapping[str, Any]) -> Dict[str, Agent]:
+                 group_policy: Mapping[str, Any]) -> Dict[str, Agent]:
     agents: Dict[str, Agent] = {}
     # Judged once for the group; reported there (see parse_group), not per agent.
     group_default = HealthPolicy(**policy_problems(group_policy)[0])
     for name, spec in parse_mapping(raw, problems, "agents", host=host, group=group,
-                               field="agents").items():
+                                    field="agents").items():
         where = dict(host=host, group=group, agent=str(name))
         if not isinstance(name, str) or not AGENT_NAME_RE.match(name):
             problems.add("agent name %r is not valid" % (name,),
@@ -143,7 +143,7 @@ def parse_gpu(raw: Any, problems: Problems, host: str, group: str) -> Optional[G
         else:
             devs.append(text)
     caps = parse_string_list(raw.get("capabilities", ["compute", "utility"]), problems,
-                        "gpu.capabilities", field="gpu.capabilities", **where)
+                             "gpu.capabilities", field="gpu.capabilities", **where)
     for cap in caps:
         if cap not in GPU_CAPABILITIES:
             problems.add("gpu capability %r is unknown" % cap,
@@ -166,7 +166,7 @@ def parse_gpu(raw: Any, problems: Problems, host: str, group: str) -> Optional[G
 
 
 def parse_mounts(raw: Any, problems: Problems, what: str, readonly: bool,
-                  own_trees: Sequence[str] = (), **where: str) -> Tuple[Mount, ...]:
+                 own_trees: Sequence[str] = (), **where: str) -> Tuple[Mount, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, (list, tuple)):
@@ -396,13 +396,13 @@ def parse_health(raw: Any, defaults: Health, problems: Problems, **where: str) -
     times = {}
     for key, zero in (("interval", False), ("timeout", False), ("start_period", True)):
         times[key] = parse_duration(spec.get(key, getattr(defaults, key)), problems,
-                               "health.%s" % key, allow_zero=zero, **where) \
+                                    "health.%s" % key, allow_zero=zero, **where) \
             or getattr(defaults, key)
     return Health(cmd=cmd, enabled=True, retries=retries, on_failure=on_failure, **times)
 
 
 def parse_quadlet_options(raw: Any, problems: Problems,
-                           **where: str) -> Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...]:
+                          **where: str) -> Tuple[Tuple[str, Tuple[Tuple[str, Any], ...]], ...]:
     """section -> key -> value or list of values, for keys the model has no field for."""
     spec = parse_mapping(raw, problems, "quadlet_options", field="quadlet_options", **where)
     out = []
@@ -461,13 +461,13 @@ def parse_security(raw: Any, defaults: Security, problems: Problems, **where: st
     for key in ("read_only", "no_new_privileges", "security_label_disable"):
         if key in spec:
             parsed = parse_bool(spec[key], problems, "security.%s" % key,
-                           field="security.%s" % key, **where)
+                                field="security.%s" % key, **where)
             if parsed is not None:
                 values[key] = parsed
     for key in ("drop_capabilities", "add_capabilities"):
         if key in spec:
             caps = parse_string_list(spec[key], problems, "security.%s" % key,
-                                field="security.%s" % key, **where)
+                                     field="security.%s" % key, **where)
             if key == "add_capabilities":
                 found = stack_policy.capability_problems(caps)
                 for message, fix in found:

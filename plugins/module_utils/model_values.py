@@ -89,7 +89,7 @@ def suggest(name: str, choices: Sequence[str]) -> str:
 
 
 def check_keys(value: Mapping[str, Any], allowed: Sequence[str], problems: Problems,
-                what: str, **where: str) -> None:
+               what: str, **where: str) -> None:
     for key in value:
         if key not in allowed:
             problems.add("unknown key '%s' in %s" % (key, what),

@@ -116,7 +116,6 @@ def duration_seconds(text: str) -> float:
     return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(text))
 
 
-
 # ---------------------------------------------------------------------------
 # Problems
 # ---------------------------------------------------------------------------

@@ -36,7 +36,6 @@ from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
 
-
 def keys(cls):
     """The keys of a part of the plan: its dataclass's fields (plan_contract)."""
     return {f.name for f in dataclasses.fields(cls)}

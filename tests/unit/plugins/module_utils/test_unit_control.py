@@ -21,15 +21,14 @@ from ansible_collections.ai_system.containers.plugins.module_utils.unit_state im
 PLAN_UNIT = {"image": "localhost/ai-system/app:1", "build": False, "gpu": False, "cdi_devices": [],
              "vram_mib": None, "restart_on_change": [], "agents": []}
 UNITS = [
-    dict(PLAN_UNIT, **{"group": "core", "service": "ai-core.service", "unit_file": "ai-core.container",
-     "container": "core", "config_files": ["groups/core/endpoints.json"], "secrets": [],
-     "healthcheck": True, "depends_on": []}),
-    dict(PLAN_UNIT, **{"group": "auth", "service": "ai-auth.service", "unit_file": "ai-auth.container",
-     "container": "auth", "config_files": ["groups/auth/endpoints.json"], "secrets": ["key"],
-     "healthcheck": True, "depends_on": ["ai-core.service"]}),
-    dict(PLAN_UNIT, **{"group": "redis", "service": "ai-redis.service", "unit_file": "ai-redis.container",
-     "container": "redis", "config_files": [], "secrets": [], "healthcheck": False,
-     "depends_on": []}),
+    dict(PLAN_UNIT, group="core", service="ai-core.service", unit_file="ai-core.container",
+         container="core", config_files=["groups/core/endpoints.json"], secrets=[],
+         healthcheck=True, depends_on=[]),
+    dict(PLAN_UNIT, group="auth", service="ai-auth.service", unit_file="ai-auth.container",
+         container="auth", config_files=["groups/auth/endpoints.json"], secrets=["key"],
+         healthcheck=True, depends_on=["ai-core.service"]),
+    dict(PLAN_UNIT, group="redis", service="ai-redis.service", unit_file="ai-redis.container",
+         container="redis", config_files=[], secrets=[], healthcheck=False, depends_on=[]),
 ]
 
 SHOW = """Id=ai-core.service

@@ -31,12 +31,12 @@ LABEL = "io.ai-system.managed-by=ai_system.containers"
 PLAN_UNIT = {"image": "localhost/ai-system/app:1", "build": False, "gpu": False, "cdi_devices": [],
              "vram_mib": None, "restart_on_change": [], "agents": []}
 UNITS = [
-    dict(PLAN_UNIT, **{"group": "core", "service": "ai-core.service", "unit_file": "ai-core.container",
-     "container": "core", "config_files": ["groups/core/endpoints.json"], "secrets": [],
-     "healthcheck": True, "depends_on": []}),
-    dict(PLAN_UNIT, **{"group": "app", "service": "ai-app.service", "unit_file": "ai-app.container",
-     "container": "app", "config_files": ["groups/app/endpoints.json"], "secrets": ["key"],
-     "healthcheck": True, "depends_on": ["ai-core.service"]}),
+    dict(PLAN_UNIT, group="core", service="ai-core.service", unit_file="ai-core.container",
+         container="core", config_files=["groups/core/endpoints.json"], secrets=[],
+         healthcheck=True, depends_on=[]),
+    dict(PLAN_UNIT, group="app", service="ai-app.service", unit_file="ai-app.container",
+         container="app", config_files=["groups/app/endpoints.json"], secrets=["key"],
+         healthcheck=True, depends_on=["ai-core.service"]),
 ]
 
 
