@@ -25,7 +25,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet, stack_monitoring
 # kube_manifests imports the environment helpers from here.
-from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import (  # noqa: F401
+from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import (  # pylint: disable=unused-import
     contract_environment, endpoint_document, group_environment,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.host_render import HostRenderer
