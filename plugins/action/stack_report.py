@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+    PlanShapeError, plan_hosts,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import build_report
 from ansible_collections.ai_system.containers.plugins.module_utils.report_model import shown
 from ansible_collections.ai_system.containers.plugins.module_utils.report_render import (
@@ -33,7 +36,16 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        report = build_report(plain(args["plan"]), plain(args["results"]),
+        # The plan crosses back from Ansible here: rebuilt as the typed host
+        # plans (plan_contract), so a plan of another shape fails naming its key.
+        try:
+            plans = plan_hosts(plain(args["plan"]))
+        except PlanShapeError as exc:
+            result.update(failed=True, changed=False,
+                          msg="plan is not the stack_plan action's plan: %s" % exc)
+            return result
+        report = build_report({name: plan.as_dict() for name, plan in plans.items()},
+                              plain(args["results"]),
                               hosts=args["hosts"], fail_on_skip=args["fail_on_skip"],
                               fail_on_degraded=args["fail_on_degraded"])
         text = render_text(report)

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
+from ansible_collections.ai_system.containers.plugins.module_utils.model_values import (
+    check_host_path, check_keys, parse_duration, parse_port, suggest,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
-    FIREWALL_UNIT, IMAGE_RE, Host, Problems, _check_keys, _duration, _host_path, _suggest, duration_seconds,
-    parse_port,
+    FIREWALL_UNIT, IMAGE_RE, Host, Problems, duration_seconds,
 )
 
 # The collection's version, as galaxy.yml has it (a unit test keeps the two equal).
@@ -119,7 +121,7 @@ def parse_monitoring(hostvars: Mapping[str, Mapping[str, Any]],
         problems.add("%s must be a mapping with prometheus and exporter, or false" % VAR,
                      "see docs/monitoring.md", field=VAR)
         return None
-    _check_keys(raw, MONITORING_KEYS, problems, VAR)
+    check_keys(raw, MONITORING_KEYS, problems, VAR)
     prom = raw.get("prometheus")
     if not isinstance(prom, Mapping):
         problems.add("%s.prometheus is missing or not a mapping" % VAR,
@@ -130,8 +132,8 @@ def parse_monitoring(hostvars: Mapping[str, Mapping[str, Any]],
         problems.add("%s.exporter must be a mapping" % VAR, "e.g. {port: 9464}",
                      field=VAR + ".exporter")
         exporter = {}
-    _check_keys(prom, PROMETHEUS_KEYS, problems, VAR + ".prometheus")
-    _check_keys(exporter, EXPORTER_KEYS, problems, VAR + ".exporter")
+    check_keys(prom, PROMETHEUS_KEYS, problems, VAR + ".prometheus")
+    check_keys(exporter, EXPORTER_KEYS, problems, VAR + ".exporter")
     values: Dict[str, Any] = {}
     host = prom.get("host")
     if not isinstance(host, str) or not host:
@@ -163,7 +165,7 @@ def parse_monitoring(hostvars: Mapping[str, Mapping[str, Any]],
                                      (exporter, "probe_timeout", "exporter"),
                                      (exporter, "cache", "exporter")):
         if key in raw_section:
-            text = _duration(raw_section[key], problems, "%s.%s.%s" % (VAR, prefix, key))
+            text = parse_duration(raw_section[key], problems, "%s.%s.%s" % (VAR, prefix, key))
             if text is not None:
                 values[key] = text
     if "gpu" in exporter:
@@ -233,14 +235,14 @@ def _parse_exposure(prom: Mapping[str, Any], problems: Problems) -> Dict[str, An
                      "add web: {tls_cert: /path/cert.pem, tls_key: /path/key.pem, "
                      "users: {name: <bcrypt hash>}} (docs/monitoring.md)", field=where + ".web")
         return values
-    _check_keys(web, WEB_KEYS, problems, where + ".web")
+    check_keys(web, WEB_KEYS, problems, where + ".web")
     for key in ("tls_cert", "tls_key"):
         path = web.get(key)
         field_ = "%s.web.%s" % (where, key)
         if not isinstance(path, str) or not path:
             problems.add("%s is missing" % field_, "give the path of the PEM file on the "
                          "Prometheus host", field=field_)
-        elif _host_path(path, problems, field_) and not re.match(r"[A-Za-z0-9_.@+/-]+\Z", path):
+        elif check_host_path(path, problems, field_) and not re.match(r"[A-Za-z0-9_.@+/-]+\Z", path):
             problems.add("%s %r holds characters a mount cannot" % (field_, path),
                          "use letters, digits, '.', '_', '-', '@', '+' and '/'", field=field_)
         else:
@@ -273,7 +275,7 @@ def check_monitoring(mon: Monitoring, hosts: Mapping[str, Host], problems: Probl
     nor the exporter's is a port an agent or service claims."""
     if mon.host not in hosts:
         problems.add("%s.prometheus.host names unknown host '%s'" % (VAR, mon.host),
-                     _suggest(mon.host, sorted(hosts)), field=VAR + ".prometheus.host")
+                     suggest(mon.host, sorted(hosts)), field=VAR + ".prometheus.host")
     else:
         host = hosts[mon.host]
         taken = [g for g in (UNIT_GROUP, CONTAINER_NAME) if g in host.groups]

@@ -28,6 +28,9 @@ import json
 import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+    PlanShapeError, UnitPlan,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import (
     service_name as service_of,
 )
@@ -75,49 +78,37 @@ def _absolute_problem(option: str, path: Any) -> Optional[str]:
     return None
 
 
-def _list_option(unit: Mapping[str, Any], key: str, where: str) -> Tuple[List[Any], Optional[str]]:
-    value = unit.get(key)
-    if value is None:
-        return [], None
-    if not isinstance(value, (list, tuple)):
-        return [], "%s.%s must be a list, got %r" % (where, key, value)
-    return list(value), None
-
-
 def units_problem(units: Sequence[Any]) -> Optional[str]:
     """The first problem with stack_units' ``units`` option, or None.
 
-    Every name that reaches a command line is checked (:func:`name_problem`),
-    and every file name must stay under the directory it is read from.
+    Each unit must have the plan's shape (:meth:`UnitPlan.from_dict`, which
+    locates a missing, unknown or mistyped key); then every name that reaches
+    a command line is checked (:func:`name_problem`), and every file name
+    must stay under the directory it is read from.
     """
     seen: Dict[str, Set[str]] = {"service": set(), "container": set()}
-    for index, unit in enumerate(units):
+    for index, raw in enumerate(units):
         where = "units[%d]" % index
-        if not isinstance(unit, Mapping):
-            return "%s must be a mapping (a unit of the plan), got %r" % (where, unit)
-        for key in ("service", "group", "container", "unit_file"):
-            if not unit.get(key):
-                return ("units entry %r has no %s; pass the plan's units"
-                        % (unit.get("group") or dict(unit), key))
+        try:
+            unit = UnitPlan.from_dict(raw, where)
+        except PlanShapeError as exc:
+            return "%s; pass the plan's units (plan.units)" % exc
         for key, what in (("service", "unit"), ("container", "container"),
                           ("unit_file", "unit file")):
-            problem = name_problem("%s.%s" % (where, key), unit[key], what)
+            problem = name_problem("%s.%s" % (where, key), getattr(unit, key), what)
             if problem:
                 return problem
-        if "/" in unit["unit_file"]:
-            return "%s.unit_file %r must be a file name, without '/'" % (where, unit["unit_file"])
+        if "/" in unit.unit_file:
+            return "%s.unit_file %r must be a file name, without '/'" % (where, unit.unit_file)
         for key in ("service", "container"):
-            if unit[key] in seen[key]:
-                return "%s.%s %r is listed twice" % (where, key, unit[key])
-            seen[key].add(unit[key])
+            if getattr(unit, key) in seen[key]:
+                return "%s.%s %r is listed twice" % (where, key, getattr(unit, key))
+            seen[key].add(getattr(unit, key))
         for key, check in (("secrets", lambda o, v: name_problem(o, v, "secret")),
                            ("config_files", _relative_problem),
                            ("restart_on_change", _absolute_problem),
                            ("depends_on", lambda o, v: name_problem(o, v, "unit"))):
-            values, problem = _list_option(unit, key, where)
-            if problem:
-                return problem
-            for position, value in enumerate(values):
+            for position, value in enumerate(getattr(unit, key)):
                 problem = check("%s.%s[%d]" % (where, key, position), value)
                 if problem:
                     return problem

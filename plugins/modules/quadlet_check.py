@@ -22,6 +22,7 @@ author:
   - ai_system.containers maintainers (@ai-system)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ai_system.containers.plan_units
 options:
   files:
     description:
@@ -30,9 +31,9 @@ options:
     required: true
   units:
     description:
-      - The plan's units; their C(unit_file) and C(group) name the group of a rejected file.
-    type: list
-    elements: dict
+      - The plan's units (C(plan.units)); their C(unit_file) and C(group) name the group of a
+        rejected file. Each has every field of the plan's unit (the spec is derived from the
+        plan's C(UnitPlan)).
     default: []
   quadlet_path:
     description:
@@ -93,6 +94,9 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+    PlanShapeError, UnitPlan, argument_spec,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import dryrun_problems
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@_.:-]*\Z")
@@ -112,7 +116,11 @@ def check_units(module):
         module.fail_json(msg="%s is not an executable Quadlet generator: Podman 4.4 or later "
                          "provides it (the podman role installs it)" % p["quadlet_path"],
                          problems=[])
-    groups = {u.get("unit_file"): u.get("group") for u in p["units"] if isinstance(u, dict)}
+    try:
+        units = [UnitPlan.from_dict(u, "units[%d]" % i) for i, u in enumerate(p["units"])]
+    except PlanShapeError as exc:
+        module.fail_json(msg="%s; pass the plan's units (plan.units)" % exc, problems=[])
+    groups = {u.unit_file: u.group for u in units}
     workdir = tempfile.mkdtemp(prefix="ai-system-quadlet-", dir=module.tmpdir)
     try:
         for name, text in files.items():
@@ -140,7 +148,8 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "files": {"type": "dict", "required": True},
-            "units": {"type": "list", "elements": "dict", "default": []},
+            "units": {"type": "list", "elements": "dict", "default": [],
+                      "options": argument_spec(UnitPlan)},
             "quadlet_path": {"type": "path", "default": "/usr/libexec/podman/quadlet"},
             "missing_ok": {"type": "bool", "default": False},
         },

@@ -41,6 +41,8 @@ options:
   plan:
     description:
       - Per host name, that host's plan, that is RV(ai_system.containers.stack_plan#module:plan).
+      - It is rebuilt as the typed host plans first; a plan of another shape (a key missing, unknown
+        or of the wrong type) fails, naming the host and the key.
     type: dict
     required: true
   results:

@@ -15,7 +15,9 @@ from ansible.playbook.task import Task
 from ansible.template import Templar
 
 from ansible_collections.ai_system.containers.plugins.action import stack_plan as action
-from ansible_collections.ai_system.containers.plugins.module_utils import stack_model
+from ansible_collections.ai_system.containers.plugins.module_utils import (
+    model_load, model_sections, model_values, stack_model,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
 
 from support.inventory import load_inventory_dir
@@ -58,14 +60,24 @@ def _loop_values(name, node, parents):
                          "or extend this test" % (node.lineno, name))
 
 
+# The inventory model: its vocabulary and its parsers.
+MODEL = (stack_model, model_values, model_sections, model_load)
+
+
 def model_reads():
-    """Every key stack_model.py reads from a host's variables (``hostvars``):
-    ``hostvars.get(key)``, ``hostvars[key]`` and ``key in hostvars``."""
-    path = stack_model.__file__
+    """Every key the model (:data:`MODEL`) reads from a host's variables
+    (``hostvars``): ``hostvars.get(key)``, ``hostvars[key]`` and ``key in
+    hostvars``."""
+    reads = {}
+    for module in MODEL:
+        file_reads(module.__file__, reads)
+    return reads
+
+
+def file_reads(path, reads):
     with open(path) as handle:
         tree = ast.parse(handle.read(), path)
     parents = _parents(tree)
-    reads = {}
 
     def is_hostvars(node):
         return isinstance(node, ast.Name) and node.id == "hostvars"
@@ -90,8 +102,7 @@ def model_reads():
             raise AssertionError("line %d: host variable read by an expression this test "
                                  "cannot follow" % node.lineno)
         for name in names:
-            reads.setdefault(name, []).append(node.lineno)
-    return reads
+            reads.setdefault(name, []).append("%s:%d" % (os.path.basename(path), node.lineno))
 
 
 def test_the_parser_finds_the_known_reads():
@@ -107,7 +118,7 @@ def test_plan_vars_are_exactly_what_the_model_reads():
     missing = sorted(set(reads) - set(stack_model.PLAN_VARS))
     assert not missing, "read by stack_model but not in PLAN_VARS (the action would never " \
                         "pass them): %s" % ", ".join(
-                            "%s (line %s)" % (v, reads[v][0]) for v in missing)
+                            "%s (%s)" % (v, reads[v][0]) for v in missing)
     # The shared sections are read across hosts, by their own modules.
     assert stack_model.SHARED_VARS == (stack_monitoring.VAR,)
     unread = sorted(set(stack_model.PLAN_VARS) - set(reads) - set(stack_model.SHARED_VARS))

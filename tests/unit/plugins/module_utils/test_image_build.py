@@ -19,7 +19,7 @@ from ansible_collections.ai_system.containers.plugins.module_utils.image_build i
 from ansible_collections.ai_system.containers.plugins.module_utils.image_build_run import (
     build_images, layout_dir, manifest_url,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import load_hosts
+from ansible_collections.ai_system.containers.plugins.module_utils.model_load import load_hosts
 
 
 def write(root, rel, text="x", mode=0o644):

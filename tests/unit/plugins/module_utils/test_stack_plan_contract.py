@@ -16,9 +16,12 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from support.inventory import load_inventory_dir
 
+from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+    Checks, FirewallOpening, GpuPlan, HealthCheck, HostPlan, ImageUse, LinkCheck, NetworkPlan,
+    Published, UnitPlan, ZmqEndpoint, ZmqTarget, summary_lines, zmq_targets,
+)
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
-    HealthCheck, HostPlan, LinkCheck, ZmqEndpoint, ZmqTarget, build_plan, plan_stack,
-    summary_lines, zmq_targets,
+    build_plan, plan_stack,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     HealthPolicy, normalize_endpoint, normalize_policy,
@@ -32,27 +35,19 @@ from ansible_collections.ai_system.containers.plugins.modules.zmq_check import (
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
+
+def keys(cls):
+    """The keys of a part of the plan: its dataclass's fields (plan_contract)."""
+    return {f.name for f in dataclasses.fields(cls)}
+
+
 # The keys the roles, playbooks and modules read, by part of the plan.
-HOST_KEYS = {"host", "lan_address", "network", "quadlet_dir", "config_dir", "unit_prefix",
-             "quadlet", "config", "units", "start_order", "published", "firewall", "secrets",
-             "images", "host_dirs", "prune_patterns", "gpu", "checks", "monitoring", "summary",
-             "start_wait"}
-UNIT_KEYS = {"group", "unit_file", "service", "container", "image", "build", "depends_on", "gpu",
-             "cdi_devices", "vram_mib", "secrets", "config_files", "restart_on_change", "healthcheck", "agents"}
-LINK_KEYS = {"name", "from_group", "container", "to_host", "to_group", "address", "port", "kind",
-             "cross_host", "policy", "strict", "request", "note"}
-HEALTH_KEYS = {"name", "group", "container", "address", "port", "kind", "policy"}
-PART_KEYS = {
-    "network": {"name", "subnet", "unit_file"},
-    "gpu": {"required", "model", "memory_mib", "cdi_devices", "vram_budgets",
-            "vram_reserve_mib", "mps_units", "mps_lab_units"},
-    "checks": {"links", "health", "cuda", "cuda_budgets", "vram_enforced", "units", "zmq"},
-}
-LIST_KEYS = {
-    "published": {"group", "agent", "port", "address", "consumers"},
-    "firewall": {"port", "proto", "source", "source_host", "group", "agent"},
-    "images": {"image", "groups"},
-}
+HOST_KEYS = keys(HostPlan) | set(HostPlan._DERIVED)
+UNIT_KEYS = keys(UnitPlan)
+LINK_KEYS = keys(LinkCheck)
+HEALTH_KEYS = keys(HealthCheck)
+PART_KEYS = {"network": keys(NetworkPlan), "gpu": keys(GpuPlan), "checks": keys(Checks)}
+LIST_KEYS = {"published": keys(Published), "firewall": keys(FirewallOpening), "images": keys(ImageUse)}
 
 POLICY = HealthPolicy(healthy=("healthy",), required_keys=("status", "service"))
 

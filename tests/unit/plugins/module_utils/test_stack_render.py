@@ -11,9 +11,8 @@ import subprocess
 import pytest
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
-    build_plan, env_name,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import env_name
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
     config_endpoints,
 )

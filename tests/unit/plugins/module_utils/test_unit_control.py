@@ -17,16 +17,18 @@ from ansible_collections.ai_system.containers.plugins.module_utils.unit_state im
     FAILED, OK, WAITING, judge, parse_systemctl_show,
 )
 
+# The fields of a plan unit (plan_contract.UnitPlan) these tests do not vary.
+PLAN_UNIT = {"image": "localhost/ai-system/app:1", "build": False, "gpu": False, "cdi_devices": [],
+             "vram_mib": None, "restart_on_change": [], "agents": []}
 UNITS = [
-    {"group": "core", "service": "ai-core.service", "unit_file": "ai-core.container",
-     "container": "core", "config_files": ["groups/core/endpoints.json"], "secrets": [],
-     "healthcheck": True, "depends_on": []},
-    {"group": "auth", "service": "ai-auth.service", "unit_file": "ai-auth.container",
-     "container": "auth", "config_files": ["groups/auth/endpoints.json"], "secrets": ["key"],
-     "healthcheck": True, "depends_on": ["ai-core.service"]},
-    {"group": "redis", "service": "ai-redis.service", "unit_file": "ai-redis.container",
-     "container": "redis", "config_files": [], "secrets": [], "healthcheck": False,
-     "depends_on": []},
+    dict(PLAN_UNIT, group="core", service="ai-core.service", unit_file="ai-core.container",
+         container="core", config_files=["groups/core/endpoints.json"], secrets=[],
+         healthcheck=True, depends_on=[]),
+    dict(PLAN_UNIT, group="auth", service="ai-auth.service", unit_file="ai-auth.container",
+         container="auth", config_files=["groups/auth/endpoints.json"], secrets=["key"],
+         healthcheck=True, depends_on=["ai-core.service"]),
+    dict(PLAN_UNIT, group="redis", service="ai-redis.service", unit_file="ai-redis.container",
+         container="redis", config_files=[], secrets=[], healthcheck=False, depends_on=[]),
 ]
 
 SHOW = """Id=ai-core.service
@@ -322,7 +324,8 @@ def test_the_plans_units_pass():
      "'/srv/../etc/shadow' must not hold '.', '..' or control characters"),
     ({"container": "co re"}, "units[0].container 'co re' is not a container name: it holds white "
      "space or a control character"),
-    ({"container": 5}, "units[0].container must be a container name, got 5"),
+    ({"container": 5}, "units[0].container must be a string, got int 5; pass the plan's units "
+     "(plan.units)"),
 ])
 def test_units_problem(change, problem):
     assert units_problem([dict(UNITS[0], **change)]) == problem
@@ -330,4 +333,11 @@ def test_units_problem(change, problem):
 
 def test_a_unit_that_is_not_a_mapping_is_refused():
     assert units_problem(["ai-core.service"]) == (
-        "units[0] must be a mapping (a unit of the plan), got 'ai-core.service'")
+        "units[0] must be a mapping (UnitPlan), got str; pass the plan's units (plan.units)")
+
+
+def test_a_unit_without_a_field_of_the_plan_is_refused():
+    unit = dict(UNITS[0])
+    del unit["image"]
+    assert units_problem([unit]) == (
+        "units[0].image is missing (UnitPlan needs it); pass the plan's units (plan.units)")

@@ -20,19 +20,23 @@ from ansible.module_utils import basic
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
     SYSTEMD_PROPERTIES,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils import stack_units_run
 from ansible_collections.ai_system.containers.plugins.modules import stack_units
 from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import run_unit_health
 
 MARKER = "# Managed by ai_system.containers -- do not edit\n"
 LABEL = "io.ai-system.managed-by=ai_system.containers"
 
+# The fields of a plan unit (plan_contract.UnitPlan) these tests do not vary.
+PLAN_UNIT = {"image": "localhost/ai-system/app:1", "build": False, "gpu": False, "cdi_devices": [],
+             "vram_mib": None, "restart_on_change": [], "agents": []}
 UNITS = [
-    {"group": "core", "service": "ai-core.service", "unit_file": "ai-core.container",
-     "container": "core", "config_files": ["groups/core/endpoints.json"], "secrets": [],
-     "healthcheck": True, "depends_on": []},
-    {"group": "app", "service": "ai-app.service", "unit_file": "ai-app.container",
-     "container": "app", "config_files": ["groups/app/endpoints.json"], "secrets": ["key"],
-     "healthcheck": True, "depends_on": ["ai-core.service"]},
+    dict(PLAN_UNIT, group="core", service="ai-core.service", unit_file="ai-core.container",
+         container="core", config_files=["groups/core/endpoints.json"], secrets=[],
+         healthcheck=True, depends_on=[]),
+    dict(PLAN_UNIT, group="app", service="ai-app.service", unit_file="ai-app.container",
+         container="app", config_files=["groups/app/endpoints.json"], secrets=["key"],
+         healthcheck=True, depends_on=["ai-core.service"]),
 ]
 
 
@@ -285,7 +289,7 @@ def host(monkeypatch, tmp_path):
                         lambda self, argv, **kw: fake.run_command(argv, **kw))
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
-    monkeypatch.setattr(stack_units, "POLL_SECONDS", 0)
+    monkeypatch.setattr(stack_units_run, "POLL_SECONDS", 0)
     return fake
 
 
@@ -467,7 +471,7 @@ def test_a_restart_that_has_not_begun_yet_is_waited_for(host, run_module, monkey
     host.deploy(run_module)
     host.write("ai-app.container", unit_text("app", "PodmanArgs=--cpus=1\n"))
     host.delay_restart = {"ai-app.service"}
-    real_read = stack_units.UnitController.read
+    real_read = stack_units_run.UnitController.read
     polls = {"n": 0}
 
     def read(ctl, units, systemd=None):
@@ -477,7 +481,7 @@ def test_a_restart_that_has_not_begun_yet_is_waited_for(host, run_module, monkey
             host.start("ai-app.service")
         return real_read(ctl, units, systemd)
 
-    monkeypatch.setattr(stack_units.UnitController, "read", read)
+    monkeypatch.setattr(stack_units_run.UnitController, "read", read)
     result, failed = run_module(stack_units.main, host.args(timeout=600))
     assert not failed and polls["n"] == 2
     assert host.runs_what_its_files_say(UNITS[1])
@@ -724,7 +728,12 @@ def test_each_poll_reads_all_units_with_one_systemctl_and_one_podman_call(host, 
 
 def test_units_must_come_from_the_plan(host, run_module):
     result, failed = run_module(stack_units.main, {"units": [{"group": "x"}]})
-    assert failed and result["msg"] == "units entry 'x' has no service; pass the plan's units"
+    # The units option's spec is derived from the plan's UnitPlan: Ansible names
+    # every field the entry lacks.
+    assert failed and result["msg"] == (
+        "missing required arguments: agents, build, cdi_devices, config_files, container, "
+        "depends_on, gpu, healthcheck, image, restart_on_change, secrets, service, unit_file "
+        "found in units")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -740,7 +749,8 @@ def test_units_must_come_from_the_plan(host, run_module):
      "is not a unit name: it holds white space or a control character"),
     ({"secrets": ["--help"]}, "units[0].secrets[0] '--help' is not a secret name: it starts with "
      "'-', which systemctl and podman would read as an option"),
-    ({"secrets": "key"}, "units[0].secrets must be a list, got 'key'"),
+    ({"secrets": {"key": 1}}, "argument 'secrets' is of type dict found in 'units'. and we were "
+     "unable to convert to list: <class 'dict'> cannot be converted to a list"),
     ({"config_files": ["../../etc/shadow"]}, "units[0].config_files[0] '../../etc/shadow' must "
      "be relative, without '.', '..', empty segments or control characters"),
     ({"restart_on_change": ["relative.yaml"]}, "units[0].restart_on_change[0] must be an "
@@ -906,7 +916,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     fake = Clock()
-    monkeypatch.setattr(stack_units, "time", fake)
+    monkeypatch.setattr(stack_units_run, "time", fake)
     return fake
 
 
