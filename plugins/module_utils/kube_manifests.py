@@ -36,10 +36,11 @@ from ansible_collections.ai_system.containers.plugins.module_utils.kube_options 
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
     CONTAINER_CONFIG, CONTAINER_PROBE, Group, Host, Problem, Problems,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
-    HostPlan, StackPlan, UnitPlan, contract_environment, endpoint_document, group_environment,
-    plan_with_model,
+from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import (
+    contract_environment, endpoint_document, group_environment,
 )
+from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import HostPlan, UnitPlan
+from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import StackPlan, plan_with_model
 from ansible_collections.ai_system.containers.plugins.module_utils.stack_rules import Link
 
 Json = Any

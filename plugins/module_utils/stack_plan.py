@@ -24,10 +24,6 @@ from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils import quadlet, stack_monitoring
-# kube_manifests imports the environment helpers from here.
-from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import (  # pylint: disable=unused-import
-    contract_environment, endpoint_document, group_environment,
-)
 from ansible_collections.ai_system.containers.plugins.module_utils.host_render import HostRenderer
 from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
     FirewallOpening, HostPlan, ImageUse, Json, MonitoringPlan, UnitCheck, UnitPlan, plain_data,
