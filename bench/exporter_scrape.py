@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ai_system.containers contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark of ai-system-exporter (plugins/module_utils/exporter.py): the
+"""Benchmark of ai-system-exporter (plugins/module_utils/monitoring/exporter.py): the
 time of one Prometheus scrape at 16 and at 160 groups per host, in one run.
 
 Each size gets its own exporter, served over HTTP by prometheus_client on
@@ -41,9 +41,8 @@ from prometheus_client.parser import text_string_to_metric_families
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "collections"))
 
-from ansible_collections.ai_system.containers.plugins.module_utils import (  # noqa: E402
-    exporter as exp, zmq_health,
-)
+from ansible_collections.ai_system.containers.plugins.module_utils.monitoring import exporter as exp  # noqa: E402
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_health  # noqa: E402
 
 SIZES = (16, 160)
 AGENTS_PER_GROUP = 2

@@ -23,7 +23,7 @@ import yaml
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (  # noqa: E402
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import (  # noqa: E402
     build_plan,
 )
 

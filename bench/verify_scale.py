@@ -48,7 +48,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(REPO, "collections"))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
-from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import (  # noqa: E402
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.verify_checks import (  # noqa: E402
     REPORT_CHECKS, VERIFY_CHECKS,
 )
 from support.ansible_run import run_playbook  # noqa: E402

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ai_system.containers contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Benchmark of the zmq_check core (plugins/module_utils/zmq_health.py).
+"""Benchmark of the zmq_check core (plugins/module_utils/verify/zmq_health.py).
 
 One run measures, on 127.0.0.1 only:
 
@@ -39,7 +39,7 @@ import zmq
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "collections"))
 
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (  # noqa: E402
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.zmq_health import (  # noqa: E402
     check_endpoints,
 )
 

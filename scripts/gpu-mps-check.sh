@@ -33,7 +33,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-probe="$repo/plugins/module_utils/cuda_probe.py"
+probe="$repo/plugins/module_utils/verify/cuda_probe.py"
 out=""
 gpu=0
 image=""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.verify_checks import (
     SETTINGS_SPEC, VERIFY_CHECKS, check_options, check_results,
 )
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain

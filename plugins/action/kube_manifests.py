@@ -8,11 +8,11 @@ from __future__ import annotations
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ai_system.containers.plugins.action.stack_plan import hosts_group, planned_hostvars
-from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
-from ansible_collections.ai_system.containers.plugins.module_utils.kube_manifests import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils.kube.kube_manifests import (
     kube_stack, kustomization, podman_documents,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.kube_options import KUBE_OPTION_DEFAULTS
+from ansible_collections.ai_system.containers.plugins.module_utils.kube.kube_options import KUBE_OPTION_DEFAULTS
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 from ansible_collections.ai_system.containers.plugins.plugin_utils.kube_yaml import dump_documents
 

@@ -41,7 +41,7 @@ import uuid
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.phase_record import (
     inputs_digest, judge, record_files,
 )
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain

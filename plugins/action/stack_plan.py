@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import (
+from ansible_collections.ai_system.containers.plugins.module_utils.model.stack_model import (
     NAME_ONLY_VARS, PLAN_VARS)
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.plan_contract import (
     PlanShapeError, plan_hosts,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import build_report
-from ansible_collections.ai_system.containers.plugins.module_utils.report_model import shown
-from ansible_collections.ai_system.containers.plugins.module_utils.report_render import (
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_checks import build_report
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_model import shown
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_render import (
     render_markdown, render_text, report_paths, verdict, write_report,
 )
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain

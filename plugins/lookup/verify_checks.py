@@ -10,7 +10,7 @@ name: verify_checks
 short_description: The verify checks, as playbooks/verify.yml derives its tags, options and results from them
 version_added: "0.1.0"
 description:
-  - Answers from the one description of every verify check (C(plugins/module_utils/verify_checks.py)), so that
+  - Answers from the one description of every verify check (C(plugins/module_utils/verify/verify_checks.py)), so that
     the verify playbook names no check itself.
   - V(tags) returns the tags that select the checks, in order (C(verify_gpu), ..., C(verify_links), ...).
   - V(names) returns the checks' names, the options and result keys of M(ai_system.containers.host_checks).
@@ -71,7 +71,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.verify_checks import (
     SETTINGS_SPEC, VERIFY_CHECKS, check_options, phase_tags,
 )
 from ansible_collections.ai_system.containers.plugins.plugin_utils.data import plain

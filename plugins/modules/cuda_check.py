@@ -119,11 +119,11 @@ attributes:
     platforms: posix
     details: Linux hosts with Podman; the containers need a Python 3.9 or later interpreter.
 notes:
-  - The probe is C(plugins/module_utils/cuda_probe.py) of this collection. It can also run directly on a host
+  - The probe is C(plugins/module_utils/verify/cuda_probe.py) of this collection. It can also run directly on a host
     to check the driver there, C(python3 cuda_probe.py) (exit status 0 passed, 1 failed, 3 skipped).
   - Commands run with C(LANG=C). The probe runs under C(timeout) from coreutils and also stops itself
     after O(timeout) seconds.
-  - How a probe's outcome becomes a container's status is C(plugins/module_utils/cuda_verdict.py). The
+  - How a probe's outcome becomes a container's status is C(plugins/module_utils/verify/cuda_verdict.py). The
     verification report (M(ai_system.containers.stack_report)) takes these statuses as they are.
 seealso:
   - module: ai_system.containers.gpu_facts
@@ -309,8 +309,8 @@ msg:
 """
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_run import ARGUMENT_SPEC, run
-from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.cuda_run import ARGUMENT_SPEC, run
+from ansible_collections.ai_system.containers.plugins.module_utils.common.module_result import finish
 
 
 def main():

@@ -133,7 +133,7 @@ import unicodedata
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import fsync_directory
+from ansible_collections.ai_system.containers.plugins.module_utils.common.atomic_file import fsync_directory
 
 # An octal mode as text: "644", "0644" or "0o644"; fullmatch, so no sign, blank or newline.
 _OCTAL = re.compile(r"(?:0[oO])?[0-7]+")

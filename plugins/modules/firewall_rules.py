@@ -146,8 +146,8 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.ai_system.containers.plugins.module_utils.firewall_spec import OPENINGS_SPEC
-from ansible_collections.ai_system.containers.plugins.module_utils.rich_rules import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.firewall_spec import OPENINGS_SPEC
+from ansible_collections.ai_system.containers.plugins.module_utils.host.rich_rules import (
     firewall_diff, parse_state, state_text,
 )
 

@@ -302,8 +302,8 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.gpu_run import ARGUMENT_SPEC, run
-from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.gpu_run import ARGUMENT_SPEC, run
+from ansible_collections.ai_system.containers.plugins.module_utils.common.module_result import finish
 
 
 def main():

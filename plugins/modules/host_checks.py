@@ -118,7 +118,7 @@ attributes:
     details: Linux hosts, with what each check given needs (see its module).
 notes:
   - How to add a check is in C(docs/development.md) of the collection; each check is described once in
-    C(plugins/module_utils/verify_checks.py).
+    C(plugins/module_utils/verify/verify_checks.py).
 seealso:
   - module: ai_system.containers.gpu_facts
   - module: ai_system.containers.cuda_check
@@ -232,8 +232,8 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.host_checks import run_checks
-from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.host_checks import run_checks
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.verify_checks import (
     SETTINGS_SPEC, VERIFY_CHECKS,
 )
 

@@ -91,7 +91,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils import safe_dirs
+from ansible_collections.ai_system.containers.plugins.module_utils.common import safe_dirs
 
 MODE = re.compile(r"0?[0-7]{3,4}\Z")
 

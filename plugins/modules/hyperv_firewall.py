@@ -86,7 +86,8 @@ rules:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils import hyperv_firewall, module_result
+from ansible_collections.ai_system.containers.plugins.module_utils.common import module_result
+from ansible_collections.ai_system.containers.plugins.module_utils.host import hyperv_firewall
 
 
 def main():

@@ -136,8 +136,8 @@ import urllib.error
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
 
-from ansible_collections.ai_system.containers.plugins.module_utils.image_build_run import build_images
-from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
+from ansible_collections.ai_system.containers.plugins.module_utils.images.image_build_run import build_images
+from ansible_collections.ai_system.containers.plugins.module_utils.common.module_result import finish
 
 MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, "
                   "application/vnd.oci.image.manifest.v1+json")

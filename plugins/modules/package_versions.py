@@ -125,7 +125,7 @@ missing:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.package_versions import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.package_versions import (
     COMMAND_ENV,
     MANAGERS,
     probe,

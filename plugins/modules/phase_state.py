@@ -224,8 +224,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.atomic_file import write_text
-from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import (
+from ansible_collections.ai_system.containers.plugins.module_utils.common.atomic_file import write_text
+from ansible_collections.ai_system.containers.plugins.module_utils.host.phase_record import (
     PHASE_NAME, check, make_record, observe, read, record_path)
 
 ARGUMENT_SPEC = dict(

@@ -205,8 +205,8 @@ markdown:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
-from ansible_collections.ai_system.containers.plugins.module_utils.preflight_run import ARGUMENT_SPEC, run
+from ansible_collections.ai_system.containers.plugins.module_utils.common.module_result import finish
+from ansible_collections.ai_system.containers.plugins.module_utils.host.preflight_run import ARGUMENT_SPEC, run
 
 
 def main():

@@ -94,10 +94,10 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.plan_contract import (
     PlanShapeError, UnitPlan, argument_spec,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import dryrun_problems
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.quadlet import dryrun_problems
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9@_.:-]*\Z")
 

@@ -274,7 +274,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
+from ansible_collections.ai_system.containers.plugins.module_utils.images.image_sources import (
     earlier_builds, image_problem, in_order, last_line, missing_message, plan_images,
 )
 

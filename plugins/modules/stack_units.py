@@ -341,8 +341,8 @@ listening:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_units_run import (
+from ansible_collections.ai_system.containers.plugins.module_utils.common.module_result import finish
+from ansible_collections.ai_system.containers.plugins.module_utils.host.stack_units_run import (
     ARGUMENT_SPEC, REQUIRED_IF, run,
 )
 

@@ -292,8 +292,8 @@ summary:
 """
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import ARGUMENT_SPEC, run
+from ansible_collections.ai_system.containers.plugins.module_utils.common.module_result import finish
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.unit_health_run import ARGUMENT_SPEC, run
 
 
 def main() -> None:

@@ -144,7 +144,8 @@ linux_driver:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils import module_result, wsl_platform
+from ansible_collections.ai_system.containers.plugins.module_utils.common import module_result
+from ansible_collections.ai_system.containers.plugins.module_utils.host import wsl_platform
 
 
 def main():

@@ -517,8 +517,8 @@ summary:
 """
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ai_system.containers.plugins.module_utils.module_result import finish
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_run import (
+from ansible_collections.ai_system.containers.plugins.module_utils.common.module_result import finish
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.zmq_run import (
     ARGUMENT_SPEC,
     MUTUALLY_EXCLUSIVE,
     REQUIRED_ONE_OF,

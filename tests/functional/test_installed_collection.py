@@ -193,7 +193,7 @@ def _user_env(installed, cwd):
 
 
 def test_ansible_doc_shows_the_inventory_model_with_ai_groups_suboptions(installed, tmp_path):
-    from ansible_collections.ai_system.containers.plugins.module_utils import stack_model
+    from ansible_collections.ai_system.containers.plugins.module_utils.model import stack_model
 
     res = subprocess.run([os.path.join(BIN, "ansible-doc"), "-t", "role", "-j",
                           "ai_system.containers.stack"], cwd=str(tmp_path),

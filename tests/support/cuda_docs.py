@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import cuda_probe
 
 GPU = {"index": 0, "name": "NVIDIA GeForce RTX 4090", "uuid": "GPU-4090", "memory_total_mib": 24564,
        "memory_used_mib": 1000, "memory_free_mib": 23564}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.nvml_binding import CtypesNvml
 
 
 def driver_present():

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support.inventory import load_inventory_dir
 from support.lab import LAB_IMAGES, LAB_INVENTORY, Lab, lab_lock, molecule, sh
 

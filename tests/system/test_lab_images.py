@@ -20,7 +20,7 @@ import uuid
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support.ansible_run import REPO
 from support.inventory import load_inventory_dir
 from support.lab import sh

@@ -134,7 +134,7 @@ def stranger(lab):
 
 
 def plan_of(inventory, extravars):
-    from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+    from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
     from support.inventory import load_inventory_dir
     hostvars = load_inventory_dir(inventory)
     for host in hostvars.values():

@@ -20,13 +20,17 @@ PREFIX = "ansible_collections.ai_system.containers.plugins.module_utils"
 
 
 def _imports(name):
+    """The module_utils that ``name`` (``package/module``) imports, as ``package/module``."""
     with open(os.path.join(MODULE_UTILS, name + ".py"), encoding="utf-8") as handle:
         tree = ast.parse(handle.read())
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == PREFIX:
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PREFIX + "."):
-            yield node.module[len(PREFIX) + 1:].split(".")[0]
+        if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(PREFIX + "."):
+            continue
+        parts = node.module[len(PREFIX) + 1:].split(".")
+        if len(parts) == 1:  # from ...module_utils.<package> import <module>, ...
+            yield from ("%s/%s" % (parts[0], alias.name) for alias in node.names)
+        else:  # from ...module_utils.<package>.<module> import <names>
+            yield "%s/%s" % (parts[0], parts[1])
 
 
 def _closure(start):
@@ -43,5 +47,5 @@ def test_the_exporter_gets_every_module_it_imports():
     with open(os.path.join(REPO, "roles", "stack", "vars", "main.yml"), encoding="utf-8") as handle:
         text = handle.read().replace("!unsafe", "")
     shipped = {name[:-len(".py")] for name in yaml.safe_load(text)["__stack_exporter_files"]}
-    assert _closure("exporter") == shipped
-    assert {"nvml_binding", "cuda_probe"} <= shipped
+    assert _closure("monitoring/exporter") == shipped
+    assert {"verify/nvml_binding", "verify/cuda_probe"} <= shipped

@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import stack_model
+from ansible_collections.ai_system.containers.plugins.module_utils.model import stack_model
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 

@@ -36,15 +36,15 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils.hyperv_firewall import hyperv_script
-from ansible_collections.ai_system.containers.plugins.module_utils.nft_run import HEADER
-from ansible_collections.ai_system.containers.plugins.module_utils.nft_state import render, wanted_table
-from ansible_collections.ai_system.containers.plugins.module_utils.report_checks import build_report
-from ansible_collections.ai_system.containers.plugins.module_utils.report_render import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.hyperv_firewall import hyperv_script
+from ansible_collections.ai_system.containers.plugins.module_utils.host.nft_run import HEADER
+from ansible_collections.ai_system.containers.plugins.module_utils.host.nft_state import render, wanted_table
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_checks import build_report
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_render import (
     render_json, render_junit, render_markdown, render_text,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.rich_rules import rich_rule
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.host.rich_rules import rich_rule
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support import verify_results as vr
 from support.inventory import load_inventory_dir
 

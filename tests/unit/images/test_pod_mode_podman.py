@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support.quadlet import QUADLET, needs_quadlet
 
 IMAGE = "localhost/ai-system/stand-in-agent:latest"

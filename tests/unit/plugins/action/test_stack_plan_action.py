@@ -15,10 +15,8 @@ from ansible.playbook.task import Task
 from ansible.template import Templar
 
 from ansible_collections.ai_system.containers.plugins.action import stack_plan as action
-from ansible_collections.ai_system.containers.plugins.module_utils import (
-    model_load, model_sections, model_values, stack_model,
-)
-from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
+from ansible_collections.ai_system.containers.plugins.module_utils.model import model_load, model_sections, model_values, stack_model
+from ansible_collections.ai_system.containers.plugins.module_utils.monitoring import stack_monitoring
 
 from support.inventory import load_inventory_dir
 

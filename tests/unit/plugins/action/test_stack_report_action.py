@@ -14,7 +14,7 @@ from ansible.playbook.task import Task
 from ansible.template import Templar
 
 from ansible_collections.ai_system.containers.plugins.action import stack_report
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support import verify_results as vr
 from support.inventory import load_inventory_dir
 

@@ -12,8 +12,8 @@ import shlex
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import report_checks as rc
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
+from ansible_collections.ai_system.containers.plugins.module_utils.report import report_checks as rc
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import (
     build_plan,
 )
 from support.quadlet import generated_service, needs_quadlet

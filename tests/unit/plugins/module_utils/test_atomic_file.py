@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import atomic_file
+from ansible_collections.ai_system.containers.plugins.module_utils.common import atomic_file
 
 
 @pytest.mark.parametrize("durable", [False, True])

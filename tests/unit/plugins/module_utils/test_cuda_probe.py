@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, nvml_binding
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_probe import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import cuda_probe, nvml_binding
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.cuda_probe import (
     NVMLError,
     run_probe,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.nvml_binding import CtypesNvml
 
 PROBE_PATH = Path(cuda_probe.__file__)
 LIB_DIR = "/usr/lib/x86_64-linux-gnu"

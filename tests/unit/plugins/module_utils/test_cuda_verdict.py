@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_verdict as cv
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import cuda_verdict as cv
 from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc, with_budget
 
 

@@ -18,8 +18,8 @@ import pytest
 import zmq
 from prometheus_client.parser import text_string_to_metric_families
 
-from ansible_collections.ai_system.containers.plugins.module_utils import exporter as exp
-from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils.monitoring import exporter as exp
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_health
 from support.net import closed_port
 from test_nvml_facts import MIB, FakePynvml, Proc, rtx4090
 
@@ -402,7 +402,7 @@ def test_container_of_pid_reads_cgroup_v1_and_v2(tmp_path):
 
 
 def test_the_probe_path_is_where_the_plan_mounts_it():
-    from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import CONTAINER_PROBE
+    from ansible_collections.ai_system.containers.plugins.module_utils.model.stack_model import CONTAINER_PROBE
     assert exp.CONTAINER_PROBE == CONTAINER_PROBE
 
 

@@ -13,8 +13,9 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import network_run, quadlet_args
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.host import network_run
+from ansible_collections.ai_system.containers.plugins.module_utils.model import quadlet_args
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support.quadlet import QUADLET, generated_service, needs_quadlet
 
 IMAGE = "localhost/ai-system/lab-prometheus:latest"

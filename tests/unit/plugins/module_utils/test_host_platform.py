@@ -15,8 +15,8 @@ import os
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import host_parsers
-from ansible_collections.ai_system.containers.plugins.module_utils import host_platform as hp
+from ansible_collections.ai_system.containers.plugins.module_utils.host import host_parsers
+from ansible_collections.ai_system.containers.plugins.module_utils.host import host_platform as hp
 
 HOSTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "hosts")
 

@@ -17,8 +17,8 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import hyperv_firewall as hv
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.host import hyperv_firewall as hv
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support.inventory import load_inventory_dir
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

@@ -11,15 +11,15 @@ import os
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import image_build
-from ansible_collections.ai_system.containers.plugins.module_utils.image_build import (
+from ansible_collections.ai_system.containers.plugins.module_utils.images import image_build
+from ansible_collections.ai_system.containers.plugins.module_utils.images.image_build import (
     build_failure, context_files, ignore_rules, image_name_of, image_ref, is_ignored,
     parse_images, source_digest,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.image_build_run import (
+from ansible_collections.ai_system.containers.plugins.module_utils.images.image_build_run import (
     build_images, layout_dir, manifest_url,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.model_load import load_hosts
+from ansible_collections.ai_system.containers.plugins.module_utils.model.model_load import load_hosts
 
 
 def write(root, rel, text="x", mode=0o644):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.image_sources import (
+from ansible_collections.ai_system.containers.plugins.module_utils.images.image_sources import (
     archive_path, earlier_builds, image_problem, in_order, last_line, layout_files, layout_path, missing_message,
     plan_images,
 )

@@ -29,11 +29,11 @@ import pytest
 import yaml
 
 from ansible_collections.ai_system.containers.plugins.action import kube_manifests as action
-from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
-from ansible_collections.ai_system.containers.plugins.module_utils.kube_manifests import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils.kube.kube_manifests import (
     kube_stack, podman_documents,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import plan_stack
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import plan_stack
 from support.inventory import load_inventory_dir
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

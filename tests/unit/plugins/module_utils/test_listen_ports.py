@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import listen_ports as lp
-from ansible_collections.ai_system.containers.plugins.module_utils.listen_ports import Listener
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import listen_ports as lp
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.listen_ports import Listener
 
 # Read from a network namespace holding: 0.0.0.0:7120 and 127.0.0.1:7121 (IPv4),
 # [::]:8120 (dual stack), [::1]:9090 (v6 only), [::ffff:127.0.0.1]:6379, and one

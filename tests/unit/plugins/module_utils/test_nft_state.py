@@ -22,7 +22,7 @@ import time
 import jinja2
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import nft_state as ns
+from ansible_collections.ai_system.containers.plugins.module_utils.host import nft_state as ns
 from support import nft_netns as net
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

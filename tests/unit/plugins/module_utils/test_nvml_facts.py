@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import nvml_facts
-from ansible_collections.ai_system.containers.plugins.module_utils.nvml_binding import CtypesNvml
-from ansible_collections.ai_system.containers.plugins.module_utils.nvml_facts import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import nvml_facts
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.nvml_binding import CtypesNvml
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.nvml_facts import (
     NvmlFactsError,
     VramBudgetError,
     check_vram_budgets,

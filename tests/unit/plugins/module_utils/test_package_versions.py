@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.package_versions import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.package_versions import (
     apt_policy_argv,
     choose_manager,
     describe,

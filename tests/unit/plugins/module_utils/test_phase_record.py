@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.phase_record import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.phase_record import (
     record_files,
     written_paths,
 )

@@ -13,11 +13,11 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import plan_contract
-from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+from ansible_collections.ai_system.containers.plugins.module_utils.plan import plan_contract
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.plan_contract import (
     Checks, HostPlan, LinkCheck, PlanShapeError, UnitPlan, ZmqEndpoint, argument_spec, plan_hosts,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import plan_stack
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import plan_stack
 from support.inventory import load_inventory_dir
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

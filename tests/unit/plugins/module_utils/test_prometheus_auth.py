@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import prometheus_run
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import prometheus_run
 
 GOOD = "Basic " + base64.b64encode(b"viewer:secret").decode()
 

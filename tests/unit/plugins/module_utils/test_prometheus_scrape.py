@@ -17,9 +17,9 @@ import time
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import exporter as exp
-from ansible_collections.ai_system.containers.plugins.module_utils import prometheus_run
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.monitoring import exporter as exp
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import prometheus_run
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))

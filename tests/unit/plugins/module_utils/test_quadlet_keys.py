@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import quadlet_keys
-from ansible_collections.ai_system.containers.plugins.module_utils.model_load import load_hosts
-from ansible_collections.ai_system.containers.plugins.module_utils.quadlet_keys import (
+from ansible_collections.ai_system.containers.plugins.module_utils.plan import quadlet_keys
+from ansible_collections.ai_system.containers.plugins.module_utils.model.model_load import load_hosts
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.quadlet_keys import (
     CONTAINER_UNIT, QUADLET_OWNED, Key, KeySource, section,
 )
 from support.inventory import load_inventory_dir

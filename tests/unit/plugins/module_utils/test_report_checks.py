@@ -16,12 +16,12 @@ from datetime import datetime
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import report_checks as rc
-from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
-from ansible_collections.ai_system.containers.plugins.module_utils import report_views as rv
-from ansible_collections.ai_system.containers.plugins.module_utils import verify_checks as vc
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
-from ansible_collections.ai_system.containers.plugins.module_utils.report_model import Cause
+from ansible_collections.ai_system.containers.plugins.module_utils.report import report_checks as rc
+from ansible_collections.ai_system.containers.plugins.module_utils.report import report_render as rr
+from ansible_collections.ai_system.containers.plugins.module_utils.report import report_views as rv
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import verify_checks as vc
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_model import Cause
 from support.verify_results import (
     BUDGETS_NOT_ENFORCED, DEGRADED_SAYS, healthy_host_results, LAB_SKIP, NOW, degrade, degraded_health_socket, endpoint_result, fail_unit,
     lab_host, total_checks, unit_result,
@@ -690,7 +690,7 @@ def test_firewall_phase_left_out_or_backend_none_is_not_checked(plan, results):
 
 
 def test_firewall_check_shows_in_the_host_text_and_markdown(plan, results):
-    from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
+    from ansible_collections.ai_system.containers.plugins.module_utils.report import report_render as rr
     results["pc2"]["firewall"].update(matches=False, missing=[MISSING_DROP], extra=[HAND_ACCEPT],
                                       reason="table inet ai_system differs from the plan: 1 planned line "
                                              "missing, 1 line not planned")
@@ -838,7 +838,7 @@ def test_monitoring_not_run_or_failed_is_said_so(monitored_plan, results):
 
 
 def test_monitoring_shows_in_the_text_and_markdown(monitored_plan, results):
-    from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
+    from ansible_collections.ai_system.containers.plugins.module_utils.report import report_render as rr
     results["mainpc"]["prometheus"] = prometheus_result(firing=[
         {"alertname": "AiSystemLinkSlow", "labels": {"host": "mainpc"}, "summary": "slow"}])
     report = rc.build_report(monitored_plan, results, now=NOW)

@@ -18,11 +18,11 @@ import xml.etree.ElementTree as ET
 import pytest
 from markdown_it import MarkdownIt
 
-from ansible_collections.ai_system.containers.plugins.module_utils import report_checks as rc
-from ansible_collections.ai_system.containers.plugins.module_utils import report_render as rr
-from ansible_collections.ai_system.containers.plugins.module_utils import report_views as rv
-from ansible_collections.ai_system.containers.plugins.module_utils import verify_checks as vc
-from ansible_collections.ai_system.containers.plugins.module_utils.report_model import (
+from ansible_collections.ai_system.containers.plugins.module_utils.report import report_checks as rc
+from ansible_collections.ai_system.containers.plugins.module_utils.report import report_render as rr
+from ansible_collections.ai_system.containers.plugins.module_utils.report import report_views as rv
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import verify_checks as vc
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_model import (
     FAILED, MAX_TEXT, PASSED, Column, Edge, md_cell, md_code, md_text, mermaid_text, ratio, shown, status_cell,
     table,
 )

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.rich_rules import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.rich_rules import (
     firewall_diff, parse_state, rich_rule, rule_label, state_text,
 )
 

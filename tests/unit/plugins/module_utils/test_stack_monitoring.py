@@ -12,9 +12,9 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import stack_monitoring
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import PLAN_VARS, duration_seconds
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
+from ansible_collections.ai_system.containers.plugins.module_utils.monitoring import stack_monitoring
+from ansible_collections.ai_system.containers.plugins.module_utils.model.stack_model import PLAN_VARS, duration_seconds
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import (
     build_plan, plan_stack,
 )
 from support.quadlet import generated_service, needs_quadlet

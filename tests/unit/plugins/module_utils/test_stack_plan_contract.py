@@ -16,14 +16,14 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from support.inventory import load_inventory_dir
 
-from ansible_collections.ai_system.containers.plugins.module_utils.plan_contract import (
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.plan_contract import (
     Checks, FirewallOpening, GpuPlan, HealthCheck, HostPlan, ImageUse, LinkCheck, NetworkPlan,
     Published, UnitPlan, ZmqEndpoint, ZmqTarget, summary_lines, zmq_targets,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import (
     build_plan, plan_stack,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.zmq_health import (
     HealthPolicy, normalize_endpoint, normalize_policy,
 )
 from ansible_collections.ai_system.containers.plugins.modules.unit_health import (

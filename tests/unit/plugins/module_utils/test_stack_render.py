@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import quadlet
-from ansible_collections.ai_system.containers.plugins.module_utils.app_environment import env_name
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+from ansible_collections.ai_system.containers.plugins.module_utils.plan import quadlet
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.app_environment import env_name
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.zmq_health import (
     config_endpoints,
 )
 from support.quadlet import QUADLET, needs_quadlet

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_model import Problem
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import (
+from ansible_collections.ai_system.containers.plugins.module_utils.model.stack_model import Problem
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import (
     build_plan, plan_stack,
 )
 

@@ -7,13 +7,13 @@ import json
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.unit_control import (
     RECORD_FORMAT, inputs_hash, judge_poll, orphan_containers, orphan_units, parse_record,
     plan_actions, record_after, record_entry, record_text, removable_container, removed_services,
     restart_counts, restart_set, service_of, stale_reasons, stale_units, unit_inputs,
     units_problem,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.unit_state import (
     FAILED, OK, WAITING, judge, parse_systemctl_show,
 )
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.unit_state import (
     CRASH_LOOP_RESTARTS, FAILED, OK, WAITING, Judgement, container_state, describe, first_line,
     judge, name_problem, parse_podman_inspect, parse_systemctl_show, read_containers, read_systemd,
     read_unit_states, systemd_state, unit_states,

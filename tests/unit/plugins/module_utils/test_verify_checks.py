@@ -12,10 +12,10 @@ import pytest
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.ai_system.containers.plugins.module_utils import verify_checks as vc
-from ansible_collections.ai_system.containers.plugins.module_utils.report_judging import CheckJudge
-from ansible_collections.ai_system.containers.plugins.module_utils.report_views import CheckView
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import verify_checks as vc
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_judging import CheckJudge
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_views import CheckView
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support.inventory import load_inventory_dir
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))

@@ -14,8 +14,8 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, nvml_binding, nvml_facts
-from ansible_collections.ai_system.containers.plugins.module_utils import wsl_platform as wsl
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import cuda_probe, nvml_binding, nvml_facts
+from ansible_collections.ai_system.containers.plugins.module_utils.host import wsl_platform as wsl
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "wsl")
 

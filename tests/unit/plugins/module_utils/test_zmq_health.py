@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ai_system.containers contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Tests for plugins/module_utils/zmq_health.py against real sockets on 127.0.0.1.
+"""Tests for plugins/module_utils/verify/zmq_health.py against real sockets on 127.0.0.1.
 
 Every peer is bound by the test itself on a random free loopback port and
 served from a thread; nothing leaves the machine.
@@ -25,8 +25,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 import zmq
 
-from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_health import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_health
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.zmq_health import (
     STAGES,
     VERDICTS,
     Endpoint,

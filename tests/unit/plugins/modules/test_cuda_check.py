@@ -24,9 +24,9 @@ import yaml
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_probe, cuda_run
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import cuda_probe, cuda_run
 from ansible_collections.ai_system.containers.plugins.modules import cuda_check
-from ansible_collections.ai_system.containers.plugins.module_utils.cuda_run import ARGUMENT_SPEC, run_check
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.cuda_run import ARGUMENT_SPEC, run_check
 from support.cuda_docs import failed_doc, out, passed_doc, skipped_doc, with_budget
 
 BINS = {"podman": "/usr/bin/podman", "timeout": "/usr/bin/timeout", "systemctl": "/usr/bin/systemctl"}

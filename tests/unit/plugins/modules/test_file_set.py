@@ -423,7 +423,7 @@ def test_each_file_is_flushed_before_its_rename_and_its_directory_after(tmp_path
         events.append(("directory" if stat.S_ISDIR(info.st_mode) else "file", info.st_size))
         real_fsync(fd)
 
-    from ansible_collections.ai_system.containers.plugins.module_utils import atomic_file
+    from ansible_collections.ai_system.containers.plugins.module_utils.common import atomic_file
     monkeypatch.setattr(file_set.os, "fsync", fsync)
     monkeypatch.setattr(atomic_file.os, "fsync", fsync)
     text = MARK + "A\n"

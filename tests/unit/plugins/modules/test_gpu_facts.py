@@ -16,7 +16,7 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ai_system.containers.plugins.module_utils import nvml_facts
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import nvml_facts
 from ansible_collections.ai_system.containers.plugins.modules import gpu_facts
 from support.gpu import driver_present
 

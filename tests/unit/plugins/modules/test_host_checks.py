@@ -24,9 +24,10 @@ import test_cuda_check as cuda_t
 import test_gpu_facts as gpu_t
 import test_unit_health as units_t
 import test_zmq_check as zmq_t
-from ansible_collections.ai_system.containers.plugins.module_utils import host_checks as hc
-from ansible_collections.ai_system.containers.plugins.module_utils.verify_checks import VERIFY_CHECKS, VerifyCheck
-from ansible_collections.ai_system.containers.plugins.module_utils import cuda_run, nft_run, nft_state, nvml_facts
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import host_checks as hc
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.verify_checks import VERIFY_CHECKS, VerifyCheck
+from ansible_collections.ai_system.containers.plugins.module_utils.host import nft_run, nft_state
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import cuda_run, nvml_facts
 from ansible_collections.ai_system.containers.plugins.modules import (
     cuda_check, gpu_facts, host_checks, nft_table, unit_health, zmq_check,
 )
@@ -269,7 +270,7 @@ def test_the_health_probe_source_is_read_once_for_all_threads():
     once under a lock (reading it from a zip payload is not thread-safe)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from ansible_collections.ai_system.containers.plugins.module_utils import zmq_run
+    from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_run
 
     del zmq_run._SOURCE[:]
     with ThreadPoolExecutor(max_workers=16) as pool:

@@ -82,7 +82,7 @@ def test_as_root_a_created_directory_belongs_to_the_volume_owner(run_module, tmp
 # Symlinks: refused, and one swapped in during the call changes nothing else
 # --------------------------------------------------------------------------
 
-from ansible_collections.ai_system.containers.plugins.module_utils import safe_dirs  # noqa: E402
+from ansible_collections.ai_system.containers.plugins.module_utils.common import safe_dirs  # noqa: E402
 
 
 @pytest.mark.parametrize("where", ["parent", "path itself"])

@@ -16,7 +16,7 @@ import os
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.ai_system.containers.plugins.module_utils import nft_run, nft_state
+from ansible_collections.ai_system.containers.plugins.module_utils.host import nft_run, nft_state
 from ansible_collections.ai_system.containers.plugins.modules import nft_table
 from support import nft_netns as net
 

@@ -19,7 +19,7 @@ import subprocess
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.ai_system.containers.plugins.module_utils import phase_record
+from ansible_collections.ai_system.containers.plugins.module_utils.host import phase_record
 from ansible_collections.ai_system.containers.plugins.modules import phase_state
 
 # dpkg-query --show --showformat='${binary:Package}\t${Version}\t${db:Status-Status}\n'

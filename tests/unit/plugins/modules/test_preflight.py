@@ -20,9 +20,10 @@ import socket
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils import host_platform as hp
-from ansible_collections.ai_system.containers.plugins.module_utils import nvml_facts, preflight_run
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.host import host_platform as hp
+from ansible_collections.ai_system.containers.plugins.module_utils.host import preflight_run
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import nvml_facts
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.modules import preflight
 from support.gpu import driver_present
 from support.inventory import load_inventory_dir
@@ -246,7 +247,7 @@ def test_docs_show_the_reports_the_code_makes(run_module, tree, production_plan,
 
 
 def test_a_listener_in_a_unit_the_collection_wrote_is_the_stacks_own(tmp_path):
-    from ansible_collections.ai_system.containers.plugins.module_utils import preflight_run
+    from ansible_collections.ai_system.containers.plugins.module_utils.host import preflight_run
     quadlet = tmp_path / "systemd"
     quadlet.mkdir()
     (quadlet / "ai-pod.container").write_text(

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ai_system.containers.plugins.module_utils import prometheus_run
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import prometheus_run
 from ansible_collections.ai_system.containers.plugins.modules import prometheus_check
 from support.net import closed_port
 

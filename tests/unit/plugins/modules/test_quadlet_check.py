@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.ai_system.containers.plugins.module_utils.quadlet import dryrun_problems
-from ansible_collections.ai_system.containers.plugins.module_utils.stack_plan import build_plan
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.quadlet import dryrun_problems
+from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from ansible_collections.ai_system.containers.plugins.modules import quadlet_check
 from support.quadlet import needs_quadlet
 

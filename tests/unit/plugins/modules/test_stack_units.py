@@ -17,12 +17,12 @@ import stat
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.unit_state import (
     SYSTEMD_PROPERTIES,
 )
-from ansible_collections.ai_system.containers.plugins.module_utils import stack_units_run
+from ansible_collections.ai_system.containers.plugins.module_utils.host import stack_units_run
 from ansible_collections.ai_system.containers.plugins.modules import stack_units
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import run_unit_health
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.unit_health_run import run_unit_health
 
 MARKER = "# Managed by ai_system.containers -- do not edit\n"
 LABEL = "io.ai-system.managed-by=ai_system.containers"
@@ -1025,7 +1025,7 @@ def test_wait_options_are_checked(host, run_module, extra, message):
 
 
 def test_progress_line_names_what_is_waited_for_and_what_failed():
-    from ansible_collections.ai_system.containers.plugins.module_utils.unit_control import (
+    from ansible_collections.ai_system.containers.plugins.module_utils.host.unit_control import (
         progress_line, track_since, unit_word)
 
     def entry(group, verdict, active="active", sub="running", health="healthy"):

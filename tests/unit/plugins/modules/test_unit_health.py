@@ -17,11 +17,11 @@ import os
 import pytest
 from ansible.module_utils import basic
 
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_state import (
+from ansible_collections.ai_system.containers.plugins.module_utils.host.unit_state import (
     SYSTEMD_PROPERTIES, judge, parse_systemctl_show,
 )
 from ansible_collections.ai_system.containers.plugins.modules import unit_health
-from ansible_collections.ai_system.containers.plugins.module_utils.unit_health_run import run_unit_health
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.unit_health_run import run_unit_health
 
 NOW = 1000.0  # the fake CLOCK_MONOTONIC, seconds
 

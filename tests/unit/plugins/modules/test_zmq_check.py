@@ -26,9 +26,9 @@ import zmq
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.ai_system.containers.plugins.module_utils import zmq_health, zmq_run
+from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_health, zmq_run
 from ansible_collections.ai_system.containers.plugins.modules import zmq_check
-from ansible_collections.ai_system.containers.plugins.module_utils.zmq_run import (
+from ansible_collections.ai_system.containers.plugins.module_utils.verify.zmq_run import (
     ARGUMENT_SPEC,
     ZmqCheckError,
     outcome,
