@@ -11,6 +11,8 @@ module: file_set
 short_description: Write a set of files in one pass, atomically, only those whose text changed
 version_added: "0.1.0"
 description:
+  - Plumbing of the collection (the stack role's file writer), documented for those who read the roles; its options
+    may change between releases. Your playbooks use the collection's roles and playbooks instead.
   - Makes a directory hold exactly the given files (name to text), in one task whatever the
     number of files, so that the cost does not grow with one round trip per file.
   - Each file is compared first and written with a temporary file and an atomic rename only

@@ -11,6 +11,8 @@ module: host_dirs
 short_description: Create the host directories a host's groups mount, in one call
 version_added: "0.1.0"
 description:
+  - Plumbing of the collection (the stack role's directory maker), documented for those who read the roles; its options
+    may change between releases. Your playbooks use the collection's roles and playbooks instead.
   - >-
     For every directory in O(dirs), in one module call, a path that exists is left exactly as it is (owner,
     group, mode, sticky bit; it may be a data directory the agents own) and must be a directory; a path that

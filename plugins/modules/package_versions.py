@@ -11,6 +11,8 @@ module: package_versions
 short_description: Report the installed and the available version of some packages
 version_added: "0.1.0"
 description:
+  - Plumbing of the collection (the podman and nvidia_toolkit roles' version decisions), documented for those who read the roles; its options
+    may change between releases. Your playbooks use the collection's roles and playbooks instead.
   - For every package in O(names), reports the version installed on the host and the version its
     package sources would install (the candidate), without installing, upgrading or refreshing
     anything.

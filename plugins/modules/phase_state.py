@@ -11,6 +11,8 @@ module: phase_state
 short_description: Ask in one call whether a role phase has work on a host, and record what a complete run left
 version_added: "0.1.0"
 description:
+  - Plumbing of the collection (the roles' converged-run records), documented for those who read the roles; its options
+    may change between releases. Your playbooks use the collection's roles and playbooks instead.
   - A role phase that ran in full and succeeded records on the host what it left (O(state=record)) -- the
     digest of its inputs, the state of the files, packages and units it manages or decided on, the answers of a
     few read-only commands and the facts it gathered -- in C(RECORD_DIR/PHASE.json).
