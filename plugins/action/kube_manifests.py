@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.ai_system.containers.plugins.action.stack_plan import hosts_group, planned_hostvars
+from ansible_collections.ai_system.containers.plugins.action.stack_plan import HOSTS_SPEC, PlannedHostsAction
 from ansible_collections.ai_system.containers.plugins.module_utils.verify import zmq_health
 from ansible_collections.ai_system.containers.plugins.module_utils.kube.kube_manifests import (
     kube_stack, kustomization, podman_documents,
@@ -38,23 +36,14 @@ def render_files(all_hostvars, options, source):
     return stack, files
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _VALID_ARGS = frozenset(("hosts", "inventory_group", "options"))
+class ActionModule(PlannedHostsAction):
+    _VALID_ARGS = frozenset(tuple(HOSTS_SPEC) + ("options",))
+    EXTRA_SPEC = {"options": {"type": "dict", "default": {}}}
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        dummy, args = self.validate_argument_spec(argument_spec={
-            "hosts": {"type": "list", "elements": "str"},
-            "inventory_group": {"type": "str"},
-            "options": {"type": "dict", "default": {}},
-        })
-        collected, why_not = planned_hostvars(task_vars, args, "kube_manifests",
-                                              hosts_group(self._templar, task_vars))
-        if why_not:
-            result.update(failed=True, msg=why_not)
+        args, collected = self.planned(result, task_vars or {}, "kube_manifests")
+        if collected is None:
             return result
         stack, files = render_files(collected,
                                     plain(args["options"]), probe_source())

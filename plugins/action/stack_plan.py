@@ -82,22 +82,38 @@ def hosts_group(templar, task_vars):
     return str(templar.template(value)) or None
 
 
-class ActionModule(ActionBase):
+HOSTS_SPEC = {
+    "hosts": {"type": "list", "elements": "str"},
+    "inventory_group": {"type": "str"},
+}
+
+
+class PlannedHostsAction(ActionBase):
+    """An action on the plan's view of the AI hosts (``hosts`` or
+    ``inventory_group``, else the play's ai_hosts_group), on the controller."""
+
     TRANSFERS_FILES = False
     _requires_connection = False
-    _VALID_ARGS = frozenset(("hosts", "inventory_group"))
+    EXTRA_SPEC = {}  # the action's own options, besides hosts and inventory_group
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        task_vars = task_vars or {}
-        dummy, args = self.validate_argument_spec(argument_spec={
-            "hosts": {"type": "list", "elements": "str"},
-            "inventory_group": {"type": "str"},
-        })
-        collected, why_not = planned_hostvars(task_vars, args, "stack_plan",
+    def planned(self, result, task_vars, who):
+        """(args, the plan's view of each host), or (args, None) with
+        ``result`` failed, saying why there is no host to plan."""
+        dummy, args = self.validate_argument_spec(argument_spec=dict(HOSTS_SPEC, **self.EXTRA_SPEC))
+        collected, why_not = planned_hostvars(task_vars, args, who,
                                               hosts_group(self._templar, task_vars))
         if why_not:
             result.update(failed=True, msg=why_not)
+        return args, collected
+
+
+class ActionModule(PlannedHostsAction):
+    _VALID_ARGS = frozenset(HOSTS_SPEC)
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        dummy, collected = self.planned(result, task_vars or {}, "stack_plan")
+        if collected is None:
             return result
 
         plan = build_plan(collected)

@@ -132,7 +132,7 @@ def test_kube_manifests_land_in_build_kube_of_the_folder_it_runs_in(installed, t
     assert len(kustomization["resources"]) == 19
     probe = yaml.safe_load((work / "build" / "kube" / "probe.yaml").read_text())
     # The pods' probe is the installed collection's own.
-    with open(collection_dir(installed) / "plugins" / "module_utils" / "zmq_health.py",
+    with open(collection_dir(installed) / "plugins" / "module_utils" / "verify" / "zmq_health.py",
               encoding="utf-8") as handle:
         assert probe["data"]["zmq_health.py"] == handle.read()
     assert snapshot(collection_dir(installed)) == before
