@@ -220,7 +220,8 @@ def _parse_settings(hostvars: Mapping[str, Any], problems: Problems, host: str) 
     for var in ("ai_config_dir", "ai_quadlet_dir"):
         path = values.get(SETTINGS_VARS[var])
         if path is not None and (not isinstance(path, str) or
-                                 not check_host_path(path, problems, var, host=host)):
+                                 not check_host_path(path, problems, var, host=host) or
+                                 not _check_own_dir(var, path, problems, host)):
             values.pop(SETTINGS_VARS[var])
     for var, least in (("ai_start_timeout", 1), ("ai_restart_sec", 0)):
         value = values.get(SETTINGS_VARS[var])
@@ -235,6 +236,40 @@ def _parse_settings(hostvars: Mapping[str, Any], problems: Problems, host: str) 
         secrets = {}
     values["secret_names"] = tuple(sorted(str(k) for k in secrets))
     return Settings(**{**base.__dict__, **values})
+
+
+# Directories that hold the system itself: the collection's directories are
+# its own (it writes, prunes and chowns in them), never one of these.
+SYSTEM_DIRS = frozenset((
+    "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/media", "/mnt",
+    "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin",
+    "/usr/lib", "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/sbin", "/usr/share", "/var",
+    "/var/lib", "/var/log", "/var/tmp", "/etc/containers", "/etc/systemd", "/etc/systemd/system",
+))
+VIRTUAL_ROOTS = ("/proc", "/sys", "/dev")
+# Where Quadlet looks for the units of rootful Podman (podman-systemd.unit(5)).
+QUADLET_ROOTS = ("/etc/containers/systemd", "/usr/share/containers/systemd", "/run/containers/systemd")
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in roots)
+
+
+def _check_own_dir(var: str, path: str, problems: Problems, host: str) -> bool:
+    """ai_config_dir and ai_quadlet_dir: a directory of the collection's own,
+    and for units one that Quadlet reads."""
+    if var == "ai_quadlet_dir" and not _under(path, QUADLET_ROOTS):
+        problems.add("ai_quadlet_dir %r is not a directory Quadlet reads units from, so no unit would "
+                     "ever be generated" % path,
+                     "use %s (the default) or a directory below one of %s"
+                     % (QUADLET_ROOTS[0], ", ".join(QUADLET_ROOTS)), host=host, field=var)
+        return False
+    if path in SYSTEM_DIRS or _under(path, VIRTUAL_ROOTS):
+        problems.add("%s %r is a directory of the system itself: the collection writes, prunes and "
+                     "sets the owner of what it holds" % (var, path),
+                     "use a directory of its own, e.g. /etc/ai-system", host=host, field=var)
+        return False
+    return True
 
 
 def _parse_host_gpu(raw: Any, problems: Problems, host: str) -> Optional[HostGpu]:

@@ -284,3 +284,29 @@ def test_two_groups_creating_one_directory_differently_are_refused(inventory):
     inventory["mainpc"]["ai_groups"]["models"]["volumes"] = ["/srv/ai/shared:/s"]
     problem = the_problem(inventory, host="mainpc", group="models", field="volumes")
     assert "0750" in problem["message"] and "0755" in problem["message"]
+
+
+@pytest.mark.parametrize("var,value", [("ai_config_dir", "/"), ("ai_config_dir", "/etc"),
+                                       ("ai_config_dir", "/usr/local/bin"), ("ai_config_dir", "/proc/1"),
+                                       ("ai_config_dir", "/sys/fs/cgroup"), ("ai_config_dir", "/root"),
+                                       ("ai_config_dir", "/var/lib")])
+def test_a_system_directory_is_not_the_collections_own(inventory, var, value):
+    inventory["mainpc"][var] = value
+    problem = the_problem(inventory, host="mainpc", field=var)
+    assert "directory of the system itself" in problem["message"]
+    assert "/etc/ai-system" in problem["fix"]
+
+
+@pytest.mark.parametrize("value", ["/etc", "/etc/systemd/system", "/srv/units", "/etc/containers"])
+def test_units_go_where_quadlet_reads_them(inventory, value):
+    inventory["mainpc"]["ai_quadlet_dir"] = value
+    problem = the_problem(inventory, host="mainpc", field="ai_quadlet_dir")
+    assert "not a directory Quadlet reads units from" in problem["message"]
+    assert "/usr/share/containers/systemd" in problem["fix"]
+
+
+@pytest.mark.parametrize("value", ["/etc/containers/systemd", "/etc/containers/systemd/ai",
+                                   "/usr/share/containers/systemd"])
+def test_a_directory_below_quadlets_own_is_accepted(inventory, value):
+    inventory["mainpc"]["ai_quadlet_dir"] = value
+    assert problems_of(inventory) == []
