@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from support.lab import ENV, PORT_PROBE, lan_outsider, opened, probe_ports, sh
+from support.lab import ENV, PORT_PROBE, lan_outsider, opened, probe_ports
 
 FIREWALL_UNIT = "ai-system-firewall.service"
 TABLE = ("inet", "ai_system")
