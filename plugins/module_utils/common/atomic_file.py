@@ -1,16 +1,27 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, ai_system.containers contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Write a file so that readers see the old text or the new, never a part.
+"""Write a file so that readers see the old text or the new, never a part;
+and the SHA-256 of a file's bytes.
 
-Pure Python, no Ansible imports; used on the controller (the verify report)
-and on the hosts (the record of what runs).
+Pure Python, no Ansible imports; used on the controller (the verify report,
+image sources) and on the hosts (the record of what runs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
+
+
+def file_sha256(path: str) -> str:
+    """The hex SHA-256 of the file at ``path``, read in blocks of 1 MiB."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def fsync_directory(directory: str) -> None:

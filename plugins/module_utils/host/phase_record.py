@@ -27,6 +27,8 @@ import re
 import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils.common.atomic_file import file_sha256
+
 Run = Callable[[Sequence[str]], Tuple[int, str, str]]
 Which = Callable[[str], Optional[str]]
 
@@ -47,14 +49,6 @@ def inputs_digest(parts: Mapping[str, Any]) -> str:
 
 
 # -- observing -----------------------------------------------------------------
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def file_state(path: str) -> Optional[Dict[str, Any]]:
     """What a role cares about in one path: None when absent; a symlink's
     target; a directory's or file's mode and owner, and a file's checksum."""
@@ -68,7 +62,7 @@ def file_state(path: str) -> Optional[Dict[str, Any]]:
                              "uid": info.st_uid, "gid": info.st_gid}
     if stat.S_ISREG(info.st_mode):
         try:
-            state["sha256"] = _sha256(path)
+            state["sha256"] = file_sha256(path)
         except OSError as exc:  # unreadable (e.g. a /proc file that vanished)
             state["error"] = exc.strerror or str(exc)
     elif stat.S_ISDIR(info.st_mode):

@@ -27,6 +27,8 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.ai_system.containers.plugins.module_utils.common.atomic_file import file_sha256
+
 IMAGE_KEYS = ("context", "git", "containerfile", "build_args", "target")
 GIT_KEYS = ("repo", "ref")
 COMMIT_RE = re.compile(r"[0-9a-f]{40}\Z")
@@ -200,14 +202,6 @@ def context_files(context: str) -> List[str]:
 # Digest and tag
 # ---------------------------------------------------------------------------
 
-def _file_hash(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def source_digest(context: str, containerfile: str, build_args: Mapping[str, str],
                   target: str) -> Tuple[str, int]:
     """(SHA-256 hex of the sources and build inputs, number of context files)."""
@@ -219,10 +213,10 @@ def source_digest(context: str, containerfile: str, build_args: Mapping[str, str
         if stat.S_ISLNK(info.st_mode):
             entries.append([rel, "link", os.readlink(path)])
         elif stat.S_ISREG(info.st_mode):
-            entries.append([rel, "x" if info.st_mode & 0o111 else "f", _file_hash(path)])
+            entries.append([rel, "x" if info.st_mode & 0o111 else "f", file_sha256(path)])
     document = {
         "format": DIGEST_FORMAT,
-        "containerfile": _file_hash(containerfile),
+        "containerfile": file_sha256(containerfile),
         "build_args": sorted([k, v] for k, v in build_args.items()),
         "target": target,
         "files": entries,
