@@ -15,6 +15,7 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.host.unit_state import name_problem
+from ansible_collections.ai_system.containers.plugins.module_utils.images.image_build import TAG_HEX, TAG_PREFIX
 
 Image = Mapping[str, Any]
 
@@ -110,7 +111,8 @@ def missing_message(host: str, missing: Sequence[Mapping[str, Any]]) -> str:
             "(stack_image_archives); no unit was changed" % (host, "".join(parts)))
 
 
-BUILT_TAG = re.compile(r"^src-[0-9a-f]{12}\Z")
+# The tag image_build gives an image built from source.
+BUILT_TAG = re.compile(r"^%s[0-9a-f]{%d}\Z" % (re.escape(TAG_PREFIX), TAG_HEX))
 
 
 def earlier_builds(wanted: Iterable[str], local: Sequence[Mapping[str, Any]], keep: int = 1) -> List[str]:
@@ -129,7 +131,8 @@ def earlier_builds(wanted: Iterable[str], local: Sequence[Mapping[str, Any]], ke
         # Podman lists an image once per name, each time with all its names.
         for tag in image.get("Names") or image.get("RepoTags") or []:
             repository, dummy, name = tag.rpartition(":")
-            if repository in repositories and BUILT_TAG.match(name) and tag not in wanted | seen:
+            if (repository in repositories and BUILT_TAG.match(name) and tag not in wanted
+                    and tag not in seen):
                 seen.add(tag)
                 earlier.setdefault(repository, []).append(
                     (int(image.get("Created") or 0), tag, int(image.get("Containers") or 0)))

@@ -85,28 +85,22 @@ def host_files(host, plan):
     return files
 
 
+def first_endpoint(results, host, wanted):
+    """The first endpoint of ``host``'s zmq results that ``wanted`` accepts."""
+    return next(endpoint for entry in results[host]["zmq"]["results"]
+                for endpoint in entry["endpoints"] if wanted(endpoint))
+
+
 def broken(plan, results):
     """One unit failed, one cross-host link silent, one agent degraded."""
     results = copy.deepcopy(results)
-    host = sorted(plan)[0]
+    host, other = sorted(plan)[0], sorted(plan)[-1]
     unit = results[host]["units"]["units"][-1]
     vr.fail_unit(unit, "the container exited (status 1)", active_state="failed", sub_state="failed")
-    for entry in results[host]["zmq"]["results"]:
-        for endpoint in entry["endpoints"]:
-            if endpoint["kind"] != "health":
-                endpoint.update(ok=False, verdict=None, stage_reached="connect", failed_stage="zmtp",
-                                reason="timeout", detail="no ZMTP greeting within 2000 ms",
-                                zmtp=None, rtt_ms=None, reply=None)
-                break
-        else:
-            continue
-        break
-    other = sorted(plan)[-1]
-    for entry in results[other]["zmq"]["results"]:
-        for endpoint in entry["endpoints"]:
-            if endpoint["kind"] == "health":
-                vr.degrade(endpoint)
-                return results
+    first_endpoint(results, host, lambda e: e["kind"] != "health").update(
+        ok=False, verdict=None, stage_reached="connect", failed_stage="zmtp", reason="timeout",
+        detail="no ZMTP greeting within 2000 ms", zmtp=None, rtt_ms=None, reply=None)
+    vr.degrade(first_endpoint(results, other, lambda e: e["kind"] == "health"))
     return results
 
 
