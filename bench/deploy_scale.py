@@ -67,7 +67,7 @@ GOAL_SPEEDUP = 15.0
 CONTROLLER_ACTIONS = frozenset((
     "add_host", "assert", "debug", "fail", "group_by", "import_role", "import_tasks",
     "include_role", "include_tasks", "include_vars", "meta", "pause", "set_fact", "set_stats",
-    "validate_argument_spec", "stack_plan", "stack_report",
+    "validate_argument_spec", "stack_plan", "stack_report", "preflight_report",
 ))
 ACTION_PREFIXES = ("ansible.builtin.", "ansible.legacy.", "ai_system.containers.")
 
