@@ -6,7 +6,10 @@ machine's lab lock for the whole run. In one run it starts a fresh lab,
 deploys the shipped lab inventory (16 groups in all), times a re-run that
 changes nothing, then deploys a generated inventory of 160 groups per host
 and times its re-run the same way. Playbooks go through ansible-runner;
-times are its whole-run wall clock. From the re-run's events it counts, per
+times are its whole-run wall clock. The hosts are reached over the lab's
+connection (lab_podman: containers.podman's podman connection, pipelined as
+SSH is on the real hosts); each re-run is timed once more over
+containers.podman.podman, which cannot pipeline, and printed beside it. From the re-run's events it counts, per
 host, the tasks that ran and those skipped, and splits what ran into module
 executions on the host (one per loop item) and controller-only actions
 (set_fact, assert, debug, include_vars, the plan's action plugins, tasks
@@ -78,6 +81,10 @@ CP_IMAGE = "localhost/ai-system/stand-in-agent:latest"  # the lab's stand-in age
 # a daemon-reload there (ours does one) would turn these files into services.
 CP_DIR = "/var/tmp/ai-system-bench-containers-podman"
 CP_TASK = "Write the Quadlet container units with containers.podman"
+# The lab's hosts are reached with the lab_podman connection, containers.podman's
+# podman connection pipelined as SSH is on the real hosts; each re-run is timed
+# over the unpipelined one too.
+UNPIPELINED = "containers.podman.podman"
 
 
 def scaled_inventory(root, groups_per_host):
@@ -123,12 +130,15 @@ def failure_text(run):
     return "; ".join(msgs) or "rc %s, no failed task (see the run's stdout)" % run.rc
 
 
-def deploy(private, inventory, tags=None):
-    """(wall seconds, run) of one site.yml run without verify."""
+def deploy(private, inventory, tags=None, connection=None):
+    """(wall seconds, run) of one site.yml run without verify, over the lab's
+    connection or ``connection``."""
+    extravars = {"stack_health_timeout": 1800}
+    if connection:
+        extravars["ansible_connection"] = connection
     start = time.perf_counter()
     run = run_playbook(private, "site.yml", inventory, tags=tags or DEPLOY_TAGS,
-                       envvars={"AI_SYSTEM_LAB_IMAGES": LAB_IMAGES},
-                       extravars={"stack_health_timeout": 1800})
+                       envvars={"AI_SYSTEM_LAB_IMAGES": LAB_IMAGES}, extravars=extravars)
     return time.perf_counter() - start, run
 
 
@@ -273,10 +283,12 @@ def loop_items_changed(run):
 
 
 # -- report ------------------------------------------------------------------------
-def print_rerun(label, n_groups, first, again, run):
+def print_rerun(label, n_groups, first, again, run, unpiped):
     print("  %-9s %4d groups: first deploy %7.1f s, re-run %6.1f s (goal <= %.0f s: %s),"
           " %6.3f s/group" % (label, n_groups, first, again, GOAL_RERUN_S,
                               verdict(again <= GOAL_RERUN_S), again / n_groups))
+    print("      the same re-run over %s (no pipelining): %.1f s (%.2fx)"
+          % (UNPIPELINED, unpiped, unpiped / again))
     counts = task_counts(run)
     for host in sorted(counts):
         c = counts[host]
@@ -332,7 +344,14 @@ def main():
                 if changed_count(run):
                     problems.append("%s: the re-run changed %d things"
                                     % (label, changed_count(run)))
-                reruns[part] = (label, n_groups, first, again, run)
+                # The same re-run over containers.podman's own connection,
+                # which cannot pipeline: what each module call costs there.
+                unpiped, run_unpiped = deploy(os.path.join(work, label + "-3"), inventory,
+                                              connection=UNPIPELINED)
+                if run_unpiped.rc != 0 or changed_count(run_unpiped):
+                    problems.append("%s re-run over %s failed or changed something: %s"
+                                    % (label, UNPIPELINED, failure_text(run_unpiped)))
+                reruns[part] = (label, n_groups, first, again, run, unpiped)
             cp = None
             if "containers-podman" in parts and not problems and not reruns:
                 # The lab hosts start without Podman: the loop needs the podman
@@ -376,7 +395,7 @@ def main():
     if cp and "again" in cp and cp["again"][1].rc == 0:
         (first, first_run), (again, again_run) = cp["first"], cp["again"]
         print("containers.podman %s podman_container state=quadlet, loop of %d on %s "
-              "(connection containers.podman.podman), host state: %s"
+              "(the lab's connection, lab_podman), host state: %s"
               % (cp_version(), args.groups, CP_HOST, cp["host"]))
         print("  writes one .container file per item (image, memory, cpus, 2 ports) into %s;"
               " no image, network, secret, firewall, daemon-reload or unit start" % CP_DIR)

@@ -16,6 +16,8 @@ from support.ansible_run import REPO
 from support.lab import LAB_INVENTORY, sh
 
 SECRET = "lab-signing-key-not-secret"
+NETWORK_TASK = "Make the container network have the plan's subnet"
+STALE_SUBNET = "10.213.60.0/24"
 LEAF = "pc2-ai-monitoring"  # nothing depends on it and no other host consumes it
 LEAF_SERVICE = "ai-%s.service" % LEAF
 
@@ -123,19 +125,34 @@ def test_a_converged_rerun_reads_every_phase_once_and_skips_its_work(lab):
                  "Install Podman, its OCI runtime and the Python libraries",
                  "Install the lab-only CDI spec (a stand-in, not a GPU)",
                  "Write the Quadlet units (network, volumes, builds, containers)",
-                 "Bring the loaded table to the plan's rules"):
+                 "Bring the loaded table to the plan's rules",
+                 # The network's subnets are in the stack's record; whether a
+                 # host is WSL2 is the preflight's reading.
+                 NETWORK_TASK, "Read the kernel's release (WSL2 or not)"):
         assert run.task_results(task) == {}, task
     # The units are still checked on every run.
     assert set(run.task_results("Start every group, restart what changed, wait until healthy")) == set(lab.hosts)
 
 
-def test_what_changed_by_hand_makes_exactly_its_phase_run_and_is_put_back(lab):
+def network_subnets(lab, host, plan):
+    return lab.exec(host, "podman", "network", "inspect", "--format",
+                    "{{range .Subnets}}{{.Subnet}} {{end}}", plan["hosts"][host]["network"]["name"]).stdout.split()
+
+
+def test_what_changed_by_hand_makes_exactly_its_phase_run_and_is_put_back(lab, lab_plan):
     before = lab.exec("mainpc", "cat", CONTAINERS_CONF).stdout
     table = ["nft", "--stateless", "list", "table", "inet", "ai_system"]
     rules = lab.exec("pc2", *table).stdout
     assert "accept" in rules and "drop" in rules
     lab.exec("mainpc", "sh", "-c", "echo '# edited by hand' >> %s" % CONTAINERS_CONF)
     lab.exec("pc2", "nft", "flush", "table", "inet", "ai_system")
+    # pc2's container network made anew by hand with another range (its
+    # groups stopped for that): only the stack's record knows its subnet.
+    network = lab_plan["hosts"]["pc2"]["network"]
+    assert network_subnets(lab, "pc2", lab_plan) == [network["subnet"]]
+    lab.exec("pc2", "systemctl", "stop", *[u["service"] for u in units_of(lab_plan, "pc2")], timeout=300)
+    lab.exec("pc2", "podman", "network", "rm", network["name"])
+    lab.exec("pc2", "podman", "network", "create", "--subnet", STALE_SUBNET, network["name"])
     run = lab.playbook(tags=DEPLOY_TAGS)
     assert run.rc == 0, [f["res"].get("msg") for f in run.failures()]
     mainpc, pc2 = probes(run, "mainpc"), probes(run, "pc2")
@@ -146,6 +163,12 @@ def test_what_changed_by_hand_makes_exactly_its_phase_run_and_is_put_back(lab):
     assert pc2["stack"]["converged"] is False
     assert any("nft --stateless list table inet ai_system" in line
                for line in pc2["stack"]["differences"]), pc2["stack"]["differences"]
+    assert any("podman network inspect" in line and STALE_SUBNET in line
+               for line in pc2["stack"]["differences"]), pc2["stack"]["differences"]
+    network_run = run.task_results(NETWORK_TASK)
+    assert set(network_run) == {"pc2"}, network_run
+    assert network_run["pc2"]["changed"] and network_run["pc2"]["subnets_before"] == [STALE_SUBNET]
+    assert network_subnets(lab, "pc2", lab_plan) == [network["subnet"]]
     assert mainpc["stack"]["converged"] is True
     # pc2 changed nothing before its stack phase, so the reading answered for
     # its podman phase; mainpc's podman phase ran, so its later phases asked the host.
@@ -156,6 +179,7 @@ def test_what_changed_by_hand_makes_exactly_its_phase_run_and_is_put_back(lab):
     assert set(run.task_results("Bring the loaded table to the plan's rules")) == {"pc2"}
     assert lab.exec("mainpc", "cat", CONTAINERS_CONF).stdout == before
     assert lab.exec("pc2", *table).stdout == rules
+    lab.wait_all_healthy(lab_plan, timeout=120)
     # Recorded again: the next run has nothing to do anywhere.
     again = lab.playbook(tags=DEPLOY_TAGS)
     assert again.rc == 0
