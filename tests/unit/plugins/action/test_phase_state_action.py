@@ -3,26 +3,15 @@
 
 from __future__ import annotations
 
-from unittest.mock import MagicMock
-
 import pytest
-from ansible.parsing.dataloader import DataLoader
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
-from ansible.template import Templar
 
 from ansible_collections.ai_system.containers.plugins.action import phase_state as action
+from support.actions import make_action
 
 
 def _digest(task_vars, args=None, role_path=None, monkeypatch=None):
-    task = Task()
-    task.args = dict({"phase": "podman", "prefixes": ["podman_"]}, **(args or {}))
-    if role_path:
-        role = MagicMock()
-        role._role_path = str(role_path)
-        task._role = role
-    loader = DataLoader()
-    plugin = action.ActionModule(task, MagicMock(), PlayContext(), loader, Templar(loader=loader), None)
+    plugin = make_action(action, dict({"phase": "podman", "prefixes": ["podman_"]}, **(args or {})),
+                         role_path=role_path)
     sent = {}
 
     def execute(module_name, module_args, task_vars):
@@ -76,10 +65,7 @@ def test_a_digest_given_in_the_task_is_refused():
 
 # -- checks answered from one reading at the start of the run -----------------------
 def _plugin(args):
-    task = Task()
-    task.args = dict(args)
-    loader = DataLoader()
-    plugin = action.ActionModule(task, MagicMock(), PlayContext(), loader, Templar(loader=loader), None)
+    plugin = make_action(action, args)
     calls = []
 
     def execute(module_name, module_args, task_vars):
@@ -186,10 +172,8 @@ SECRET = "hunter2"
 
 def _sent(task_vars, args):
     """What the module receives, and the result, for a stack-like check."""
-    task = Task()
-    task.args = dict({"phase": "stack", "prefixes": ["stack_"], "inputs": {"plan": {"secrets": ["db"]}}}, **args)
-    loader = DataLoader()
-    plugin = action.ActionModule(task, MagicMock(), PlayContext(), loader, Templar(loader=loader), None)
+    plugin = make_action(action, dict({"phase": "stack", "prefixes": ["stack_"],
+                                       "inputs": {"plan": {"secrets": ["db"]}}}, **args))
     sent = {}
 
     def execute(module_name, module_args, task_vars):

@@ -6,24 +6,13 @@ a host without a result fails naming it."""
 from __future__ import annotations
 
 import json
-from unittest.mock import MagicMock
-
-from ansible.parsing.dataloader import DataLoader
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
-from ansible.template import Templar
 
 from ansible_collections.ai_system.containers.plugins.action import preflight_report
+from support.actions import make_action
 
 
 def _run(args, check_mode=False):
-    task = Task()
-    task.args = args
-    task.check_mode = check_mode
-    loader = DataLoader()
-    action = preflight_report.ActionModule(task, MagicMock(), PlayContext(), loader,
-                                           Templar(loader=loader), None)
-    return action.run(task_vars={})
+    return make_action(preflight_report, args, check_mode).run(task_vars={})
 
 
 def host_result(host, ready):

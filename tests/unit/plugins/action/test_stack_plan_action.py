@@ -6,18 +6,14 @@ from __future__ import annotations
 import ast
 import os
 import re
-from unittest.mock import MagicMock
 
 import pytest
-from ansible.parsing.dataloader import DataLoader
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
-from ansible.template import Templar
 
 from ansible_collections.ai_system.containers.plugins.action import stack_plan as action
 from ansible_collections.ai_system.containers.plugins.module_utils.model import model_load, model_sections, model_values, stack_model
 from ansible_collections.ai_system.containers.plugins.module_utils.monitoring import stack_monitoring
 
+from support.actions import make_action
 from support.inventory import load_inventory_dir
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
@@ -185,10 +181,7 @@ def test_secrets_given_as_one_vaulted_dict_give_their_names():
 
 
 def _action(args=None):
-    task = Task()
-    task.args = args or {}
-    loader = DataLoader()
-    return action.ActionModule(task, MagicMock(), PlayContext(), loader, Templar(loader=loader), None)
+    return make_action(action, args)
 
 
 def test_the_lab_inventory_plans_cleanly_through_the_action():

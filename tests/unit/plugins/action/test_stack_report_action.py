@@ -6,29 +6,18 @@ from __future__ import annotations
 
 import copy
 import os
-from unittest.mock import MagicMock
-
-from ansible.parsing.dataloader import DataLoader
-from ansible.playbook.play_context import PlayContext
-from ansible.playbook.task import Task
-from ansible.template import Templar
 
 from ansible_collections.ai_system.containers.plugins.action import stack_report
 from ansible_collections.ai_system.containers.plugins.module_utils.plan.stack_plan import build_plan
 from support import verify_results as vr
+from support.actions import make_action
 from support.inventory import load_inventory_dir
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 
 
 def _run(args, check_mode=True):
-    task = Task()
-    task.args = args
-    task.check_mode = check_mode
-    loader = DataLoader()
-    action = stack_report.ActionModule(task, MagicMock(), PlayContext(), loader,
-                                       Templar(loader=loader), None)
-    return action.run(task_vars={})
+    return make_action(stack_report, args, check_mode).run(task_vars={})
 
 
 def lab_plan():
