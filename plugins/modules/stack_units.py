@@ -312,6 +312,18 @@ progress:
   sample: >-
     4/6 healthy; waiting for pc2-ai-models (starting, 34 s),
     pc2-user-services (activating, 12 s)
+hastened:
+  description:
+    - The containers whose health check this call ran early, with how many times.
+    - Podman runs a container's first check as it starts, mostly before its agents listen, and the next one
+      a whole C(HealthInterval) later; the unit (C(Notify=healthy)) and every unit that requires it wait for
+      that. While a container the wait waits for is running and still C(starting) with no failure counted
+      (C(FailingStreak) 0, as inside its start period), the wait runs C(podman healthcheck run) for it, in
+      the background and at most every 4 seconds, so a group is seen healthy a few seconds after its agents
+      listen. Once a failure counts, only the container's own timer runs its checks.
+  returned: always
+  type: dict
+  sample: {pc2-ai-models: 2, pc2-user-services: 1}
 wait_state:
   description: What a call with O(wait_only) needs to go on with the wait; opaque.
   returned: when RV(done) is false

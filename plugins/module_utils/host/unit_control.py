@@ -348,6 +348,29 @@ def plan_actions(units: Sequence[Mapping[str, Any]], states: Mapping[str, Mappin
     return to_start, to_restart
 
 
+def checks_to_hasten(units: Sequence[Mapping[str, Any]], states: Sequence[Mapping[str, Any]],
+                     judgements: Sequence[Judgement]) -> List[str]:
+    """The containers whose health check the wait runs at once, in unit order.
+
+    Podman runs a container's first check when it starts, usually before its
+    agents listen, and the next one a whole interval later; with
+    ``Notify=healthy`` the unit, and every unit that requires it, waits for
+    that. A container the wait is waiting for, running, with a health check
+    whose status is still ``starting`` and no failure counted yet
+    (``FailingStreak`` 0: inside its start period a failure does not count),
+    has its check run early. Once a failure counts (after the start period)
+    only the container's own timer runs it, so the wait never brings a
+    container closer to ``unhealthy`` than one check would.
+    """
+    out = []
+    for unit, state, judgement in zip(units, states, judgements):
+        if (judgement.verdict == WAITING and unit.get("healthcheck") and unit.get("container")
+                and state.get("container_exists") and state.get("container_state") == "running"
+                and state.get("health") == "starting" and not state.get("health_failing_streak")):
+            out.append(unit["container"])
+    return out
+
+
 def judge_poll(units: Sequence[Mapping[str, Any]], states: Sequence[Mapping[str, Any]],
                first_restarts: Mapping[str, int],
                restarted_after: Optional[Mapping[str, int]] = None) -> List[Judgement]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import stat
+import subprocess
 
 import pytest
 from ansible.module_utils import basic
@@ -60,6 +61,13 @@ def sha(text):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class FinishedProcess:
+    """A background process that has already ended."""
+
+    def poll(self):
+        return 0
+
+
 class FakeHost:
     """A host with systemd, Podman and real files under ``root``.
 
@@ -90,6 +98,7 @@ class FakeHost:
         self.calls = []
         self.serial = 0
         self.delay_restart = set()
+        self.early_verdict = {}
         for unit in self.units:
             self.write(unit["unit_file"], unit_text(unit["container"]))
             for config in unit["config_files"]:
@@ -270,6 +279,17 @@ class FakeHost:
             return 0, "line 1\nError: image not known\n", ""
         raise AssertionError(argv)
 
+    def popen(self, argv, **kwargs):
+        """A health check the wait runs early, in the background: recorded;
+        its verdict is what ``early_verdict`` says (None: it changes nothing)."""
+        assert argv[1:4] == ["healthcheck", "run", "--"], argv
+        assert kwargs["stdout"] is kwargs["stderr"] is subprocess.DEVNULL
+        self.calls.append(list(argv))
+        name = argv[4]
+        if self.early_verdict.get(name):
+            self.health[name] = self.early_verdict[name]
+        return FinishedProcess()
+
     # -- what a test asks -------------------------------------------------------------------
     def runs_what_its_files_say(self, unit):
         svc = unit["service"]
@@ -290,6 +310,7 @@ def host(monkeypatch, tmp_path):
     monkeypatch.setattr(basic.AnsibleModule, "get_bin_path",
                         lambda self, name, required=False, opt_dirs=None: "/usr/bin/" + name)
     monkeypatch.setattr(stack_units_run, "POLL_SECONDS", 0)
+    monkeypatch.setattr(stack_units_run.subprocess, "Popen", fake.popen)
     return fake
 
 
@@ -300,7 +321,7 @@ def verbs(fake):
 
 
 def podman_changes(fake):
-    reads = (["container", "inspect"], ["secret", "inspect"])
+    reads = (["container", "inspect"], ["secret", "inspect"], ["healthcheck", "run"])
     return [c[1:] for c in fake.calls if c[0].endswith("podman")
             and c[1] != "ps" and c[1:3] not in reads]
 
@@ -720,6 +741,68 @@ def test_each_poll_reads_all_units_with_one_systemctl_and_one_podman_call(host, 
     assert all(names_after_dashes(c) == ["g0", "g1", "g2", "g3", "g4"] for c in inspects)
     assert len(shows) == 1 + 4  # the one before starting, then one per poll
     assert all(names_after_dashes(c) == [u["service"] for u in units] for c in shows)
+
+
+def hastened_checks(fake):
+    return [names_after_dashes(c) for c in fake.calls if c[1:3] == ["healthcheck", "run"]]
+
+
+def test_a_container_still_starting_has_its_check_run_early_and_is_seen_healthy(host, run_module):
+    host.health = {"app": "starting"}
+    host.early_verdict = {"app": "healthy"}
+    result, failed = run_module(stack_units.main, host.args())
+    assert not failed and [u["verdict"] for u in result["units"]] == ["ok", "ok"]
+    # core was healthy at once: only app's check was run, once.
+    assert hastened_checks(host) == [["app"]]
+    assert result["hastened"] == {"app": 1}
+
+
+def test_early_checks_are_run_at_most_every_few_seconds_per_container(host, run_module, monkeypatch):
+    host.health = {"app": "starting"}
+    polls = {"n": 0}
+    real_inspect = host.inspect
+
+    def inspect(names):
+        polls["n"] += 1
+        if polls["n"] == 6:
+            host.health = {}
+        return real_inspect(names)
+
+    host.inspect = inspect
+    clock = {"t": 1000.0}
+
+    def sleep(seconds):
+        clock["t"] += 1.5
+
+    monkeypatch.setattr(stack_units_run.time, "time", lambda: clock["t"])
+    monkeypatch.setattr(stack_units_run.time, "sleep", sleep)
+    result, failed = run_module(stack_units.main, host.args())
+    assert not failed
+    # Polls at 0, 1.5, 3, 4.5, 6 s: checks at 0, 4.5 (HASTEN_SECONDS 4), none at 6 (healthy).
+    assert hastened_checks(host) == [["app"], ["app"]]
+
+
+def test_no_early_check_once_a_failure_counts_or_for_a_container_not_starting(host, run_module):
+    host.units = [dict(UNITS[0]), dict(UNITS[1], healthcheck=False)]
+    host.health = {"app": "starting", "core": "starting"}
+    real_inspect = host.inspect
+    polls = {"n": 0}
+
+    def inspect(names):
+        polls["n"] += 1
+        rc, out, err = real_inspect(names)
+        found = json.loads(out)
+        for item in found:
+            if item["Name"] == "core":
+                item["State"]["Health"]["FailingStreak"] = 1  # past its start period, failing
+        if polls["n"] == 3:
+            host.health = {}
+        return rc, json.dumps(found), err
+
+    host.inspect = inspect
+    result, failed = run_module(stack_units.main, host.args())
+    assert not failed, result["msg"]
+    assert hastened_checks(host) == [] and result["hastened"] == {}
 
 
 # --------------------------------------------------------------------------
