@@ -25,6 +25,8 @@ from support.ansible_run import REPO, run_playbook
 
 LAB_INVENTORY = os.path.join(REPO, "inventory", "lab")
 LAB_IMAGES = os.path.join(REPO, "build", "lab")
+# The lab's connection plugin (lab_podman), which the repository's ansible.cfg names.
+LAB_CONNECTION_PLUGINS = os.path.join(REPO, "scripts", "lab", "connection_plugins")
 # The lab's hosts, network and volumes have fixed names: two lab runs on one
 # machine would destroy each other's hosts. Every lab entry point (the system
 # tests, scripts/lab-test.sh, the benches) holds this lock while it runs.

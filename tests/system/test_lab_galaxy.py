@@ -9,8 +9,10 @@ encrypted with a throwaway vault password, and it is pointed at the lab:
 
 * addresses - ``ansible_host`` names the lab containers (mainpc, pc2),
   ``ai_lan_address`` their addresses on the lab network;
-* connection - the lab hosts are containers reached with Podman as root
-  instead of SSH with sudo;
+* connection - the lab hosts are containers reached as root with the lab's
+  Podman connection (``lab_podman``, pipelined as SSH is; the one thing taken
+  from the repository, through ``ANSIBLE_CONNECTION_PLUGINS``) instead of
+  SSH with sudo;
 * one file ``group_vars/all/lab.yml`` - the lab has no GPU and no registry:
   the GPU host's CDI device is the lab's stand-in (``nvidia_toolkit_mode:
   lab``) and every group runs the stand-in agent image, loaded from its
@@ -34,7 +36,7 @@ import sys
 import yaml
 
 from support.ansible_run import REPO
-from support.lab import LAB_IMAGES
+from support.lab import LAB_CONNECTION_PLUGINS, LAB_IMAGES
 
 BIN = os.path.dirname(sys.executable)
 DEPS = os.path.join(REPO, ".deps", "collections", "ansible_collections")
@@ -68,7 +70,8 @@ def _point_at_the_lab(inventory):
         _edit_yaml(inventory / "host_vars" / name / "host.yml",
                    lambda data, address=address: data.update(ai_lan_address=address))
     (inventory / "group_vars" / "all" / "connection.yml").write_text(yaml.safe_dump({
-        "ansible_connection": "containers.podman.podman",
+        "ansible_connection": "lab_podman",
+        "ansible_pipelining": True,
         "ansible_python_interpreter": "/usr/bin/python3",
     }))
     (inventory / "group_vars" / "all" / "lab.yml").write_text(yaml.safe_dump({
@@ -102,7 +105,8 @@ def test_the_guide_from_the_tarball_deploys_and_converges_on_the_lab(lab, tmp_pa
                         str(collections / "ansible_collections" / namespace / coll))
     env = {"PATH": BIN + os.pathsep + "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
            "ANSIBLE_COLLECTIONS_PATH": str(collections), "ANSIBLE_NOCOLOR": "1",
-           "ANSIBLE_FORCE_COLOR": "0", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1"}
+           "ANSIBLE_FORCE_COLOR": "0", "PODMAN_IGNORE_CGROUPSV1_WARNING": "1",
+           "ANSIBLE_CONNECTION_PLUGINS": LAB_CONNECTION_PLUGINS}
 
     def run(*argv, check=True):
         res = subprocess.run(list(argv), cwd=str(work), env=env, capture_output=True, text=True,

@@ -65,7 +65,9 @@ def rebound(groups):
 def deployed(lab, listens_archive):
     inventory = lab.edited_inventory("listens", rebound)
     extravars = {
-        "stack_health_timeout": 180,
+        # Long enough for the group to start; the wait then ends by this
+        # timeout, the container still "starting".
+        "stack_health_timeout": 60,
         # With Notify=healthy the unit is "activating" until healthy: systemd must not
         # give up on it (default 300 s) before verify has run.
         "ai_start_timeout": 1500,
