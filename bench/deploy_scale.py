@@ -101,6 +101,9 @@ def scaled_inventory(root, groups_per_host):
                 "cpus": 0.1,
                 "volumes": [],
                 "health": False,
+                # The lab's stand-in plays the original starter, which runs only
+                # the groups its agent_groups name (host.yml): this one too.
+                "env": {"AI_SYSTEM_STANDIN_AGENT_GROUPS": "scale_%d_%03d" % (h, g)},
             }
         with open(os.path.join(dest, "host_vars", host, "groups.yml"), "w") as handle:
             yaml.safe_dump({"ai_groups": groups}, handle, sort_keys=False)
