@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-import datetime
-
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.ai_system.containers.plugins.module_utils.report.preflight_report import (
@@ -34,8 +32,7 @@ class ActionModule(ActionBase):
         if problems:
             result.update(failed=True, changed=False, msg="; ".join(problems))
             return result
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        document, markdown = preflight_document(results, args["hosts"], stamp)
+        document, markdown = preflight_document(results, args["hosts"])
         if self._task.check_mode:
             files, written = report_paths(args["dest"]), False
         else:

@@ -300,6 +300,13 @@ class UnitController:
         return containers, orphan_units(planned, candidates)
 
 
+def initial_result():
+    """The module's result before it acts or waits (what check mode returns of the wait)."""
+    return {"changed": False, "stopped": [], "removed_orphans": [], "stale": {},
+            "restarted": [], "started": [], "daemon_reloaded": False, "recorded": False,
+            "units": [], "done": True, "progress": "not waited for in check mode", "hastened": {}}
+
+
 def report_entry(unit, state, judgement):
     """One entry of RV(units)."""
     health = (state.get("health") or "") if state.get("container_exists") else "absent"
@@ -421,9 +428,7 @@ def run(module):
         return wait_units(module)
     ctl = UnitController(module)
     units = p["units"]
-    result = {"changed": False, "stopped": [], "removed_orphans": [], "stale": {},
-              "restarted": [], "started": [], "daemon_reloaded": False, "recorded": False,
-              "units": [], "done": True, "progress": "not waited for in check mode", "hastened": {}}
+    result = initial_result()
 
     record, record_text_now = ctl.read_record()
     wanted = ctl.wanted_inputs(units)
@@ -529,9 +534,7 @@ def acted(result):
 
 def wait_units(module):
     """O(wait_only): go on with the wait of the call before, acting on nothing."""
-    result = {"changed": False, "stopped": [], "removed_orphans": [], "stale": {},
-              "restarted": [], "started": [], "daemon_reloaded": False, "recorded": False,
-              "units": [], "done": True, "progress": "not waited for in check mode", "hastened": {}}
+    result = initial_result()
     if module.check_mode:
         return result
     wait = dict(module.params["wait_state"])

@@ -14,7 +14,8 @@ import json
 import os
 from typing import Any, Dict, Mapping, Sequence, Tuple
 
-from ..common.atomic_file import write_text
+from ansible_collections.ai_system.containers.plugins.module_utils.common.atomic_file import write_text
+from ansible_collections.ai_system.containers.plugins.module_utils.report.report_model import utc_stamp
 
 FORMAT = 1
 # What the report keeps of each host's preflight result (the rest is the
@@ -36,8 +37,10 @@ def result_problem(host: str, result: Any) -> str:
 
 
 def preflight_document(results: Mapping[str, Mapping[str, Any]], hosts: Sequence[str],
-                       generated_at: str) -> Tuple[Dict[str, Any], str]:
-    """The report's JSON document and its Markdown, the hosts in ``hosts``' order."""
+                       generated_at: str = "") -> Tuple[Dict[str, Any], str]:
+    """The report's JSON document and its Markdown, the hosts in ``hosts``'
+    order, stamped ``generated_at`` (default: now, as the verify report is)."""
+    generated_at = generated_at or utc_stamp()
     document = {
         "format": FORMAT,
         "generated_at": generated_at,

@@ -21,13 +21,13 @@ that share one root cause (:class:`~report_model.Cause`) share one line.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ai_system.containers.plugins.module_utils.report.report_judging import HostInput
 from ansible_collections.ai_system.containers.plugins.module_utils.report.report_model import (
     DEGRADED, FAILED, HOST, NOT_CHECKED, NOT_VERIFIED, PASSED, PHASE, SKIPPED, STATUSES, Cause, Item, counts,
-    worst,
+    utc_stamp, worst,
 )
 from ansible_collections.ai_system.containers.plugins.module_utils.report.report_views import ReportCheck
 from ansible_collections.ai_system.containers.plugins.module_utils.verify.verify_checks import REPORT_CHECKS
@@ -130,13 +130,6 @@ def _host_report(host: HostInput, checks: Sequence[ReportCheck]) -> Dict[str, An
     return report
 
 
-def _timestamp(now: Optional[datetime]) -> datetime:
-    now = now or datetime.now(timezone.utc)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc).replace(microsecond=0)
-
-
 def _topology(plan_hosts: Mapping[str, Mapping[str, Any]]) -> Dict[str, Any]:
     """Every planned host's groups, so the diagram shows hosts that were not verified too."""
     return {name: {"lan_address": plan.get("lan_address"),
@@ -164,7 +157,6 @@ def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[s
     ``checks``: the report classes (default ``verify_checks.REPORT_CHECKS``).
     """
     checks = checks_or_default(checks)
-    stamp = _timestamp(now)
     wanted = list(hosts) if hosts is not None else sorted(plan_hosts)
     problems: List[str] = []
     degraded: List[str] = []
@@ -197,7 +189,7 @@ def build_report(plan_hosts: Mapping[str, Mapping[str, Any]], results: Mapping[s
         problems.extend("%s (skipped checks count as problems)" % line for line in skipped)
     return {
         "format": FORMAT_VERSION,
-        "generated_at": stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generated_at": utc_stamp(now),
         "ok": not problems,
         "complete": not skipped,
         "fail_on_skip": bool(fail_on_skip),

@@ -24,12 +24,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 PASSED, DEGRADED, FAILED, SKIPPED = "passed", "degraded", "failed", "skipped"
 STATUSES = (PASSED, DEGRADED, FAILED, SKIPPED)
+
 NOT_CHECKED = "not checked in this run"
 NOT_VERIFIED = "no results: unreachable, or failed before its checks ran"
+
+
+def utc_stamp(now: Optional[datetime] = None) -> str:
+    """``now`` (default: this moment) in UTC to the second, as the reports'
+    ``generated_at`` (``2026-12-06T21:16:23Z``); a naive ``now`` is taken as UTC."""
+    now = now or datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
+    return now.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
 
 # One judged check: plain data, as it is written to the JSON report.
 Item = Dict[str, Any]
